@@ -1,0 +1,5 @@
+/** Hono's typing for this app: bindings from wrangler, and what middleware sets. */
+export interface AppEnv {
+  Bindings: Env;
+  Variables: { keyId: string };
+}

@@ -1,0 +1,21 @@
+import { ApiError } from "./errors.ts";
+import { JOB_ID_PATTERN } from "./ids.ts";
+import type { JobObject } from "./job/job-object.ts";
+import type { KeyIndexObject } from "./key-index/key-index-object.ts";
+
+type Methods<T> = { [K in keyof T as T[K] extends (...args: never[]) => Promise<unknown> ? K : never]: T[K] };
+
+/**
+ * Stubs for the per-job and per-key objects, by the names they are stored
+ * under. Typed as the objects' own methods: workerd's generated RPC types turn
+ * JSON-valued fields (`metadata`) into `unknown`, though the values cross the
+ * boundary by structured clone unchanged.
+ */
+export function jobStub(env: Env, jobId: string): Methods<JobObject> {
+  if (!JOB_ID_PATTERN.test(jobId)) throw new ApiError(404, "not_found", "no such transcription");
+  return env.JOBS.get(env.JOBS.idFromName(jobId)) as unknown as Methods<JobObject>;
+}
+
+export function keyIndexStub(env: Env, keyId: string): Methods<KeyIndexObject> {
+  return env.KEY_INDEX.get(env.KEY_INDEX.idFromName(keyId)) as unknown as Methods<KeyIndexObject>;
+}

@@ -1,0 +1,451 @@
+import { DurableObject } from "cloudflare:workers";
+import type { Metadata, TranscriptionJob, TranscriptionOptions, WebhookEventType } from "../../shared/api.ts";
+import { assertNever } from "../../shared/assert-never.ts";
+import { CONTENT_TYPES, renderTranscript, type TranscriptFormat } from "../../shared/formats/render.ts";
+import { clampToRange, decideBatch } from "../../shared/merge.ts";
+import type { Segment } from "../../shared/segment.ts";
+import { readConfig } from "../config.ts";
+import { fail, ok, type Result } from "../errors.ts";
+import type { MediaInfo } from "../media-check.ts";
+import { deriveWebhookSecret } from "../webhooks/signing.ts";
+import { Deadlines } from "./deadlines.ts";
+import { isTerminal, stateTimes, transition, type JobError, type JobEvent, type JobState } from "./job-state.ts";
+import { JobStore, type JobRecord, type WebhookConfig } from "./job-store.ts";
+import { jobView } from "./job-view.ts";
+import { INITIAL_RANGE, rangeTransition, type RangeEvent, type RangeState } from "./range-state.ts";
+import { migrate } from "./schema.ts";
+import { streamText } from "./stream-text.ts";
+import { WebhookOutbox } from "./webhook-outbox.ts";
+
+export interface CreateJobInput {
+  id: string;
+  owner: string;
+  created_at: number;
+  audio_url: string;
+  options: TranscriptionOptions;
+  webhook: WebhookConfig | null;
+  metadata: Metadata | null;
+  media: MediaInfo;
+}
+
+export interface TranscriptBody {
+  content_type: string;
+  body: ReadableStream<Uint8Array>;
+}
+
+export interface PlanTask {
+  job_id: string;
+  attempt: number;
+  lease_until: number;
+  media_url: string;
+  media: MediaInfo;
+  options: TranscriptionOptions;
+}
+
+export interface PlannedRange {
+  start_sec: number;
+  end_sec: number;
+}
+
+export interface RangeTask extends PlanTask {
+  range_index: number;
+  start_sec: number;
+  end_sec: number;
+}
+
+export interface SegmentPost {
+  range_index: number;
+  attempt: number;
+  seq: number;
+  segments: Segment[];
+  audio_sec_done: number;
+}
+
+export type HeartbeatAnswer =
+  | { continue: true; lease_until: number }
+  | { continue: false; reason: "canceled" | "superseded" | "job_finished" };
+
+export interface TaskFailure {
+  retryable: boolean;
+  code: string;
+  message: string;
+}
+
+/** Progress webhooks, when asked for, come at most this often. */
+const PROGRESS_WEBHOOK_INTERVAL_MS = 60_000;
+/** Alarm handlers that throw are tried again this much later rather than in a hot loop. */
+const DEADLINE_RETRY_MS = 30_000;
+
+/**
+ * One Durable Object per job (named by the job id), holding the job, its
+ * ranges, the merged segments and its webhook outbox in SQLite. Public-API
+ * methods take the caller's key id and answer not_found to anyone else.
+ * Machine-facing methods are typed RPC; their HTTP routes come with the queue.
+ */
+export class JobObject extends DurableObject<Env> {
+  private readonly store: JobStore;
+  private readonly deadlines: Deadlines;
+  private readonly outbox: WebhookOutbox;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.store = new JobStore(ctx.storage.sql);
+    this.deadlines = new Deadlines(ctx.storage);
+    this.outbox = new WebhookOutbox(ctx.storage.sql, this.deadlines);
+    void ctx.blockConcurrencyWhile(async () => migrate(ctx.storage.sql));
+  }
+
+  // ---- public API -------------------------------------------------------
+
+  async create(input: CreateJobInput): Promise<Result<TranscriptionJob>> {
+    const existing = this.store.readJob();
+    if (existing) return existing.owner === input.owner ? ok(this.view(existing)) : notFound();
+    this.store.insertJob({ ...input, state: { status: "queued", plan_failures: 0 }, plan_machine_sec: 0, last_progress_event_at: null });
+    return ok(this.view(this.store.readJob()!));
+  }
+
+  async get(owner: string): Promise<Result<TranscriptionJob>> {
+    const job = this.owned(owner);
+    return job ? ok(this.view(job)) : notFound();
+  }
+
+  async cancel(owner: string): Promise<Result<TranscriptionJob>> {
+    const job = this.owned(owner);
+    if (!job) return notFound();
+    const result = await this.apply({ type: "cancel", at: Date.now() });
+    if (!result.ok) return fail(409, "job_finished", `the job is already ${job.state.status} and cannot be canceled`);
+    return ok(this.view(this.store.readJob()!));
+  }
+
+  /** Erases everything the object stores, alarm included. */
+  async erase(owner: string): Promise<Result<null>> {
+    if (!this.owned(owner)) return notFound();
+    await this.ctx.storage.deleteAlarm();
+    await this.ctx.storage.deleteAll();
+    migrate(this.ctx.storage.sql);
+    return ok(null);
+  }
+
+  async transcript(owner: string, format: TranscriptFormat, partial: boolean): Promise<Result<TranscriptBody>> {
+    const job = this.owned(owner);
+    if (!job) return notFound();
+    if (job.state.status !== "completed" && !partial) {
+      return fail(409, "not_ready", `the transcript is not ready: the job is ${job.state.status}; pass partial=true for what is merged so far`);
+    }
+    const meta = {
+      language: job.options.language !== "auto" ? job.options.language : this.store.dominantLanguage(),
+      audio_duration_sec: stateTimes(job.state).duration_sec,
+      usage: this.view(job).usage ?? null,
+    };
+    const chunks = renderTranscript(format, meta, () => asAsync(this.store.segmentsInOrder()));
+    return ok({ content_type: CONTENT_TYPES[format], body: streamText(chunks) });
+  }
+
+  // ---- machine-facing RPC --------------------------------------------------
+
+  async startPlan(machineId: string, leaseSec: number): Promise<Result<PlanTask>> {
+    const now = Date.now();
+    const result = await this.apply({ type: "plan_started", at: now }, () => {
+      this.deadlines.set("plan_lease", "plan", now + leaseSec * 1000);
+    });
+    if (!result.ok) return fail(409, "not_plannable", result.reason);
+    const job = this.store.readJob()!;
+    const attempt = job.state.status === "planning" ? job.state.attempt : 0;
+    void machineId;
+    return ok({ ...this.taskBase(job), attempt, lease_until: now + leaseSec * 1000 });
+  }
+
+  async submitPlan(attempt: number, durationSec: number, ranges: PlannedRange[], machineSec: number): Promise<Result<TranscriptionJob>> {
+    const job = this.store.readJob();
+    if (!job) return notFound();
+    if (job.state.status !== "planning" || job.state.attempt !== attempt) return stale("plan", attempt);
+    const invalid = checkPlan(durationSec, ranges);
+    if (invalid) return fail(400, "invalid_plan", invalid);
+    const result = await this.apply({ type: "planned", at: Date.now(), duration_sec: durationSec, ranges: ranges.length }, () => {
+      this.store.insertRanges(ranges, INITIAL_RANGE);
+      this.store.addPlanMachineSec(machineSec);
+      this.deadlines.clear("plan_lease");
+    });
+    if (!result.ok) return fail(409, "not_plannable", result.reason);
+    return ok(this.view(this.store.readJob()!));
+  }
+
+  async failPlan(attempt: number, failure: TaskFailure): Promise<Result<null>> {
+    const job = this.store.readJob();
+    if (!job) return notFound();
+    if (job.state.status !== "planning" || job.state.attempt !== attempt) return stale("plan", attempt);
+    await this.apply({ type: "plan_lost", at: Date.now(), retryable: failure.retryable, error: { code: failure.code, message: failure.message } }, () =>
+      this.deadlines.clear("plan_lease"),
+    );
+    return ok(null);
+  }
+
+  async leaseRange(machineId: string, leaseSec: number): Promise<Result<RangeTask | null>> {
+    const job = this.store.readJob();
+    if (!job) return notFound();
+    if (job.state.status !== "running") return ok(null);
+    const range = this.store.firstPendingRange();
+    if (!range) return ok(null);
+    const now = Date.now();
+    const leaseUntil = now + leaseSec * 1000;
+    const next = rangeTransition(range.state, { type: "lease", at: now, machine_id: machineId, lease_until: leaseUntil });
+    if (!next.ok) return fail(409, "not_leasable", next.reason);
+    this.ctx.storage.transactionSync(() => {
+      this.store.dropRangeSegments(range.idx);
+      this.store.writeRange(range.idx, next.state);
+      this.deadlines.set("range_lease", String(range.idx), leaseUntil);
+    });
+    await this.deadlines.arm();
+    return ok({ ...this.taskBase(job), attempt: next.state.attempt, lease_until: leaseUntil, range_index: range.idx, start_sec: range.start_sec, end_sec: range.end_sec });
+  }
+
+  async heartbeatRange(rangeIndex: number, attempt: number, leaseSec: number): Promise<Result<HeartbeatAnswer>> {
+    const job = this.store.readJob();
+    const range = this.store.readRange(rangeIndex);
+    if (!job || !range) return notFound();
+    if (job.state.status === "canceled") return ok({ continue: false, reason: "canceled" });
+    if (isTerminal(job.state)) return ok({ continue: false, reason: "job_finished" });
+    if (range.state.status !== "leased" || range.state.attempt !== attempt) return ok({ continue: false, reason: "superseded" });
+    const leaseUntil = Date.now() + leaseSec * 1000;
+    const changed = this.changeRange(range.idx, range.state, { type: "heartbeat", lease_until: leaseUntil }, () =>
+      this.deadlines.set("range_lease", String(range.idx), leaseUntil),
+    );
+    if (!changed.ok) return changed;
+    await this.deadlines.arm();
+    return ok({ continue: true, lease_until: leaseUntil });
+  }
+
+  async postSegments(post: SegmentPost): Promise<Result<{ status: "accepted" | "duplicate" }>> {
+    const job = this.store.readJob();
+    const range = this.store.readRange(post.range_index);
+    if (!job || !range) return notFound();
+    const open = range.state.status === "leased" && !isTerminal(job.state);
+    const view = { index: range.idx, start_sec: range.start_sec, end_sec: range.end_sec, attempt: range.state.attempt, open };
+    const decision = decideBatch(view, post, this.store.seenSeqs(range.idx, post.attempt));
+    switch (decision.kind) {
+      case "stale":
+        return stale(`range ${range.idx}`, post.attempt, decision.current_attempt);
+      case "duplicate":
+        return ok({ status: "duplicate" });
+      case "closed":
+        return fail(409, "range_closed", `range ${range.idx} is ${range.state.status} and takes no more segments`);
+      case "accept":
+        break;
+      default:
+        return assertNever(decision);
+    }
+    const now = Date.now();
+    this.ctx.storage.transactionSync(() => {
+      this.store.insertBatch(range.idx, post.attempt, post.seq, now, post.segments.map((s) => clampToRange(s, view)));
+      if (range.state.status === "leased") {
+        const next = rangeTransition(range.state, { type: "progress", audio_sec_done: post.audio_sec_done });
+        if (next.ok) this.store.writeRange(range.idx, next.state);
+      }
+      this.maybeProgressWebhook(now);
+    });
+    await this.deadlines.arm();
+    return ok({ status: "accepted" });
+  }
+
+  async completeRange(rangeIndex: number, attempt: number, machineSec: number | null): Promise<Result<TranscriptionJob>> {
+    const found = this.leasedRange(rangeIndex, attempt);
+    if (!found.ok) return found;
+    const now = Date.now();
+    const changed = this.changeRange(rangeIndex, found.value, { type: "complete", at: now, machine_sec: machineSec }, () =>
+      this.deadlines.clear("range_lease", String(rangeIndex)),
+    );
+    if (!changed.ok) return changed;
+    if (this.store.countRanges("done") === this.store.readRanges().length) await this.apply({ type: "ranges_done", at: now });
+    await this.deadlines.arm();
+    return ok(this.view(this.store.readJob()!));
+  }
+
+  async failRange(rangeIndex: number, attempt: number, failure: TaskFailure): Promise<Result<TranscriptionJob>> {
+    const found = this.leasedRange(rangeIndex, attempt);
+    if (!found.ok) return found;
+    const error = { code: failure.code, message: failure.message };
+    return this.loseRange(rangeIndex, found.value, { type: "report_failure", at: Date.now(), retryable: failure.retryable, error });
+  }
+
+  // ---- alarm ------------------------------------------------------------------
+
+  override async alarm(): Promise<void> {
+    // The alarm fires at (or after) the earliest deadline, so that deadline is
+    // due by definition; taking it as "now" keeps forced alarms in tests exact.
+    const now = Math.max(Date.now(), this.deadlines.earliest() ?? 0);
+    for (const d of this.deadlinesDue(now)) {
+      try {
+        switch (d.kind) {
+          case "webhook":
+            await this.deliverWebhook(d.ref, now);
+            break;
+          case "range_lease":
+            await this.expireRangeLease(Number(d.ref), now);
+            break;
+          case "plan_lease":
+            await this.expirePlanLease(now);
+            break;
+          default:
+            assertNever(d.kind);
+        }
+      } catch (error) {
+        console.error(`deadline ${d.kind}:${d.ref} failed`, error);
+        this.deadlines.set(d.kind, d.ref, now + DEADLINE_RETRY_MS);
+      }
+    }
+    await this.deadlines.arm();
+  }
+
+  private deadlinesDue(now: number) {
+    // Handlers clear or move their own row, so a crash mid-way loses nothing.
+    return this.ctx.storage.sql
+      .exec<{ kind: "webhook" | "range_lease" | "plan_lease"; ref: string }>("SELECT kind, ref FROM deadlines WHERE due <= ? ORDER BY due, kind, ref", now)
+      .toArray();
+  }
+
+  private async deliverWebhook(eventId: string, now: number): Promise<void> {
+    this.deadlines.clear("webhook", eventId);
+    const job = this.store.readJob();
+    if (!job?.webhook) return;
+    const config = readConfig(this.env);
+    const secret = await deriveWebhookSecret(config.webhookSigningKey, job.owner);
+    await this.outbox.attempt(eventId, job.webhook, secret, { allowLoopback: config.allowLoopbackUrls }, now);
+  }
+
+  private async expireRangeLease(index: number, now: number): Promise<void> {
+    const range = this.store.readRange(index);
+    if (!range || range.state.status !== "leased" || range.state.lease_until > now) {
+      this.deadlines.clear("range_lease", String(index));
+      if (range?.state.status === "leased") this.deadlines.set("range_lease", String(index), range.state.lease_until);
+      return;
+    }
+    await this.loseRange(index, range.state, { type: "lease_expired", at: now });
+  }
+
+  private async expirePlanLease(now: number): Promise<void> {
+    this.deadlines.clear("plan_lease");
+    const job = this.store.readJob();
+    if (job?.state.status !== "planning") return;
+    const error = { code: "machine_lost", message: "the planning machine stopped sending heartbeats" };
+    await this.apply({ type: "plan_lost", at: now, retryable: true, error });
+  }
+
+  // ---- internals -------------------------------------------------------------
+
+  private owned(owner: string): JobRecord | null {
+    const job = this.store.readJob();
+    return job && job.owner === owner ? job : null;
+  }
+
+  private view(job: JobRecord, now = Date.now()): TranscriptionJob {
+    const webhook = job.webhook ? this.outbox.status(job.webhook) : null;
+    return jobView(job, this.store.readRanges(), webhook, readConfig(this.env).machinePricePerHourUsd, now);
+  }
+
+  private taskBase(job: JobRecord) {
+    return { job_id: job.id, media_url: job.audio_url, media: job.media, options: job.options };
+  }
+
+  /**
+   * The one way the job's state changes: the pure transition, then one write
+   * of the new state together with its consequences (`also`, webhook events,
+   * dropped leases) in a single transaction.
+   */
+  private async apply(event: JobEvent, also?: () => void) {
+    const job = this.store.readJob();
+    if (!job) return { ok: false as const, reason: "no such job" };
+    const result = transition(job.state, event);
+    if (!result.ok || !result.changed) return result;
+    this.ctx.storage.transactionSync(() => {
+      this.store.writeState(result.state);
+      also?.();
+      if (isTerminal(result.state)) {
+        this.deadlines.clear("range_lease");
+        this.deadlines.clear("plan_lease");
+      }
+      const type = webhookEventFor(result.state);
+      if (type && job.webhook) this.outbox.enqueue(type, this.view({ ...job, state: result.state }, event.at), event.at);
+    });
+    await this.deadlines.arm();
+    return result;
+  }
+
+  private changeRange(index: number, state: RangeState, event: RangeEvent, also?: () => void): Result<RangeState> {
+    const next = rangeTransition(state, event);
+    if (!next.ok) return fail(409, "range_conflict", next.reason);
+    this.ctx.storage.transactionSync(() => {
+      this.store.writeRange(index, next.state);
+      also?.();
+    });
+    return ok(next.state);
+  }
+
+  private async loseRange(index: number, state: RangeState, event: RangeEvent): Promise<Result<TranscriptionJob>> {
+    const changed = this.changeRange(index, state, event, () => this.deadlines.clear("range_lease", String(index)));
+    if (!changed.ok) return changed;
+    if (changed.value.status === "failed") {
+      const cause: JobError = changed.value.error;
+      await this.apply({ type: "fail", at: Date.now(), error: { code: cause.code, message: `range ${index} failed ${changed.value.attempt} times; last: ${cause.message}` } });
+    }
+    await this.deadlines.arm();
+    return ok(this.view(this.store.readJob()!));
+  }
+
+  private leasedRange(index: number, attempt: number): Result<RangeState> {
+    const job = this.store.readJob();
+    const range = this.store.readRange(index);
+    if (!job || !range) return notFound();
+    if (isTerminal(job.state)) return fail(409, "job_finished", `the job is ${job.state.status}`);
+    if (range.state.attempt !== attempt || range.state.status !== "leased") return stale(`range ${index}`, attempt, range.state.attempt);
+    return ok(range.state);
+  }
+
+  private maybeProgressWebhook(now: number): void {
+    const job = this.store.readJob();
+    if (!job?.webhook?.events.includes("progress") || job.state.status !== "running") return;
+    if (job.last_progress_event_at !== null && now - job.last_progress_event_at < PROGRESS_WEBHOOK_INTERVAL_MS) return;
+    this.store.setLastProgressEventAt(now);
+    this.outbox.enqueue("progress", this.view(job, now), now);
+  }
+}
+
+function webhookEventFor(state: JobState): WebhookEventType | null {
+  switch (state.status) {
+    case "completed":
+    case "failed":
+    case "canceled":
+      return state.status;
+    case "queued":
+    case "planning":
+    case "running":
+      return null;
+    default:
+      return assertNever(state);
+  }
+}
+
+/** Ranges must tile [0, duration] in order, without gaps or overlaps. */
+function checkPlan(durationSec: number, ranges: readonly PlannedRange[]): string | null {
+  if (!(Number.isFinite(durationSec) && durationSec >= 0)) return "duration_sec must be a finite number ≥ 0";
+  let cursor = 0;
+  for (const [i, r] of ranges.entries()) {
+    if (Math.abs(r.start_sec - cursor) > 1e-6) return `range ${i} starts at ${r.start_sec}, expected ${cursor}`;
+    if (!(r.end_sec > r.start_sec)) return `range ${i} is empty or reversed`;
+    cursor = r.end_sec;
+  }
+  if (ranges.length > 0 && Math.abs(cursor - durationSec) > 1e-3) return `ranges end at ${cursor}, the recording at ${durationSec}`;
+  return null;
+}
+
+function notFound<T>(): Result<T> {
+  return fail(404, "not_found", "no such transcription");
+}
+
+function stale<T>(what: string, attempt: number, current?: number): Result<T> {
+  const now = current === undefined ? "" : ` (current attempt is ${current})`;
+  return fail(409, "stale_attempt", `attempt ${attempt} no longer holds ${what}${now}`);
+}
+
+async function* asAsync<T>(items: Iterable<T>): AsyncGenerator<T> {
+  yield* items;
+}

@@ -1,0 +1,194 @@
+import type { Metadata, TranscriptionOptions, WebhookEventType } from "../../shared/api.ts";
+import type { Segment } from "../../shared/segment.ts";
+import type { MediaInfo } from "../media-check.ts";
+import type { JobState } from "./job-state.ts";
+import type { RangeState } from "./range-state.ts";
+
+/** Typed reads and writes of the job object's tables. No rules live here. */
+
+export interface WebhookConfig {
+  url: string;
+  events: WebhookEventType[];
+}
+
+export interface JobRecord {
+  id: string;
+  owner: string;
+  created_at: number;
+  audio_url: string;
+  options: TranscriptionOptions;
+  webhook: WebhookConfig | null;
+  metadata: Metadata | null;
+  media: MediaInfo;
+  state: JobState;
+  plan_machine_sec: number;
+  last_progress_event_at: number | null;
+}
+
+export interface RangeRecord {
+  idx: number;
+  start_sec: number;
+  end_sec: number;
+  state: RangeState;
+}
+
+type JobRow = {
+  id: string; owner: string; created_at: number; audio_url: string; options: string; webhook: string | null;
+  metadata: string | null; media: string; state: string; plan_machine_sec: number; last_progress_event_at: number | null;
+};
+
+type SegmentRow = {
+  range_idx: number; seq: number; ord: number; start_sec: number; end_sec: number; text: string; language: string;
+  avg_logprob: number; no_speech_prob: number; compression_ratio: number | null; words: string | null;
+};
+
+export class JobStore {
+  constructor(private readonly sql: SqlStorage) {}
+
+  readJob(): JobRecord | null {
+    const row = this.sql.exec<JobRow>("SELECT * FROM job WHERE one = 1").toArray()[0];
+    if (!row) return null;
+    return {
+      ...row,
+      options: JSON.parse(row.options) as TranscriptionOptions,
+      webhook: row.webhook === null ? null : (JSON.parse(row.webhook) as WebhookConfig),
+      metadata: row.metadata === null ? null : (JSON.parse(row.metadata) as Metadata),
+      media: JSON.parse(row.media) as MediaInfo,
+      state: JSON.parse(row.state) as JobState,
+    };
+  }
+
+  insertJob(job: JobRecord): void {
+    this.sql.exec(
+      `INSERT INTO job (one, id, owner, created_at, audio_url, options, webhook, metadata, media, state, plan_machine_sec, last_progress_event_at)
+       VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      job.id, job.owner, job.created_at, job.audio_url, JSON.stringify(job.options),
+      job.webhook === null ? null : JSON.stringify(job.webhook),
+      job.metadata === null ? null : JSON.stringify(job.metadata),
+      JSON.stringify(job.media), JSON.stringify(job.state), job.plan_machine_sec, job.last_progress_event_at,
+    );
+  }
+
+  writeState(state: JobState): void {
+    this.sql.exec("UPDATE job SET state = ? WHERE one = 1", JSON.stringify(state));
+  }
+
+  addPlanMachineSec(sec: number): void {
+    this.sql.exec("UPDATE job SET plan_machine_sec = plan_machine_sec + ? WHERE one = 1", sec);
+  }
+
+  setLastProgressEventAt(at: number): void {
+    this.sql.exec("UPDATE job SET last_progress_event_at = ? WHERE one = 1", at);
+  }
+
+  insertRanges(ranges: ReadonlyArray<{ start_sec: number; end_sec: number }>, initial: RangeState): void {
+    ranges.forEach((r, idx) =>
+      this.sql.exec(
+        "INSERT INTO ranges (idx, start_sec, end_sec, status, state) VALUES (?, ?, ?, ?, ?)",
+        idx, r.start_sec, r.end_sec, initial.status, JSON.stringify(initial),
+      ),
+    );
+  }
+
+  readRanges(): RangeRecord[] {
+    return this.sql
+      .exec<{ idx: number; start_sec: number; end_sec: number; state: string }>("SELECT idx, start_sec, end_sec, state FROM ranges ORDER BY idx")
+      .toArray()
+      .map((r) => ({ ...r, state: JSON.parse(r.state) as RangeState }));
+  }
+
+  readRange(idx: number): RangeRecord | null {
+    const r = this.sql
+      .exec<{ idx: number; start_sec: number; end_sec: number; state: string }>("SELECT idx, start_sec, end_sec, state FROM ranges WHERE idx = ?", idx)
+      .toArray()[0];
+    return r ? { ...r, state: JSON.parse(r.state) as RangeState } : null;
+  }
+
+  firstPendingRange(): RangeRecord | null {
+    const r = this.sql
+      .exec<{ idx: number; start_sec: number; end_sec: number; state: string }>(
+        "SELECT idx, start_sec, end_sec, state FROM ranges WHERE status = 'pending' ORDER BY idx LIMIT 1",
+      )
+      .toArray()[0];
+    return r ? { ...r, state: JSON.parse(r.state) as RangeState } : null;
+  }
+
+  writeRange(idx: number, state: RangeState): void {
+    this.sql.exec("UPDATE ranges SET status = ?, state = ? WHERE idx = ?", state.status, JSON.stringify(state), idx);
+  }
+
+  countRanges(status: RangeState["status"]): number {
+    return this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM ranges WHERE status = ?", status).one().n;
+  }
+
+  seenSeqs(rangeIdx: number, attempt: number): Set<number> {
+    const rows = this.sql.exec<{ seq: number }>("SELECT seq FROM batches WHERE range_idx = ? AND attempt = ?", rangeIdx, attempt).toArray();
+    return new Set(rows.map((r) => r.seq));
+  }
+
+  /** A range handed to a new attempt starts over: what the old attempt posted no longer counts. */
+  dropRangeSegments(rangeIdx: number): void {
+    this.sql.exec("DELETE FROM segments WHERE range_idx = ?", rangeIdx);
+    this.sql.exec("DELETE FROM batches WHERE range_idx = ?", rangeIdx);
+  }
+
+  insertBatch(rangeIdx: number, attempt: number, seq: number, at: number, segments: readonly Segment[]): void {
+    this.sql.exec("INSERT INTO batches (range_idx, attempt, seq, received_at) VALUES (?, ?, ?, ?)", rangeIdx, attempt, seq, at);
+    // One row per statement keeps every statement far below the 100 bound-parameter limit.
+    segments.forEach((s, ord) =>
+      this.sql.exec(
+        `INSERT INTO segments (range_idx, seq, ord, start_sec, end_sec, text, language, avg_logprob, no_speech_prob, compression_ratio, words)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        rangeIdx, seq, ord, s.start_sec, s.end_sec, s.text, s.language, s.avg_logprob, s.no_speech_prob,
+        s.compression_ratio ?? null, s.words ? JSON.stringify(s.words) : null,
+      ),
+    );
+  }
+
+  segmentCount(): number {
+    return this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM segments").one().n;
+  }
+
+  /** The language most of the transcript's audio is in. */
+  dominantLanguage(): string | null {
+    const row = this.sql
+      .exec<{ language: string }>("SELECT language FROM segments GROUP BY language ORDER BY SUM(end_sec - start_sec) DESC, language LIMIT 1")
+      .toArray()[0];
+    return row?.language ?? null;
+  }
+
+  /**
+   * Segments in transcript order, read a page at a time by keyset, so a
+   * 30,000-segment transcript is never held in memory at once.
+   */
+  *segmentsInOrder(pageSize = 500): Generator<Segment> {
+    let after: [number, number, number, number] | null = null;
+    for (;;) {
+      const rows: SegmentRow[] = (
+        after === null
+          ? this.sql.exec<SegmentRow>("SELECT * FROM segments ORDER BY start_sec, range_idx, seq, ord LIMIT ?", pageSize)
+          : this.sql.exec<SegmentRow>(
+              "SELECT * FROM segments WHERE (start_sec, range_idx, seq, ord) > (?, ?, ?, ?) ORDER BY start_sec, range_idx, seq, ord LIMIT ?",
+              ...after, pageSize,
+            )
+      ).toArray();
+      for (const r of rows) yield toSegment(r);
+      const last = rows[rows.length - 1];
+      if (!last || rows.length < pageSize) return;
+      after = [last.start_sec, last.range_idx, last.seq, last.ord];
+    }
+  }
+}
+
+function toSegment(r: SegmentRow): Segment {
+  return {
+    start_sec: r.start_sec,
+    end_sec: r.end_sec,
+    text: r.text,
+    language: r.language,
+    avg_logprob: r.avg_logprob,
+    no_speech_prob: r.no_speech_prob,
+    ...(r.compression_ratio !== null ? { compression_ratio: r.compression_ratio } : {}),
+    ...(r.words !== null ? { words: JSON.parse(r.words) as Segment["words"] } : {}),
+  };
+}

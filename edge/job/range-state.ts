@@ -1,0 +1,66 @@
+import { assertNever } from "../../shared/assert-never.ts";
+import { MAX_ATTEMPTS, type JobError } from "./job-state.ts";
+
+/**
+ * One macro range of a job. `attempt` counts leases handed out: a machine
+ * holds attempt N, and once that lease is lost or failed the next machine gets
+ * N + 1, after which posts from attempt N are refused. A lost lease ("crashed")
+ * and a reported failure are kept apart, though both count towards the limit.
+ */
+export type RangeState =
+  | { status: "pending"; attempt: number; last_error: JobError | null }
+  | { status: "leased"; attempt: number; machine_id: string; leased_at: number; lease_until: number; audio_sec_done: number }
+  | { status: "done"; attempt: number; done_at: number; machine_sec: number }
+  | { status: "failed"; attempt: number; error: JobError };
+
+export type RangeEvent =
+  | { type: "lease"; at: number; machine_id: string; lease_until: number }
+  | { type: "heartbeat"; lease_until: number }
+  | { type: "progress"; audio_sec_done: number }
+  | { type: "complete"; at: number; machine_sec: number | null }
+  | { type: "lease_expired"; at: number }
+  | { type: "report_failure"; at: number; retryable: boolean; error: JobError };
+
+export type RangeTransition = { ok: true; state: RangeState } | { ok: false; reason: string };
+
+export const INITIAL_RANGE: RangeState = { status: "pending", attempt: 0, last_error: null };
+
+function lost(state: Extract<RangeState, { status: "leased" }>, error: JobError, retryable: boolean): RangeState {
+  return retryable && state.attempt < MAX_ATTEMPTS
+    ? { status: "pending", attempt: state.attempt, last_error: error }
+    : { status: "failed", attempt: state.attempt, error };
+}
+
+export function rangeTransition(state: RangeState, event: RangeEvent): RangeTransition {
+  const illegal = (): RangeTransition => ({ ok: false, reason: `a ${state.status} range cannot take "${event.type}"` });
+  switch (event.type) {
+    case "lease":
+      return state.status === "pending"
+        ? {
+            ok: true,
+            state: { status: "leased", attempt: state.attempt + 1, machine_id: event.machine_id, leased_at: event.at, lease_until: event.lease_until, audio_sec_done: 0 },
+          }
+        : illegal();
+    case "heartbeat":
+      return state.status === "leased" ? { ok: true, state: { ...state, lease_until: event.lease_until } } : illegal();
+    case "progress":
+      return state.status === "leased"
+        ? { ok: true, state: { ...state, audio_sec_done: Math.max(state.audio_sec_done, event.audio_sec_done) } }
+        : illegal();
+    case "complete":
+      return state.status === "leased"
+        ? {
+            ok: true,
+            state: { status: "done", attempt: state.attempt, done_at: event.at, machine_sec: event.machine_sec ?? (event.at - state.leased_at) / 1000 },
+          }
+        : illegal();
+    case "lease_expired":
+      return state.status === "leased"
+        ? { ok: true, state: lost(state, { code: "machine_lost", message: `machine ${state.machine_id} stopped sending heartbeats` }, true) }
+        : illegal();
+    case "report_failure":
+      return state.status === "leased" ? { ok: true, state: lost(state, event.error, event.retryable) } : illegal();
+    default:
+      return assertNever(event);
+  }
+}

@@ -1,0 +1,80 @@
+/**
+ * The job object's SQLite schema, applied once per object by `migrate`.
+ * Add a migration by appending to MIGRATIONS; never edit a shipped one.
+ */
+const MIGRATIONS: readonly string[] = [
+  `
+  CREATE TABLE job (
+    one INTEGER PRIMARY KEY CHECK (one = 1),
+    id TEXT NOT NULL,
+    owner TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    audio_url TEXT NOT NULL,
+    options TEXT NOT NULL,
+    webhook TEXT,
+    metadata TEXT,
+    media TEXT NOT NULL,
+    state TEXT NOT NULL,
+    plan_machine_sec REAL NOT NULL DEFAULT 0,
+    last_progress_event_at INTEGER
+  );
+  CREATE TABLE ranges (
+    idx INTEGER PRIMARY KEY,
+    start_sec REAL NOT NULL,
+    end_sec REAL NOT NULL,
+    status TEXT NOT NULL,
+    state TEXT NOT NULL
+  );
+  CREATE TABLE batches (
+    range_idx INTEGER NOT NULL,
+    attempt INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    received_at INTEGER NOT NULL,
+    PRIMARY KEY (range_idx, attempt, seq)
+  );
+  CREATE TABLE segments (
+    range_idx INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    ord INTEGER NOT NULL,
+    start_sec REAL NOT NULL,
+    end_sec REAL NOT NULL,
+    text TEXT NOT NULL,
+    language TEXT NOT NULL,
+    avg_logprob REAL NOT NULL,
+    no_speech_prob REAL NOT NULL,
+    compression_ratio REAL,
+    words TEXT,
+    PRIMARY KEY (range_idx, seq, ord)
+  );
+  CREATE INDEX segments_in_time_order ON segments (start_sec, range_idx, seq, ord);
+  CREATE TABLE deadlines (
+    kind TEXT NOT NULL,
+    ref TEXT NOT NULL,
+    due INTEGER NOT NULL,
+    PRIMARY KEY (kind, ref)
+  );
+  CREATE INDEX deadlines_by_due ON deadlines (due);
+  CREATE TABLE webhook_events (
+    id TEXT PRIMARY KEY,
+    n INTEGER NOT NULL UNIQUE,
+    type TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    state TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    first_attempt_at INTEGER,
+    last_attempt_at INTEGER,
+    last_status INTEGER,
+    last_error TEXT
+  );
+  `,
+];
+
+export function migrate(sql: SqlStorage): void {
+  sql.exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)");
+  const row = sql.exec<{ version: number }>("SELECT version FROM schema_version").toArray()[0];
+  const current = row?.version ?? 0;
+  for (let v = current; v < MIGRATIONS.length; v++) sql.exec(MIGRATIONS[v]!);
+  if (current === 0) sql.exec("INSERT INTO schema_version (version) VALUES (?)", MIGRATIONS.length);
+  else if (current < MIGRATIONS.length) sql.exec("UPDATE schema_version SET version = ?", MIGRATIONS.length);
+}

@@ -1,0 +1,104 @@
+import type { TranscriptionJob, WebhookEventType, WebhookPayload, WebhookStatus } from "../../shared/api.ts";
+import { assertNever } from "../../shared/assert-never.ts";
+import { newId } from "../ids.ts";
+import type { UrlPolicy } from "../url-safety.ts";
+import { deliverOnce, nextWebhookStep } from "../webhooks/delivery.ts";
+import type { Deadlines } from "./deadlines.ts";
+import type { WebhookConfig } from "./job-store.ts";
+
+type EventState = "pending" | "delivered" | "failed";
+
+type EventRow = {
+  id: string;
+  n: number;
+  type: string;
+  created_at: number;
+  body: string;
+  state: EventState;
+  attempts: number;
+  first_attempt_at: number | null;
+  last_attempt_at: number | null;
+  last_status: number | null;
+  last_error: string | null;
+};
+
+/**
+ * Webhook events of one job: written in the same transaction as the state
+ * change that causes them, delivered later from the alarm (never inside a
+ * request), retried with backoff, and each attempt's result kept for the
+ * job's `webhook` field. The event id is fixed when the event is written, so
+ * every retry carries the same `webhook-id`.
+ */
+export class WebhookOutbox {
+  constructor(
+    private readonly sql: SqlStorage,
+    private readonly deadlines: Deadlines,
+  ) {}
+
+  enqueue(type: WebhookEventType, job: TranscriptionJob, now: number): string {
+    const id = newId("evt");
+    const payload: WebhookPayload = { id, type: `transcription.${type}`, created_at: new Date(now).toISOString(), data: job };
+    const n = this.sql.exec<{ n: number }>("SELECT COALESCE(MAX(n), 0) + 1 AS n FROM webhook_events").one().n;
+    this.sql.exec(
+      "INSERT INTO webhook_events (id, n, type, created_at, body, state) VALUES (?, ?, ?, ?, ?, 'pending')",
+      id, n, type, now, JSON.stringify(payload),
+    );
+    this.deadlines.set("webhook", id, now);
+    return id;
+  }
+
+  /** Runs one delivery attempt of a due event and records it. */
+  async attempt(eventId: string, config: WebhookConfig, secret: string, policy: UrlPolicy, now: number): Promise<void> {
+    const row = this.sql.exec<EventRow>("SELECT * FROM webhook_events WHERE id = ?", eventId).toArray()[0];
+    if (!row || row.state !== "pending") return;
+    const outcome = await deliverOnce({ url: config.url, secret, eventId, body: row.body }, policy, now);
+    const attempts = row.attempts + 1;
+    const firstAttempt = row.first_attempt_at ?? now;
+    const step = nextWebhookStep(outcome, attempts, firstAttempt, now);
+    const status = outcome.kind === "response" ? outcome.status : null;
+    let state: EventState;
+    let error: string | null;
+    switch (step.kind) {
+      case "delivered":
+        state = "delivered";
+        error = null;
+        break;
+      case "retry":
+        state = "pending";
+        error = step.reason;
+        this.deadlines.set("webhook", eventId, step.atMs);
+        break;
+      case "give_up":
+        state = "failed";
+        error = step.reason;
+        break;
+      default:
+        return assertNever(step);
+    }
+    this.sql.exec(
+      `UPDATE webhook_events SET state = ?, attempts = ?, first_attempt_at = ?, last_attempt_at = ?, last_status = ?, last_error = ?
+       WHERE id = ?`,
+      state, attempts, firstAttempt, now, status, error, eventId,
+    );
+  }
+
+  status(config: WebhookConfig): WebhookStatus {
+    const last = this.sql.exec<EventRow>("SELECT * FROM webhook_events ORDER BY n DESC LIMIT 1").toArray()[0];
+    const delivery: WebhookStatus["last_delivery_status"] = !last
+      ? "none"
+      : last.state === "pending"
+        ? last.attempts === 0
+          ? "pending"
+          : "retrying"
+        : last.state;
+    return {
+      url: config.url,
+      events: config.events,
+      last_delivery_status: delivery,
+      last_response_status: last?.last_status ?? null,
+      last_error: last?.last_error ?? null,
+      last_attempt_at: last?.last_attempt_at ? new Date(last.last_attempt_at).toISOString() : null,
+      attempts: last?.attempts ?? 0,
+    };
+  }
+}

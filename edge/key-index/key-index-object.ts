@@ -1,0 +1,110 @@
+import { DurableObject } from "cloudflare:workers";
+
+/** How long an Idempotency-Key is remembered, as Stripe does. */
+export const IDEMPOTENCY_TTL_MS = 24 * 3600_000;
+
+export type Reservation =
+  | { kind: "new" }
+  | { kind: "existing"; job_id: string; committed: boolean }
+  | { kind: "conflict" };
+
+export interface JobPage {
+  ids: string[];
+  next_cursor: string | null;
+}
+
+/**
+ * One object per API key (named by the key id): the list of that key's jobs,
+ * newest first, and its Idempotency-Keys. Listing needs an index because job
+ * objects are only reachable by id.
+ */
+export class KeyIndexObject extends DurableObject<Env> {
+  private readonly sql: SqlStorage;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.sql = ctx.storage.sql;
+    void ctx.blockConcurrencyWhile(async () => {
+      this.sql.exec(`
+        CREATE TABLE IF NOT EXISTS jobs (id TEXT PRIMARY KEY, created_at INTEGER NOT NULL);
+        CREATE INDEX IF NOT EXISTS jobs_newest_first ON jobs (created_at DESC, id DESC);
+        CREATE TABLE IF NOT EXISTS idempotency (
+          key TEXT PRIMARY KEY, body_hash TEXT NOT NULL, job_id TEXT NOT NULL,
+          committed INTEGER NOT NULL, created_at INTEGER NOT NULL
+        );
+      `);
+    });
+  }
+
+  /**
+   * Claims `key` for a request body, atomically: the first caller gets "new"
+   * and goes on to create `jobId`; later callers with the same body get that
+   * job, and with another body a conflict.
+   */
+  async reserve(key: string, bodyHash: string, jobId: string): Promise<Reservation> {
+    const now = Date.now();
+    this.sql.exec("DELETE FROM idempotency WHERE created_at < ?", now - IDEMPOTENCY_TTL_MS);
+    const row = this.sql
+      .exec<{ body_hash: string; job_id: string; committed: number }>("SELECT body_hash, job_id, committed FROM idempotency WHERE key = ?", key)
+      .toArray()[0];
+    if (row) return row.body_hash === bodyHash ? { kind: "existing", job_id: row.job_id, committed: row.committed === 1 } : { kind: "conflict" };
+    this.sql.exec("INSERT INTO idempotency (key, body_hash, job_id, committed, created_at) VALUES (?, ?, ?, 0, ?)", key, bodyHash, jobId, now);
+    await this.scheduleCleanup(now + IDEMPOTENCY_TTL_MS);
+    return { kind: "new" };
+  }
+
+  /** A request that failed before creating its job gives its key back, so a corrected retry can use it. */
+  async release(key: string, jobId: string): Promise<void> {
+    this.sql.exec("DELETE FROM idempotency WHERE key = ? AND job_id = ? AND committed = 0", key, jobId);
+  }
+
+  async add(jobId: string, createdAt: number, idempotencyKey: string | null): Promise<void> {
+    this.sql.exec("INSERT OR IGNORE INTO jobs (id, created_at) VALUES (?, ?)", jobId, createdAt);
+    if (idempotencyKey !== null) this.sql.exec("UPDATE idempotency SET committed = 1 WHERE key = ? AND job_id = ?", idempotencyKey, jobId);
+  }
+
+  async remove(jobId: string): Promise<void> {
+    this.sql.exec("DELETE FROM jobs WHERE id = ?", jobId);
+    this.sql.exec("DELETE FROM idempotency WHERE job_id = ?", jobId);
+  }
+
+  async list(limit: number, cursor: string | null): Promise<JobPage | null> {
+    const after = cursor === null ? null : decodeCursor(cursor);
+    if (cursor !== null && after === null) return null;
+    const rows = (
+      after === null
+        ? this.sql.exec<{ id: string; created_at: number }>("SELECT id, created_at FROM jobs ORDER BY created_at DESC, id DESC LIMIT ?", limit + 1)
+        : this.sql.exec<{ id: string; created_at: number }>(
+            "SELECT id, created_at FROM jobs WHERE (created_at, id) < (?, ?) ORDER BY created_at DESC, id DESC LIMIT ?",
+            after.created_at, after.id, limit + 1,
+          )
+    ).toArray();
+    const page = rows.slice(0, limit);
+    const last = page[page.length - 1];
+    return { ids: page.map((r) => r.id), next_cursor: rows.length > limit && last ? encodeCursor(last) : null };
+  }
+
+  override async alarm(): Promise<void> {
+    const now = Date.now();
+    this.sql.exec("DELETE FROM idempotency WHERE created_at < ?", now - IDEMPOTENCY_TTL_MS);
+    const next = this.sql.exec<{ t: number | null }>("SELECT MIN(created_at) AS t FROM idempotency").one().t;
+    if (next !== null) await this.ctx.storage.setAlarm(next + IDEMPOTENCY_TTL_MS);
+  }
+
+  private async scheduleCleanup(at: number): Promise<void> {
+    if ((await this.ctx.storage.getAlarm()) === null) await this.ctx.storage.setAlarm(at);
+  }
+}
+
+function encodeCursor(row: { id: string; created_at: number }): string {
+  return btoa(`${row.created_at}:${row.id}`).replace(/=+$/, "");
+}
+
+function decodeCursor(cursor: string): { id: string; created_at: number } | null {
+  try {
+    const m = /^(\d+):(tr_[0-9a-z]+)$/.exec(atob(cursor));
+    return m ? { created_at: Number(m[1]), id: m[2]! } : null;
+  } catch {
+    return null;
+  }
+}

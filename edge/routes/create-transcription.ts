@@ -1,0 +1,86 @@
+import type { Context } from "hono";
+import { CreateTranscriptionRequest, type CreatedTranscription, type TranscriptionJob } from "../../shared/api.ts";
+import type { AppEnv } from "../app-env.ts";
+import { parseWith, readJson } from "../body.ts";
+import { readConfig } from "../config.ts";
+import { ApiError, unwrap } from "../errors.ts";
+import { newId, sha256Hex } from "../ids.ts";
+import { jobStub, keyIndexStub } from "../job-stubs.ts";
+import { checkMedia } from "../media-check.ts";
+import { checkUrl } from "../url-safety.ts";
+
+const MEDIA_FETCH = { timeoutMs: 10_000, maxRedirects: 5 };
+
+/** POST /v1/transcriptions */
+export async function createTranscription(c: Context<AppEnv>): Promise<Response> {
+  const config = readConfig(c.env);
+  const keyId = c.get("keyId");
+  const raw = await readJson(c.req.raw);
+  const body = parseWith(CreateTranscriptionRequest, raw);
+  const policy = { allowLoopback: config.allowLoopbackUrls };
+
+  const idempotencyKey = c.req.header("idempotency-key")?.trim() || null;
+  if (idempotencyKey !== null && idempotencyKey.length > 255) {
+    throw new ApiError(400, "invalid_request", "Idempotency-Key must be at most 255 characters", "Idempotency-Key");
+  }
+  const index = keyIndexStub(c.env, keyId);
+  const jobId = newId("tr");
+  if (idempotencyKey !== null) {
+    const reservation = await index.reserve(idempotencyKey, await sha256Hex(JSON.stringify(raw)), jobId);
+    switch (reservation.kind) {
+      case "new":
+        break;
+      case "conflict":
+        throw new ApiError(409, "idempotency_conflict", "this Idempotency-Key was already used with a different request body");
+      case "existing": {
+        if (!reservation.committed) {
+          throw new ApiError(409, "idempotency_in_progress", "a request with this Idempotency-Key is still being processed; retry shortly");
+        }
+        const job = unwrap(await jobStub(c.env, reservation.job_id).get(keyId));
+        return c.json(created(c, config.publicBaseUrl, job), 200);
+      }
+      default:
+        reservation satisfies never;
+    }
+  }
+
+  try {
+    if (body.webhook_url !== undefined) {
+      const verdict = checkUrl(body.webhook_url, policy);
+      if (!verdict.ok) throw new ApiError(verdict.code === "invalid_url" ? 400 : 422, verdict.code, `webhook_url: ${verdict.message}`, "webhook_url");
+    }
+    const urlVerdict = checkUrl(body.audio_url, policy);
+    if (!urlVerdict.ok) throw new ApiError(urlVerdict.code === "invalid_url" ? 400 : 422, urlVerdict.code, `audio_url: ${urlVerdict.message}`, "audio_url");
+    const media = await checkMedia(urlVerdict.url.href, { ...policy, ...MEDIA_FETCH });
+
+    const now = Date.now();
+    const job = unwrap(
+      await jobStub(c.env, jobId).create({
+        id: jobId,
+        owner: keyId,
+        created_at: now,
+        audio_url: urlVerdict.url.href,
+        options: {
+          language: body.language,
+          macro_chunk_sec: body.macro_chunk_sec,
+          micro_chunk_sec: body.micro_chunk_sec,
+          word_timestamps: body.word_timestamps,
+        },
+        webhook: body.webhook_url === undefined ? null : { url: body.webhook_url, events: [...new Set(body.webhook_events ?? [])] },
+        metadata: body.metadata ?? null,
+        media,
+      }),
+    );
+    await index.add(jobId, now, idempotencyKey);
+    return c.json(created(c, config.publicBaseUrl, job), 202);
+  } catch (error) {
+    if (idempotencyKey !== null) await index.release(idempotencyKey, jobId);
+    throw error;
+  }
+}
+
+function created(c: Context<AppEnv>, publicBaseUrl: string | null, job: TranscriptionJob): CreatedTranscription {
+  const base = publicBaseUrl ?? new URL(c.req.url).origin;
+  const statusUrl = `${base}/v1/transcriptions/${job.id}`;
+  return { id: job.id, status: job.status, status_url: statusUrl, transcript_url: `${statusUrl}/transcript`, created_at: job.created_at };
+}

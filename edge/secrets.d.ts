@@ -1,0 +1,9 @@
+// Secrets are not in wrangler.toml, so `wrangler types` cannot see them.
+declare namespace Cloudflare {
+  interface Env {
+    /** Comma-separated API keys. */
+    API_KEYS?: string;
+    /** Master key from which each API key's webhook signing secret is derived. */
+    WEBHOOK_SIGNING_KEY?: string;
+  }
+}

@@ -1,0 +1,130 @@
+import { z } from "zod";
+import { toWhisperLanguage, type WhisperLanguage } from "./languages.ts";
+
+/** Public API v1: request and response bodies, validated at the edge. */
+
+export const JOB_STATUSES = ["queued", "planning", "running", "completed", "failed", "canceled"] as const;
+export const JobStatus = z.enum(JOB_STATUSES);
+export type JobStatus = z.infer<typeof JobStatus>;
+
+export const WEBHOOK_EVENT_TYPES = ["progress", "completed", "failed", "canceled"] as const;
+export const WebhookEventType = z.enum(WEBHOOK_EVENT_TYPES);
+export type WebhookEventType = z.infer<typeof WebhookEventType>;
+
+export const MAX_URL_LENGTH = 4096;
+export const MAX_METADATA_BYTES = 4096;
+
+const Language = z
+  .string()
+  .max(35)
+  .transform((value, ctx): WhisperLanguage | "auto" | typeof z.NEVER => {
+    if (value.trim().toLowerCase() === "auto") return "auto";
+    const code = toWhisperLanguage(value);
+    if (code) return code;
+    ctx.addIssue({
+      code: "custom",
+      message: `unsupported language "${value}": use "auto" or an ISO 639-1 code Whisper knows, such as "en" or "de"`,
+      params: { error_code: "unsupported_language" },
+    });
+    return z.NEVER;
+  });
+
+const Metadata = z.record(z.string(), z.unknown()).refine(
+  (m) => new TextEncoder().encode(JSON.stringify(m)).byteLength <= MAX_METADATA_BYTES,
+  { message: `must be at most ${MAX_METADATA_BYTES} bytes as JSON` },
+);
+
+export const CreateTranscriptionRequest = z.strictObject({
+  audio_url: z.string().min(1).max(MAX_URL_LENGTH),
+  language: Language.default("auto"),
+  webhook_url: z.string().min(1).max(MAX_URL_LENGTH).optional(),
+  webhook_events: z.array(WebhookEventType).max(WEBHOOK_EVENT_TYPES.length).optional(),
+  macro_chunk_sec: z.number().finite().min(60).max(1800).default(300),
+  micro_chunk_sec: z.number().finite().min(5).max(30).default(30),
+  word_timestamps: z.boolean().default(false),
+  metadata: Metadata.optional(),
+});
+export type CreateTranscriptionRequest = z.infer<typeof CreateTranscriptionRequest>;
+
+/** What the job keeps of the request: defaults applied, language normalised. */
+export type TranscriptionOptions = Omit<CreateTranscriptionRequest, "audio_url" | "webhook_url" | "webhook_events" | "metadata">;
+
+export const ApiErrorBody = z.object({
+  error: z.object({ code: z.string(), message: z.string(), param: z.string().optional() }),
+});
+export type ApiErrorBody = z.infer<typeof ApiErrorBody>;
+
+export const Progress = z.object({
+  audio_sec_done: z.number(),
+  audio_sec_total: z.number(),
+  ranges_done: z.number().int(),
+  ranges_total: z.number().int(),
+  eta_sec: z.number().optional(),
+});
+export type Progress = z.infer<typeof Progress>;
+
+export const Usage = z.object({ machine_sec: z.number(), cost_usd: z.number(), speedup: z.number() });
+export type Usage = z.infer<typeof Usage>;
+
+export const WEBHOOK_DELIVERY_STATES = ["none", "pending", "delivered", "retrying", "failed"] as const;
+
+export const WebhookStatus = z.object({
+  url: z.string(),
+  events: z.array(WebhookEventType),
+  last_delivery_status: z.enum(WEBHOOK_DELIVERY_STATES),
+  last_response_status: z.number().int().nullable(),
+  last_error: z.string().nullable(),
+  last_attempt_at: z.string().nullable(),
+  attempts: z.number().int(),
+});
+export type WebhookStatus = z.infer<typeof WebhookStatus>;
+
+export const TranscriptionJob = z.object({
+  id: z.string(),
+  object: z.literal("transcription"),
+  status: JobStatus,
+  audio_url: z.string(),
+  created_at: z.string(),
+  started_at: z.string().optional(),
+  completed_at: z.string().optional(),
+  audio_duration_sec: z.number().optional(),
+  options: z.object({
+    language: z.string(),
+    macro_chunk_sec: z.number(),
+    micro_chunk_sec: z.number(),
+    word_timestamps: z.boolean(),
+  }),
+  progress: Progress,
+  usage: Usage.optional(),
+  error: z.object({ code: z.string(), message: z.string() }).optional(),
+  webhook: WebhookStatus.optional(),
+  metadata: z.record(z.string(), z.unknown()).optional(),
+});
+export type TranscriptionJob = z.infer<typeof TranscriptionJob>;
+
+export const CreatedTranscription = z.object({
+  id: z.string(),
+  status: JobStatus,
+  status_url: z.string(),
+  transcript_url: z.string(),
+  created_at: z.string(),
+});
+export type CreatedTranscription = z.infer<typeof CreatedTranscription>;
+
+export const TranscriptionList = z.object({
+  object: z.literal("list"),
+  data: z.array(TranscriptionJob),
+  has_more: z.boolean(),
+  next_cursor: z.string().nullable(),
+});
+export type TranscriptionList = z.infer<typeof TranscriptionList>;
+
+export const WebhookPayload = z.object({
+  id: z.string(),
+  type: z.string(),
+  created_at: z.string(),
+  data: TranscriptionJob,
+});
+export type WebhookPayload = z.infer<typeof WebhookPayload>;
+
+export type Metadata = NonNullable<CreateTranscriptionRequest["metadata"]>;

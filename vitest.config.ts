@@ -1,0 +1,41 @@
+import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
+import { defineConfig } from "vitest/config";
+import { fakeInternet } from "./test/support/fake-internet.ts";
+
+/** Secrets for edge tests only; never real keys. */
+export const TEST_API_KEYS = ["test_key_alpha_0123456789", "test_key_bravo_0123456789"] as const;
+export const TEST_WEBHOOK_SIGNING_KEY = "test-signing-master-key-0123456789abcdef";
+
+function edgeProject(name: string, include: string[], exclude: string[], vars: Record<string, string>) {
+  return {
+    plugins: [
+      cloudflareTest({
+        main: "./edge/index.ts",
+        wrangler: { configPath: "./wrangler.toml" },
+        miniflare: {
+          bindings: { API_KEYS: TEST_API_KEYS.join(","), WEBHOOK_SIGNING_KEY: TEST_WEBHOOK_SIGNING_KEY, ...vars },
+          outboundService: (request: Request) => fakeInternet(request),
+        },
+      }),
+    ],
+    test: { name, include, exclude },
+  };
+}
+
+export default defineConfig({
+  test: {
+    projects: [
+      // Edge code runs inside workerd, as it does in production.
+      edgeProject("edge", ["edge/**/*.test.ts"], ["edge/**/*.loopback.test.ts"], { ALLOW_LOOPBACK_URLS: "false" }),
+      // The same Worker in local mode, where media may live on 127.0.0.1.
+      edgeProject("edge-local", ["edge/**/*.loopback.test.ts"], [], { ALLOW_LOOPBACK_URLS: "true" }),
+      {
+        test: {
+          name: "node",
+          include: ["shared/**/*.test.ts", "gpu-machine/**/*.test.ts", "test/**/*.test.ts"],
+          environment: "node",
+        },
+      },
+    ],
+  },
+});
