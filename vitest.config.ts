@@ -1,10 +1,8 @@
 import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
 import { defineConfig } from "vitest/config";
 import { fakeInternet } from "./test/support/fake-internet.ts";
+import { TEST_API_KEYS, TEST_WEBHOOK_SIGNING_KEY } from "./test/support/test-secrets.ts";
 
-/** Secrets for edge tests only; never real keys. */
-export const TEST_API_KEYS = ["test_key_alpha_0123456789", "test_key_bravo_0123456789"] as const;
-export const TEST_WEBHOOK_SIGNING_KEY = "test-signing-master-key-0123456789abcdef";
 
 function edgeProject(name: string, include: string[], exclude: string[], vars: Record<string, string>) {
   return {

@@ -1,0 +1,3 @@
+/** Secrets for tests only; never real keys. */
+export const TEST_API_KEYS = ["test_key_alpha_0123456789", "test_key_bravo_0123456789"] as const;
+export const TEST_WEBHOOK_SIGNING_KEY = "test-signing-master-key-0123456789abcdef";
