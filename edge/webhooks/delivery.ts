@@ -20,11 +20,16 @@ export interface WebhookMessage {
   body: string;
 }
 
-/** One delivery attempt: no redirects are followed, and the URL is checked again in case policy changed. */
-export async function deliverOnce(msg: WebhookMessage, policy: UrlPolicy, nowMs: number): Promise<AttemptOutcome> {
+/**
+ * One delivery attempt: no redirects are followed, and the URL is checked
+ * again in case policy changed. The signed timestamp is the wall clock at
+ * sending, which receivers compare with their own to refuse replays.
+ */
+export async function deliverOnce(msg: WebhookMessage, policy: UrlPolicy): Promise<AttemptOutcome> {
   const verdict = checkUrl(msg.url, policy);
   if (!verdict.ok) return { kind: "blocked", message: verdict.message };
-  const timestamp = Math.floor(nowMs / 1000);
+  const sentAt = Date.now();
+  const timestamp = Math.floor(sentAt / 1000);
   try {
     const response = await fetch(verdict.url, {
       method: "POST",
@@ -40,7 +45,7 @@ export async function deliverOnce(msg: WebhookMessage, policy: UrlPolicy, nowMs:
       body: msg.body,
     });
     await response.body?.cancel().catch(() => undefined);
-    return { kind: "response", status: response.status, retryAfterMs: parseRetryAfterMs(response.headers.get("retry-after"), nowMs) };
+    return { kind: "response", status: response.status, retryAfterMs: parseRetryAfterMs(response.headers.get("retry-after"), sentAt) };
   } catch (error) {
     const timedOut = error instanceof Error && error.name === "TimeoutError";
     return { kind: "network_error", message: timedOut ? `no answer within ${WEBHOOK_TIMEOUT_MS / 1000} s` : String(error) };

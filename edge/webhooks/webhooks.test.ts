@@ -1,0 +1,150 @@
+import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { Webhook } from "standardwebhooks";
+import { describe, expect, it } from "vitest";
+import type { TranscriptionJob, WebhookPayload } from "../../shared/api.ts";
+import { TEST_WEBHOOK_SIGNING_KEY } from "../../test/support/test-secrets.ts";
+import { keyIdOf } from "../auth.ts";
+import { unwrap } from "../errors.ts";
+import { drainAlarms, leaseNext, waitForIdleAlarm, plan, seg, stubFor } from "../job/job-fixtures.ts";
+import { call, getJob, KEY_A, submit } from "../test-helpers.ts";
+import { deriveWebhookSecret } from "./signing.ts";
+
+interface Delivery {
+  headers: Record<string, string>;
+  body: string;
+}
+
+async function deliveries(path: string): Promise<Delivery[]> {
+  return (await (await fetch(`http://control.test/deliveries?path=${encodeURIComponent(path)}`)).json()) as Delivery[];
+}
+
+async function completeJob(id: string): Promise<void> {
+  await plan(id, [[0, 60]]);
+  const task = await leaseNext(id);
+  unwrap(await stubFor(id).postSegments({ range_index: 0, attempt: task.attempt, seq: 0, segments: [seg(0, 5, "hi")], audio_sec_done: 60 }));
+  unwrap(await stubFor(id).completeRange(0, task.attempt, 12));
+}
+
+function hookPath(kind: string): string {
+  return `/${kind}/${crypto.randomUUID()}`;
+}
+
+describe("webhooks", () => {
+  it("signs the completed event so that a Standard Webhooks receiver verifies it", async () => {
+    const path = hookPath("ok");
+    const { id } = await submit({ webhook_url: `https://hooks.test${path}` });
+    await completeJob(id);
+    // Nothing is sent inside the request that completed the job: delivery runs from the alarm.
+    expect(await deliveries(path)).toEqual([]);
+    await drainAlarms(id);
+    const [delivery, ...rest] = await deliveries(path);
+    expect(rest).toEqual([]);
+    const secret = await deriveWebhookSecret(TEST_WEBHOOK_SIGNING_KEY, await keyIdOf(KEY_A));
+    const verified = new Webhook(secret).verify(delivery!.body, delivery!.headers) as WebhookPayload;
+    expect(verified.type).toBe("transcription.completed");
+    expect(verified.id).toBe(delivery!.headers["webhook-id"]);
+    expect(verified.data.id).toBe(id);
+    expect(verified.data.status).toBe("completed");
+    // A wrong secret or a changed body fails verification.
+    const other = await deriveWebhookSecret(TEST_WEBHOOK_SIGNING_KEY, "key_someone_else");
+    expect(() => new Webhook(other).verify(delivery!.body, delivery!.headers)).toThrow();
+    expect(() => new Webhook(secret).verify(delivery!.body.replace("completed", "failed"), delivery!.headers)).toThrow();
+
+    const job = await getJob(id);
+    expect(job.webhook).toMatchObject({ url: `https://hooks.test${path}`, last_delivery_status: "delivered", last_response_status: 200, attempts: 1 });
+  });
+
+  it("retries a receiver that fails three times, with the same webhook-id", async () => {
+    const path = hookPath("fail/3/503");
+    const { id } = await submit({ webhook_url: `https://hooks.test${path}` });
+    await completeJob(id);
+    const object = env.JOBS.get(env.JOBS.idFromName(id));
+    // The first attempt is due at once; once it has failed, the retry waits.
+    const idle = await waitForIdleAlarm(id);
+    expect(idle.alarm! - Date.now()).toBeGreaterThan(10_000);
+    expect((await getJob(id)).webhook).toMatchObject({ last_delivery_status: "retrying", last_response_status: 503, attempts: 1 });
+    expect((await getJob(id)).webhook!.last_error).toContain("503");
+    expect(await runDurableObjectAlarm(object)).toBe(true);
+    expect((await getJob(id)).webhook).toMatchObject({ last_delivery_status: "retrying", attempts: 2 });
+    await drainAlarms(id);
+    expect((await getJob(id)).webhook).toMatchObject({ last_delivery_status: "delivered", last_response_status: 200, attempts: 4 });
+    const got = await deliveries(path);
+    expect(got).toHaveLength(4);
+    expect(new Set(got.map((d) => d.headers["webhook-id"])).size).toBe(1);
+    expect(new Set(got.map((d) => d.body)).size).toBe(1);
+  });
+
+  it("spaces retries with growing, jittered delays and honours Retry-After", async () => {
+    const path = hookPath("retry-after/7200");
+    const { id } = await submit({ webhook_url: `https://hooks.test${path}` });
+    await completeJob(id);
+    const { alarm } = await waitForIdleAlarm(id);
+    expect(alarm! - Date.now()).toBeGreaterThanOrEqual(7200_000 - 5_000);
+    await drainAlarms(id);
+    expect(await deliveries(path)).toHaveLength(2);
+  });
+
+  it("stops at once on 410 Gone and records it", async () => {
+    const path = hookPath("status/410");
+    const { id } = await submit({ webhook_url: `https://hooks.test${path}` });
+    await completeJob(id);
+    await drainAlarms(id);
+    expect(await deliveries(path)).toHaveLength(1);
+    expect((await getJob(id)).webhook).toMatchObject({ last_delivery_status: "failed", last_response_status: 410, attempts: 1 });
+  });
+
+  it("keeps retrying a receiver that answers 500 for at least 24 hours, then gives up", async () => {
+    const path = hookPath("status/500");
+    const { id } = await submit({ webhook_url: `https://hooks.test${path}` });
+    await completeJob(id);
+    const runs = await drainAlarms(id, 100);
+    expect(runs).toBeLessThan(100);
+    const row = await runInDurableObject(env.JOBS.get(env.JOBS.idFromName(id)), (_o, state) =>
+      state.storage.sql.exec<{ first_attempt_at: number; last_attempt_at: number; attempts: number; state: string }>(
+        "SELECT first_attempt_at, last_attempt_at, attempts, state FROM webhook_events",
+      ).one(),
+    );
+    expect(row.state).toBe("failed");
+    expect(row.last_attempt_at - row.first_attempt_at).toBeGreaterThanOrEqual(24 * 3600_000);
+    expect(row.attempts).toBe((await deliveries(path)).length);
+    expect((await getJob(id)).webhook).toMatchObject({ last_delivery_status: "failed", last_response_status: 500 });
+  });
+
+  it("sends canceled and failed events too", async () => {
+    const cancelPath = hookPath("ok");
+    const a = await submit({ webhook_url: `https://hooks.test${cancelPath}` });
+    await call("POST", `/v1/transcriptions/${a.id}/cancel`);
+    await drainAlarms(a.id);
+    expect((JSON.parse((await deliveries(cancelPath))[0]!.body) as WebhookPayload).type).toBe("transcription.canceled");
+
+    const failPath = hookPath("ok");
+    const b = await submit({ webhook_url: `https://hooks.test${failPath}` });
+    await plan(b.id, [[0, 60]]);
+    const task = await leaseNext(b.id);
+    unwrap(await stubFor(b.id).failRange(0, task.attempt, { retryable: false, code: "decode_error", message: "bad frame" }));
+    await drainAlarms(b.id);
+    const payload = JSON.parse((await deliveries(failPath))[0]!.body) as WebhookPayload;
+    expect(payload.type).toBe("transcription.failed");
+    expect((payload.data as TranscriptionJob).error?.code).toBe("decode_error");
+  });
+
+  it("sends progress events only when asked, at most once a minute", async () => {
+    const path = hookPath("ok");
+    const { id } = await submit({ webhook_url: `https://hooks.test${path}`, webhook_events: ["progress"] });
+    await plan(id, [[0, 60]]);
+    const task = await leaseNext(id);
+    for (let seq = 0; seq < 5; seq++) {
+      unwrap(await stubFor(id).postSegments({ range_index: 0, attempt: task.attempt, seq, segments: [seg(seq, seq + 1, "w")], audio_sec_done: seq + 1 }));
+    }
+    unwrap(await stubFor(id).completeRange(0, task.attempt, 3));
+    await drainAlarms(id);
+    const types = (await deliveries(path)).map((d) => (JSON.parse(d.body) as WebhookPayload).type);
+    expect(types).toEqual(["transcription.progress", "transcription.completed"]);
+
+    const quiet = hookPath("ok");
+    const other = await submit({ webhook_url: `https://hooks.test${quiet}` });
+    await completeJob(other.id);
+    await drainAlarms(other.id);
+    expect((await deliveries(quiet)).map((d) => (JSON.parse(d.body) as WebhookPayload).type)).toEqual(["transcription.completed"]);
+  });
+});
