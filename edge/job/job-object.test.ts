@@ -61,7 +61,7 @@ describe("a job from plan to transcript", () => {
     const verbose = (await (await call("GET", `/v1/transcriptions/${id}/transcript?format=verbose_json`)).json()) as Record<string, unknown>;
     expect(verbose.usage).toMatchObject({ machine_sec: 92 });
     expect((verbose.segments as Array<Record<string, unknown>>)[0]).toMatchObject({ avg_logprob: -0.2, no_speech_prob: 0.01, bcp47: "en" });
-    const srt = await (await call("GET", `/v1/transcriptions/${id}/transcript?format=srt`)).text();
+    const srt = new TextDecoder().decode(await (await call("GET", `/v1/transcriptions/${id}/transcript?format=srt`)).arrayBuffer());
     expect(srt.startsWith("1\n00:00:00,000 --> 00:00:10,000\nHello\n\n2\n")).toBe(true);
 
     // Posts after completion are refused, except re-sends of what was stored.
