@@ -2,7 +2,7 @@ import { createMiddleware } from "hono/factory";
 import { readConfig } from "./config.ts";
 import { ApiError } from "./errors.ts";
 import type { AppEnv } from "./app-env.ts";
-import { sha256Hex } from "./ids.ts";
+import { keyIdOf } from "./ids.ts";
 
 /**
  * Bearer API keys from the API_KEYS secret. Keys are compared as SHA-256
@@ -30,9 +30,4 @@ export const requireApiKey = createMiddleware<AppEnv>(async (c, next) => {
 
 async function digest(text: string): Promise<ArrayBuffer> {
   return crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-}
-
-/** A stable, non-secret name for a key: its SHA-256, shortened. */
-export async function keyIdOf(apiKey: string): Promise<string> {
-  return `key_${(await sha256Hex(apiKey)).slice(0, 32)}`;
 }

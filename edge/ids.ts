@@ -14,3 +14,8 @@ export async function sha256Hex(text: string): Promise<string> {
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
   return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
+
+/** A stable, non-secret name for an API key: its SHA-256, shortened. Jobs are owned by it. */
+export async function keyIdOf(apiKey: string): Promise<string> {
+  return `key_${(await sha256Hex(apiKey)).slice(0, 32)}`;
+}

@@ -10,7 +10,7 @@
 const SECRET_PREFIX = "whsec_";
 
 export async function deriveWebhookSecret(masterKey: string, keyId: string): Promise<string> {
-  const raw = await hmac(new TextEncoder().encode(masterKey), `longscribe webhook secret v1:${keyId}`);
+  const raw = await hmac(Uint8Array.from(new TextEncoder().encode(masterKey)), `longscribe webhook secret v1:${keyId}`);
   return SECRET_PREFIX + toBase64(raw.slice(0, 24));
 }
 
@@ -20,7 +20,7 @@ export async function signWebhook(secret: string, id: string, timestampSec: numb
   return `v1,${toBase64(await hmac(key, `${id}.${timestampSec}.${body}`))}`;
 }
 
-async function hmac(key: Uint8Array, message: string): Promise<Uint8Array> {
+async function hmac(key: Uint8Array<ArrayBuffer>, message: string): Promise<Uint8Array> {
   const k = await crypto.subtle.importKey("raw", key, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
   return new Uint8Array(await crypto.subtle.sign("HMAC", k, new TextEncoder().encode(message)));
 }
@@ -31,6 +31,6 @@ function toBase64(bytes: Uint8Array): string {
   return btoa(s);
 }
 
-function fromBase64(text: string): Uint8Array {
+function fromBase64(text: string): Uint8Array<ArrayBuffer> {
   return Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
 }

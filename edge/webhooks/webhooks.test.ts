@@ -3,7 +3,7 @@ import { Webhook } from "standardwebhooks";
 import { describe, expect, it } from "vitest";
 import type { TranscriptionJob, WebhookPayload } from "../../shared/api.ts";
 import { TEST_WEBHOOK_SIGNING_KEY } from "../../test/support/test-secrets.ts";
-import { keyIdOf } from "../auth.ts";
+import { keyIdOf } from "../ids.ts";
 import { unwrap } from "../errors.ts";
 import { drainAlarms, leaseNext, waitForIdleAlarm, plan, seg, stubFor } from "../job/job-fixtures.ts";
 import { call, getJob, KEY_A, submit } from "../test-helpers.ts";

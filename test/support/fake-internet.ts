@@ -9,7 +9,7 @@
 
 const MEDIA_BYTES = makeMedia(256 * 1024);
 
-function makeMedia(size: number): Uint8Array {
+function makeMedia(size: number): Uint8Array<ArrayBuffer> {
   // An ID3v2 header then pseudo-random bytes: enough for the edge, which
   // checks headers and ranges but never decodes.
   const bytes = new Uint8Array(size);
@@ -75,12 +75,12 @@ function redirect(location: string): Response {
   return new Response(null, { status: 302, headers: { location } });
 }
 
-function full(request: Request, bytes: Uint8Array, headers: Record<string, string>): Response {
+function full(request: Request, bytes: Uint8Array<ArrayBuffer>, headers: Record<string, string>): Response {
   const h = { ...headers, "content-length": String(bytes.byteLength) };
   return new Response(request.method === "HEAD" ? null : bytes, { status: 200, headers: h });
 }
 
-function ranged(request: Request, bytes: Uint8Array, headers: Record<string, string>): Response {
+function ranged(request: Request, bytes: Uint8Array<ArrayBuffer>, headers: Record<string, string>): Response {
   const range = /^bytes=(\d+)-(\d*)$/.exec(request.headers.get("range") ?? "");
   if (!range) return full(request, bytes, { ...headers, "accept-ranges": "bytes" });
   const start = Number(range[1]);
