@@ -76,6 +76,16 @@ export const WebhookStatus = z.object({
   last_error: z.string().nullable(),
   last_attempt_at: z.string().nullable(),
   attempts: z.number().int(),
+  recent_attempts: z.array(
+    z.object({
+      event_id: z.string(),
+      type: WebhookEventType,
+      attempt: z.number().int(),
+      at: z.string(),
+      response_status: z.number().int().nullable(),
+      error: z.string().nullable(),
+    }),
+  ),
 });
 export type WebhookStatus = z.infer<typeof WebhookStatus>;
 

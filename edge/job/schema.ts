@@ -67,6 +67,14 @@ const MIGRATIONS: readonly string[] = [
     last_status INTEGER,
     last_error TEXT
   );
+  CREATE TABLE webhook_attempts (
+    event_id TEXT NOT NULL,
+    attempt INTEGER NOT NULL,
+    at INTEGER NOT NULL,
+    response_status INTEGER,
+    error TEXT,
+    PRIMARY KEY (event_id, attempt)
+  );
   `,
 ];
 

@@ -6,6 +6,9 @@ import { deliverOnce, nextWebhookStep } from "../webhooks/delivery.ts";
 import type { Deadlines } from "./deadlines.ts";
 import type { WebhookConfig } from "./job-store.ts";
 
+/** How many delivery attempts the job's `webhook` field lists, newest first. */
+const RECENT_ATTEMPTS = 10;
+
 type EventState = "pending" | "delivered" | "failed";
 
 type EventRow = {
@@ -80,6 +83,10 @@ export class WebhookOutbox {
        WHERE id = ?`,
       state, attempts, firstAttempt, now, status, error, eventId,
     );
+    this.sql.exec(
+      "INSERT INTO webhook_attempts (event_id, attempt, at, response_status, error) VALUES (?, ?, ?, ?, ?)",
+      eventId, attempts, now, status, error,
+    );
   }
 
   status(config: WebhookConfig): WebhookStatus {
@@ -99,6 +106,15 @@ export class WebhookOutbox {
       last_error: last?.last_error ?? null,
       last_attempt_at: last?.last_attempt_at ? new Date(last.last_attempt_at).toISOString() : null,
       attempts: last?.attempts ?? 0,
+      recent_attempts: this.sql
+        .exec<{ event_id: string; type: string; attempt: number; at: number; response_status: number | null; error: string | null }>(
+          `SELECT a.event_id, e.type, a.attempt, a.at, a.response_status, a.error
+           FROM webhook_attempts a JOIN webhook_events e ON e.id = a.event_id
+           ORDER BY a.at DESC, e.n DESC, a.attempt DESC LIMIT ?`,
+          RECENT_ATTEMPTS,
+        )
+        .toArray()
+        .map((a) => ({ ...a, type: a.type as WebhookEventType, at: new Date(a.at).toISOString() })),
     };
   }
 }

@@ -72,6 +72,11 @@ describe("webhooks", () => {
     expect(got).toHaveLength(4);
     expect(new Set(got.map((d) => d.headers["webhook-id"])).size).toBe(1);
     expect(new Set(got.map((d) => d.body)).size).toBe(1);
+    const attempts = (await getJob(id)).webhook!.recent_attempts;
+    expect(attempts.map((a) => [a.type, a.attempt, a.response_status])).toEqual([
+      ["completed", 4, 200], ["completed", 3, 503], ["completed", 2, 503], ["completed", 1, 503],
+    ]);
+    expect(attempts[1]!.error).toContain("503");
   });
 
   it("spaces retries with growing, jittered delays and honours Retry-After", async () => {
