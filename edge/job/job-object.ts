@@ -1,5 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
-import type { Metadata, TranscriptionJob, TranscriptionOptions, WebhookEventType } from "../../shared/api.ts";
+import type { TranscriptionJob, TranscriptionOptions, WebhookEventType } from "../../shared/api.ts";
 import { assertNever } from "../../shared/assert-never.ts";
 import { CONTENT_TYPES, renderTranscript, type TranscriptFormat } from "../../shared/formats/render.ts";
 import { clampToRange, decideBatch } from "../../shared/merge.ts";
@@ -10,23 +10,15 @@ import type { MediaInfo } from "../media-check.ts";
 import { deriveWebhookSecret } from "../webhooks/signing.ts";
 import { Deadlines } from "./deadlines.ts";
 import { isTerminal, stateTimes, transition, type JobError, type JobEvent, type JobState } from "./job-state.ts";
-import { JobStore, type JobRecord, type WebhookConfig } from "./job-store.ts";
+import { JobStore, type JobRecord } from "./job-store.ts";
 import { jobView } from "./job-view.ts";
 import { INITIAL_RANGE, rangeTransition, type RangeEvent, type RangeState } from "./range-state.ts";
-import { migrate } from "./schema.ts";
+import { hasSchema, migrate } from "./schema.ts";
 import { streamText } from "./stream-text.ts";
 import { WebhookOutbox } from "./webhook-outbox.ts";
 
-export interface CreateJobInput {
-  id: string;
-  owner: string;
-  created_at: number;
-  audio_url: string;
-  options: TranscriptionOptions;
-  webhook: WebhookConfig | null;
-  metadata: Metadata | null;
-  media: MediaInfo;
-}
+/** What the Worker knows when it creates a job; the rest of the record starts empty. */
+export type CreateJobInput = Omit<JobRecord, "state" | "plan_machine_sec" | "last_progress_event_at">;
 
 export interface TranscriptBody {
   content_type: string;
@@ -92,7 +84,9 @@ export class JobObject extends DurableObject<Env> {
     this.store = new JobStore(ctx.storage.sql);
     this.deadlines = new Deadlines(ctx.storage);
     this.outbox = new WebhookOutbox(ctx.storage.sql, this.deadlines);
-    void ctx.blockConcurrencyWhile(async () => migrate(ctx.storage.sql));
+    void ctx.blockConcurrencyWhile(async () => {
+      if (hasSchema(ctx.storage.sql)) migrate(ctx.storage.sql);
+    });
   }
 
   // ---- public API -------------------------------------------------------
@@ -100,6 +94,7 @@ export class JobObject extends DurableObject<Env> {
   async create(input: CreateJobInput): Promise<Result<TranscriptionJob>> {
     const existing = this.store.readJob();
     if (existing) return existing.owner === input.owner ? ok(this.view(existing)) : notFound();
+    migrate(this.ctx.storage.sql);
     this.store.insertJob({ ...input, state: { status: "queued", plan_failures: 0 }, plan_machine_sec: 0, last_progress_event_at: null });
     return ok(this.view(this.store.readJob()!));
   }
@@ -122,7 +117,6 @@ export class JobObject extends DurableObject<Env> {
     if (!this.owned(owner)) return notFound();
     await this.ctx.storage.deleteAlarm();
     await this.ctx.storage.deleteAll();
-    migrate(this.ctx.storage.sql);
     return ok(null);
   }
 

@@ -2,6 +2,7 @@ import type { Metadata, TranscriptionOptions, WebhookEventType } from "../../sha
 import type { Segment } from "../../shared/segment.ts";
 import type { MediaInfo } from "../media-check.ts";
 import type { JobState } from "./job-state.ts";
+import { hasSchema } from "./schema.ts";
 import type { RangeState } from "./range-state.ts";
 
 /** Typed reads and writes of the job object's tables. No rules live here. */
@@ -46,6 +47,7 @@ export class JobStore {
   constructor(private readonly sql: SqlStorage) {}
 
   readJob(): JobRecord | null {
+    if (!hasSchema(this.sql)) return null;
     const row = this.sql.exec<JobRow>("SELECT * FROM job WHERE one = 1").toArray()[0];
     if (!row) return null;
     return {

@@ -78,6 +78,14 @@ const MIGRATIONS: readonly string[] = [
   `,
 ];
 
+/**
+ * Whether this object ever held a job. Lookups of unknown ids must not write
+ * anything, or every mistyped id would leave a stored object behind.
+ */
+export function hasSchema(sql: SqlStorage): boolean {
+  return sql.exec("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'").toArray().length > 0;
+}
+
 export function migrate(sql: SqlStorage): void {
   sql.exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)");
   const row = sql.exec<{ version: number }>("SELECT version FROM schema_version").toArray()[0];

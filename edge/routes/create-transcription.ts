@@ -26,7 +26,9 @@ export async function createTranscription(c: Context<AppEnv>): Promise<Response>
   const index = keyIndexStub(c.env, keyId);
   const jobId = newId("tr");
   if (idempotencyKey !== null) {
-    const reservation = await index.reserve(idempotencyKey, await sha256Hex(JSON.stringify(raw)), jobId);
+    // The parsed body, keys sorted: the same request written with other key
+    // order, or with defaults spelled out, is the same request.
+    const reservation = await index.reserve(idempotencyKey, await sha256Hex(canonicalJson(body)), jobId);
     switch (reservation.kind) {
       case "new":
         break;
@@ -83,4 +85,13 @@ function created(c: Context<AppEnv>, publicBaseUrl: string | null, job: Transcri
   const base = publicBaseUrl ?? new URL(c.req.url).origin;
   const statusUrl = `${base}/v1/transcriptions/${job.id}`;
   return { id: job.id, status: job.status, status_url: statusUrl, transcript_url: `${statusUrl}/transcript`, created_at: job.created_at };
+}
+
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  if (value !== null && typeof value === "object") {
+    const entries = Object.entries(value).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(",")}}`;
+  }
+  return JSON.stringify(value);
 }

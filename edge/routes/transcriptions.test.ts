@@ -1,3 +1,4 @@
+import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { TranscriptionJob, TranscriptionList } from "../../shared/api.ts";
 import { BASE, call, expectError, getJob, KEY_A, KEY_B, submit } from "../test-helpers.ts";
@@ -138,7 +139,8 @@ describe("Idempotency-Key", () => {
     const first = await call("POST", "/v1/transcriptions", { body, headers: { "idempotency-key": key } });
     expect(first.status).toBe(202);
     const a = (await first.json()) as { id: string };
-    const second = await call("POST", "/v1/transcriptions", { body, headers: { "idempotency-key": key } });
+    // Same request with other key order and a default spelled out.
+    const second = await call("POST", "/v1/transcriptions", { body: { language: "de", macro_chunk_sec: 300, audio_url: body.audio_url }, headers: { "idempotency-key": key } });
     expect(second.status).toBe(200);
     expect(((await second.json()) as { id: string }).id).toBe(a.id);
     await expectError(
@@ -207,8 +209,23 @@ describe("list, cancel, delete", () => {
     await expectError(await call("GET", `/v1/transcriptions/${job.id}`), 404, "not_found");
     await expectError(await call("GET", `/v1/transcriptions/${job.id}/transcript`), 404, "not_found");
     await expectError(await call("DELETE", `/v1/transcriptions/${job.id}`), 404, "not_found");
+    const left = await runInDurableObject(env.JOBS.get(env.JOBS.idFromName(job.id)), async (_o, state) => ({
+      tables: state.storage.sql.exec("SELECT name FROM sqlite_master").toArray(),
+      alarm: await state.storage.getAlarm(),
+    }));
+    expect(left).toEqual({ tables: [], alarm: null });
     const list = (await (await call("GET", "/v1/transcriptions?limit=100")).json()) as TranscriptionList;
     expect(list.data.map((j) => j.id)).not.toContain(job.id);
+  });
+
+  it("stores nothing for lookups of unknown ids", async () => {
+    const id = "tr_0123456789abcdefghjkmnpq";
+    await expectError(await call("GET", `/v1/transcriptions/${id}`), 404, "not_found");
+    await expectError(await call("POST", `/v1/transcriptions/${id}/cancel`), 404, "not_found");
+    const tables = await runInDurableObject(env.JOBS.get(env.JOBS.idFromName(id)), (_o, state) =>
+      state.storage.sql.exec("SELECT name FROM sqlite_master").toArray(),
+    );
+    expect(tables).toEqual([]);
   });
 
   it("answers 404 for ids that cannot exist and routes that do not", async () => {
