@@ -147,6 +147,23 @@ describe("leases", () => {
     expect([job.status, job.error?.code]).toEqual(["failed", "unsupported_codec"]);
   });
 
+  it("keeps a planner's lease alive with heartbeats and stops a superseded one", async () => {
+    const { id } = await submit({});
+    const stub = stubFor(id);
+    const task = unwrap(await stub.startPlan("p-1", 60));
+    const beat = unwrap(await stub.heartbeatPlan(task.attempt, 120));
+    expect(beat.continue && beat.lease_until).toBeGreaterThan(task.lease_until);
+    await runInDurableObject(env.JOBS.get(env.JOBS.idFromName(id)), async (_o, state) => {
+      expect(await state.storage.getAlarm()).toBe(beat.continue ? beat.lease_until : -1);
+    });
+    await expireLeases(id);
+    expect(unwrap(await stub.heartbeatPlan(task.attempt, 60))).toEqual({ continue: false, reason: "superseded" });
+    const retry = unwrap(await stub.startPlan("p-2", 60));
+    expect(retry.attempt).toBe(2);
+    await call("POST", `/v1/transcriptions/${id}/cancel`);
+    expect(unwrap(await stub.heartbeatPlan(2, 60))).toEqual({ continue: false, reason: "canceled" });
+  });
+
   it("re-queues planning when the planner vanishes, three times at most", async () => {
     const { id } = await submit({});
     const stub = stubFor(id);

@@ -139,13 +139,12 @@ export class JobObject extends DurableObject<Env> {
 
   async startPlan(machineId: string, leaseSec: number): Promise<Result<PlanTask>> {
     const now = Date.now();
-    const result = await this.apply({ type: "plan_started", at: now }, () => {
+    const result = await this.apply({ type: "plan_started", at: now, machine_id: machineId }, () => {
       this.deadlines.set("plan_lease", "plan", now + leaseSec * 1000);
     });
     if (!result.ok) return fail(409, "not_plannable", result.reason);
     const job = this.store.readJob()!;
     const attempt = job.state.status === "planning" ? job.state.attempt : 0;
-    void machineId;
     return ok({ ...this.taskBase(job), attempt, lease_until: now + leaseSec * 1000 });
   }
 
@@ -162,6 +161,18 @@ export class JobObject extends DurableObject<Env> {
     });
     if (!result.ok) return fail(409, "not_plannable", result.reason);
     return ok(this.view(this.store.readJob()!));
+  }
+
+  async heartbeatPlan(attempt: number, leaseSec: number): Promise<Result<HeartbeatAnswer>> {
+    const job = this.store.readJob();
+    if (!job) return notFound();
+    if (job.state.status === "canceled") return ok({ continue: false, reason: "canceled" });
+    if (isTerminal(job.state)) return ok({ continue: false, reason: "job_finished" });
+    if (job.state.status !== "planning" || job.state.attempt !== attempt) return ok({ continue: false, reason: "superseded" });
+    const leaseUntil = Date.now() + leaseSec * 1000;
+    this.deadlines.set("plan_lease", "plan", leaseUntil);
+    await this.deadlines.arm();
+    return ok({ continue: true, lease_until: leaseUntil });
   }
 
   async failPlan(attempt: number, failure: TaskFailure): Promise<Result<null>> {
@@ -249,7 +260,7 @@ export class JobObject extends DurableObject<Env> {
       this.deadlines.clear("range_lease", String(rangeIndex)),
     );
     if (!changed.ok) return changed;
-    if (this.store.countRanges("done") === this.store.readRanges().length) await this.apply({ type: "ranges_done", at: now });
+    if (this.store.countRangesNot("done") === 0) await this.apply({ type: "ranges_done", at: now });
     await this.deadlines.arm();
     return ok(this.view(this.store.readJob()!));
   }
@@ -320,7 +331,7 @@ export class JobObject extends DurableObject<Env> {
     this.deadlines.clear("plan_lease");
     const job = this.store.readJob();
     if (job?.state.status !== "planning") return;
-    const error = { code: "machine_lost", message: "the planning machine stopped sending heartbeats" };
+    const error = { code: "machine_lost", message: `planning machine ${job.state.machine_id} stopped sending heartbeats` };
     await this.apply({ type: "plan_lost", at: now, retryable: true, error });
   }
 

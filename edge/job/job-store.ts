@@ -119,8 +119,8 @@ export class JobStore {
     this.sql.exec("UPDATE ranges SET status = ?, state = ? WHERE idx = ?", state.status, JSON.stringify(state), idx);
   }
 
-  countRanges(status: RangeState["status"]): number {
-    return this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM ranges WHERE status = ?", status).one().n;
+  countRangesNot(status: RangeState["status"]): number {
+    return this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM ranges WHERE status != ?", status).one().n;
   }
 
   seenSeqs(rangeIdx: number, attempt: number): Set<number> {
