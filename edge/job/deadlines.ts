@@ -25,13 +25,14 @@ export class Deadlines {
     else this.storage.sql.exec("DELETE FROM deadlines WHERE kind = ? AND ref = ?", kind, ref);
   }
 
-  /** Due rows, earliest first, removed from the table: a handler that wants another turn sets a new one. */
-  take(now: number): Deadline[] {
-    const rows = this.storage.sql.exec<{ kind: DeadlineKind; ref: string; due: number }>(
-      "SELECT kind, ref, due FROM deadlines WHERE due <= ? ORDER BY due, kind, ref", now,
-    ).toArray();
-    this.storage.sql.exec("DELETE FROM deadlines WHERE due <= ?", now);
-    return rows;
+  /**
+   * Due rows, earliest first. They stay in the table: each handler clears or
+   * moves its own row, so an alarm that dies half-way loses nothing.
+   */
+  due(now: number): Deadline[] {
+    return this.storage.sql
+      .exec<{ kind: DeadlineKind; ref: string; due: number }>("SELECT kind, ref, due FROM deadlines WHERE due <= ? ORDER BY due, kind, ref", now)
+      .toArray();
   }
 
   earliest(): number | null {

@@ -278,7 +278,7 @@ export class JobObject extends DurableObject<Env> {
     // The alarm fires at (or after) the earliest deadline, so that deadline is
     // due by definition; taking it as "now" keeps forced alarms in tests exact.
     const now = Math.max(Date.now(), this.deadlines.earliest() ?? 0);
-    for (const d of this.deadlinesDue(now)) {
+    for (const d of this.deadlines.due(now)) {
       try {
         switch (d.kind) {
           case "webhook":
@@ -299,13 +299,6 @@ export class JobObject extends DurableObject<Env> {
       }
     }
     await this.deadlines.arm();
-  }
-
-  private deadlinesDue(now: number) {
-    // Handlers clear or move their own row, so a crash mid-way loses nothing.
-    return this.ctx.storage.sql
-      .exec<{ kind: "webhook" | "range_lease" | "plan_lease"; ref: string }>("SELECT kind, ref FROM deadlines WHERE due <= ? ORDER BY due, kind, ref", now)
-      .toArray();
   }
 
   private async deliverWebhook(eventId: string, now: number): Promise<void> {
