@@ -93,26 +93,27 @@ export class JobStore {
   }
 
   readRanges(): RangeRecord[] {
-    return this.sql
-      .exec<{ idx: number; start_sec: number; end_sec: number; state: string }>("SELECT idx, start_sec, end_sec, state FROM ranges ORDER BY idx")
-      .toArray()
-      .map((r) => ({ ...r, state: JSON.parse(r.state) as RangeState }));
+    return this.rangesWhere("1 = 1", []);
   }
 
   readRange(idx: number): RangeRecord | null {
-    const r = this.sql
-      .exec<{ idx: number; start_sec: number; end_sec: number; state: string }>("SELECT idx, start_sec, end_sec, state FROM ranges WHERE idx = ?", idx)
-      .toArray()[0];
-    return r ? { ...r, state: JSON.parse(r.state) as RangeState } : null;
+    return this.rangesWhere("idx = ?", [idx])[0] ?? null;
   }
 
   firstPendingRange(): RangeRecord | null {
-    const r = this.sql
+    return this.rangesWhere("status = 'pending'", [], 1)[0] ?? null;
+  }
+
+  /** `where` is always a literal of this file; values go in `params`. A limit of -1 is none, as in SQLite. */
+  private rangesWhere(where: string, params: SqlStorageValue[], limit = -1): RangeRecord[] {
+    return this.sql
       .exec<{ idx: number; start_sec: number; end_sec: number; state: string }>(
-        "SELECT idx, start_sec, end_sec, state FROM ranges WHERE status = 'pending' ORDER BY idx LIMIT 1",
+        `SELECT idx, start_sec, end_sec, state FROM ranges WHERE ${where} ORDER BY idx LIMIT ?`,
+        ...params,
+        limit,
       )
-      .toArray()[0];
-    return r ? { ...r, state: JSON.parse(r.state) as RangeState } : null;
+      .toArray()
+      .map((r) => ({ ...r, state: JSON.parse(r.state) as RangeState }));
   }
 
   writeRange(idx: number, state: RangeState): void {
