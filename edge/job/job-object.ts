@@ -166,8 +166,8 @@ export class JobObject extends DurableObject<Env> {
   async heartbeatPlan(attempt: number, leaseSec: number): Promise<Result<HeartbeatAnswer>> {
     const job = this.store.readJob();
     if (!job) return notFound();
-    if (job.state.status === "canceled") return ok({ continue: false, reason: "canceled" });
-    if (isTerminal(job.state)) return ok({ continue: false, reason: "job_finished" });
+    const stop = stopReason(job.state);
+    if (stop) return ok(stop);
     if (job.state.status !== "planning" || job.state.attempt !== attempt) return ok({ continue: false, reason: "superseded" });
     const leaseUntil = Date.now() + leaseSec * 1000;
     this.deadlines.set("plan_lease", "plan", leaseUntil);
@@ -193,23 +193,21 @@ export class JobObject extends DurableObject<Env> {
     if (!range) return ok(null);
     const now = Date.now();
     const leaseUntil = now + leaseSec * 1000;
-    const next = rangeTransition(range.state, { type: "lease", at: now, machine_id: machineId, lease_until: leaseUntil });
-    if (!next.ok) return fail(409, "not_leasable", next.reason);
-    this.ctx.storage.transactionSync(() => {
+    const leased = this.changeRange(range.idx, range.state, { type: "lease", at: now, machine_id: machineId, lease_until: leaseUntil }, () => {
       this.store.dropRangeSegments(range.idx);
-      this.store.writeRange(range.idx, next.state);
       this.deadlines.set("range_lease", String(range.idx), leaseUntil);
     });
+    if (!leased.ok) return leased;
     await this.deadlines.arm();
-    return ok({ ...this.taskBase(job), attempt: next.state.attempt, lease_until: leaseUntil, range_index: range.idx, start_sec: range.start_sec, end_sec: range.end_sec });
+    return ok({ ...this.taskBase(job), attempt: leased.value.attempt, lease_until: leaseUntil, range_index: range.idx, start_sec: range.start_sec, end_sec: range.end_sec });
   }
 
   async heartbeatRange(rangeIndex: number, attempt: number, leaseSec: number): Promise<Result<HeartbeatAnswer>> {
     const job = this.store.readJob();
     const range = this.store.readRange(rangeIndex);
     if (!job || !range) return notFound();
-    if (job.state.status === "canceled") return ok({ continue: false, reason: "canceled" });
-    if (isTerminal(job.state)) return ok({ continue: false, reason: "job_finished" });
+    const stop = stopReason(job.state);
+    if (stop) return ok(stop);
     if (range.state.status !== "leased" || range.state.attempt !== attempt) return ok({ continue: false, reason: "superseded" });
     const leaseUntil = Date.now() + leaseSec * 1000;
     const changed = this.changeRange(range.idx, range.state, { type: "heartbeat", lease_until: leaseUntil }, () =>
@@ -405,6 +403,12 @@ export class JobObject extends DurableObject<Env> {
     this.store.setLastProgressEventAt(now);
     this.outbox.enqueue("progress", this.view(job, now), now);
   }
+}
+
+/** Why a machine working on this job should stop, whatever its task; null while the job goes on. */
+function stopReason(state: JobState): Extract<HeartbeatAnswer, { continue: false }> | null {
+  if (state.status === "canceled") return { continue: false, reason: "canceled" };
+  return isTerminal(state) ? { continue: false, reason: "job_finished" } : null;
 }
 
 function webhookEventFor(state: JobState): WebhookEventType | null {
