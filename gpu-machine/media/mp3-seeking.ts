@@ -7,9 +7,10 @@ import type { OriginReader } from "./origin-reader.ts";
  * one-byte entries, so it lands up to 1/256 of the file away: measured 1.3 s off on
  * a CBR file and 1.7 s on a VBR one, an hour long. What is exact enough:
  *
- * - "Info" tag (LAME's constant-bitrate marker): `-fflags +fastseek` computes the
- *   byte offset from the bitrate (measured within 5 ms).
- * - no tag: ffmpeg assumes constant bitrate and `-usetoc 1` computes it the same way.
+ * - constant bitrate ("Info" tag, or no tag at all): `-fflags +fastseek` computes the
+ *   byte offset from the bitrate. ffmpeg rounds the landing frame's time, so it is
+ *   exact or one frame off (measured: 0 or 576 samples at 16 kHz, 0 or 1152 at
+ *   44.1 kHz; 36 ms and 26 ms), which is over the 20 ms we want; see the README.
  * - "Xing"/"VBRI" (variable bitrate): no exact position exists without counting
  *   frames, so ffmpeg reads from the start; correct times cost bytes, and the plan
  *   says so.
@@ -21,7 +22,7 @@ export function mp3SeekArgs(mode: Mp3Seeking): string[] {
     case "cbr_info":
       return ["-fflags", "+fastseek"];
     case "cbr_untagged":
-      return ["-usetoc", "1"];
+      return ["-fflags", "+fastseek"];
     case "vbr":
       return [];
   }
