@@ -20,7 +20,7 @@ export interface MediaSourceOptions {
    * What the plan already learned, so streaming a range needs no probe: the
    * container decides MP3 seeking, the duration sizes the proxy's reads.
    */
-  known?: { container: string; durationSec: number };
+  known?: { container: string; durationSec: number; channels: number };
 }
 
 /** Reads of about this much audio at a time bound the overshoot past a range's end. */
@@ -56,7 +56,7 @@ export class MediaSource {
   }
 
   probe(): Promise<MediaInfo> {
-    this.info ??= this.withProxy("probe", (url) => probeMedia(this.binaries.ffprobe, url, redactUrl(this.url)));
+    this.info ??= this.withProxy("probe", (url, signal) => probeMedia(this.binaries.ffprobe, url, redactUrl(this.url), signal));
     return this.info;
   }
 
@@ -64,7 +64,7 @@ export class MediaSource {
   async duration(): Promise<{ durationSec: number; source: DurationSource }> {
     const info = await this.probe();
     if (info.durationSec !== null) return { durationSec: info.durationSec, source: "container" };
-    const durationSec = await this.withProxy("duration", (url) => demuxedDurationSec(this.binaries.ffmpeg, url, redactUrl(this.url)));
+    const durationSec = await this.withProxy("duration", (url, signal) => demuxedDurationSec(this.binaries.ffmpeg, url, redactUrl(this.url), signal));
     return { durationSec, source: "demuxed" };
   }
 
@@ -78,10 +78,12 @@ export class MediaSource {
       ffmpeg: this.binaries.ffmpeg,
       url: handle.url,
       seekArgs: await this.seekArgs(known.container),
+      channels: known.channels,
       startSample: toSample(startSec),
       endSample: toSample(endSec),
       label: `${redactUrl(this.url)} ${what}`,
       originError: handle.error,
+      originFailed: handle.failed,
       onDone: handle.release,
     });
   }
@@ -118,10 +120,10 @@ export class MediaSource {
     return container === "mp3" ? mp3SeekArgs(await this.mp3Seeking()) : [];
   }
 
-  private async withProxy<T>(what: string, fn: (url: string) => Promise<T>): Promise<T> {
+  private async withProxy<T>(what: string, fn: (url: string, failed: AbortSignal) => Promise<T>): Promise<T> {
     const handle = this.proxy.register(this.reader, what);
     try {
-      return await fn(handle.url);
+      return await fn(handle.url, handle.failed);
     } catch (error) {
       throw handle.error() ?? error;
     } finally {

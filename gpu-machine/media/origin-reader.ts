@@ -27,8 +27,17 @@ class HttpStatusError extends Error {
   }
 }
 
+/**
+ * Every ffmpeg run re-reads a file's header, its tail (Ogg, ID3v1) or an MP4's
+ * index at the end, and planning starts one run per boundary; a small cache of
+ * recent identical reads keeps those from being fetched again and again.
+ */
+const CACHE_BYTES = 4 * 1024 * 1024;
+
 export class OriginReader {
   readonly stats: OriginStats = { bytes: 0, requests: 0, retries: 0 };
+  private readonly cache = new Map<string, Uint8Array>();
+  private cached = 0;
 
   private constructor(
     readonly url: string,
@@ -57,7 +66,24 @@ export class OriginReader {
   async read(start: number, end: number, context = ""): Promise<Uint8Array> {
     const last = Math.min(end, this.size - 1);
     if (start > last) return new Uint8Array(0);
-    return (await this.request(start, last, context)).body;
+    const key = `${start}-${last}`;
+    const hit = this.cache.get(key);
+    if (hit) {
+      this.cache.delete(key);
+      this.cache.set(key, hit);
+      return hit;
+    }
+    const body = (await this.request(start, last, context)).body;
+    if (body.length <= CACHE_BYTES / 4) {
+      this.cache.set(key, body);
+      this.cached += body.length;
+      for (const [k, v] of this.cache) {
+        if (this.cached <= CACHE_BYTES) break;
+        this.cache.delete(k);
+        this.cached -= v.length;
+      }
+    }
+    return body;
   }
 
   private async request(start: number, end: number, context: string): Promise<{ body: Uint8Array; headers: Headers }> {

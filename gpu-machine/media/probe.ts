@@ -16,8 +16,8 @@ interface FfprobeJson {
   streams?: { codec_type?: string; codec_name?: string; sample_rate?: string; channels?: number; duration?: string }[];
 }
 
-export async function probeMedia(ffprobe: string, url: string, label: string): Promise<MediaInfo> {
-  const res = await runProcess(ffprobe, ["-v", "error", "-reconnect", "1", "-print_format", "json", "-show_format", "-show_streams", url], { timeoutMs: 60_000 });
+export async function probeMedia(ffprobe: string, url: string, label: string, signal?: AbortSignal): Promise<MediaInfo> {
+  const res = await runProcess(ffprobe, ["-v", "error", "-reconnect", "1", "-print_format", "json", "-show_format", "-show_streams", url], { timeoutMs: 60_000, ...(signal ? { signal } : {}) });
   if (res.code !== 0) {
     throw new MediaError("not_media", `${label} could not be read as audio or video: ${lastLine(res.stderr)}`);
   }
@@ -41,11 +41,11 @@ export async function probeMedia(ffprobe: string, url: string, label: string): P
  * MediaRecorder, a streamed Ogg): demux every packet without decoding and take the
  * last timestamp. This reads the whole file, so the plan says it did.
  */
-export async function demuxedDurationSec(ffmpeg: string, url: string, label: string): Promise<number> {
+export async function demuxedDurationSec(ffmpeg: string, url: string, label: string, signal?: AbortSignal): Promise<number> {
   const res = await runProcess(
     ffmpeg,
     ["-nostdin", "-v", "error", "-reconnect", "1", "-i", url, "-map", "0:a:0", "-c", "copy", "-f", "null", "-progress", "pipe:1", "-nostats", "-"],
-    { timeoutMs: 15 * 60_000 },
+    { timeoutMs: 15 * 60_000, ...(signal ? { signal } : {}) },
   );
   const times = [...res.stdout.matchAll(/^out_time_us=(\d+)$/gm)].map((m) => Number(m[1]));
   const last = times.at(-1);

@@ -29,6 +29,7 @@ interface Entry {
   chunk: number;
   maxChunk: number;
   error: MediaError | null;
+  failed: AbortController;
 }
 
 export class RangeProxy {
@@ -41,7 +42,7 @@ export class RangeProxy {
     private readonly port: number,
     options: ProxyOptions,
   ) {
-    this.minChunk = options.minChunkBytes ?? 64 * 1024;
+    this.minChunk = options.minChunkBytes ?? 16 * 1024;
     this.maxChunk = options.maxChunkBytes ?? 8 * 1024 * 1024;
   }
 
@@ -64,15 +65,16 @@ export class RangeProxy {
     reader: OriginReader,
     context: string,
     maxChunkBytes = this.maxChunk,
-  ): { url: string; error: () => MediaError | null; release: () => void } {
+  ): { url: string; error: () => MediaError | null; failed: AbortSignal; release: () => void } {
     const token = randomBytes(9).toString("base64url");
     const maxChunk = Math.max(this.minChunk, Math.min(this.maxChunk, maxChunkBytes));
-    const entry: Entry = { reader, context, nextSequential: -1, chunk: this.minChunk, maxChunk, error: null };
+    const entry: Entry = { reader, context, nextSequential: -1, chunk: this.minChunk, maxChunk, error: null, failed: new AbortController() };
     this.entries.set(token, entry);
     const name = fileNameOf(reader.url);
     return {
       url: `http://127.0.0.1:${this.port}/${token}/${name}`,
       error: () => entry.error,
+      failed: entry.failed.signal,
       release: () => void this.entries.delete(token),
     };
   }
@@ -105,6 +107,8 @@ export class RangeProxy {
       body = await entry.reader.read(start, end, entry.context);
     } catch (error) {
       entry.error = error instanceof MediaError ? error : new MediaError("origin_failed", String(error), { cause: error });
+      // ffmpeg would retry a 502 on its own schedule (minutes); the reader already retried.
+      entry.failed.abort(entry.error);
       return void res.writeHead(502).end();
     }
     entry.nextSequential = start + body.length;

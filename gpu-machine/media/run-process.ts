@@ -13,9 +13,10 @@ export interface ProcessResult {
 
 const CAP = 4 * 1024 * 1024;
 
-export function runProcess(bin: string, args: string[], options: { timeoutMs?: number } = {}): Promise<ProcessResult> {
+export function runProcess(bin: string, args: string[], options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<ProcessResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(bin, args, { stdio: ["ignore", "pipe", "pipe"] });
+    options.signal?.addEventListener("abort", () => child.kill("SIGKILL"), { once: true });
     const out = new OutputTail(CAP);
     const err = new OutputTail(16 * 1024);
     child.stdout.on("data", (d: Buffer) => out.push(d));

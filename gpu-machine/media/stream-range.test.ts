@@ -36,7 +36,8 @@ describe.skipIf(shared.missing).each(binaries.map((b) => [b.source, b] as const)
     expect(duration).toBeGreaterThan(3590);
     const path = `/hour.${format}`;
     const share = (sizes.get(path)! * 300) / duration;
-    const known = { container: (await probeContainer(path)).container, durationSec: duration };
+    const info = await probeContainer(path);
+    const known = { container: info.container, durationSec: duration, channels: info.channels };
     server.reset();
     const stream = streamRange(server.url(path), 1800, 2100, { binaries: bins, known });
     let samples = 0;

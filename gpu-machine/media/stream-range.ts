@@ -19,12 +19,16 @@ export interface DecodeRequest {
   url: string;
   /** Input options that make seeking in this container exact over HTTP (see mp3-seeking.ts). */
   seekArgs: string[];
+  /** Channels in the source: they are averaged with equal weight into one. */
+  channels: number;
   startSample: number;
   endSample: number;
   /** For error messages: which recording and range this is. */
   label: string;
   /** Called when ffmpeg fails: an origin error found by the proxy explains it better. */
   originError?: () => MediaError | null;
+  /** Aborted when the origin has failed for good: ffmpeg is stopped at once. */
+  originFailed?: AbortSignal;
   /** Called once when the stream ends, fails or is abandoned. */
   onDone?: () => void;
 }
@@ -82,10 +86,15 @@ export class DecodeStream implements AsyncIterable<PcmBlock> {
       // A little beyond the range so ffmpeg stops by itself; we cut exactly.
       "-t", (toSec(expected) + 0.5).toFixed(6),
       "-map", "0:a:0", "-vn", "-sn", "-dn",
+      // ffmpeg's own downmix (-ac 1) weights channels by layout and differs between
+      // versions; an explicit mean is the same everywhere.
+      ...(this.req.channels > 1 ? ["-af", averageChannels(this.req.channels)] : []),
       "-ac", "1", "-ar", String(SAMPLE_RATE),
       "-f", "f32le", "-acodec", "pcm_f32le", "pipe:1",
     ];
     const child = spawn(this.req.ffmpeg, args, { stdio: ["ignore", "pipe", "pipe"] });
+    const stop = () => child.kill("SIGKILL");
+    this.req.originFailed?.addEventListener("abort", stop, { once: true });
     const stderr = new OutputTail(16 * 1024);
     child.stderr.on("data", (d: Buffer) => stderr.push(d));
     const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve, reject) => {
@@ -116,6 +125,7 @@ export class DecodeStream implements AsyncIterable<PcmBlock> {
         }
       }
     } finally {
+      this.req.originFailed?.removeEventListener("abort", stop);
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
     }
     const { code } = await exited.catch((e: unknown) => {
@@ -138,4 +148,9 @@ export class DecodeStream implements AsyncIterable<PcmBlock> {
       firstSampleMs,
     };
   }
+}
+
+function averageChannels(n: number): string {
+  const w = (1 / n).toFixed(8);
+  return `pan=mono|c0=${Array.from({ length: n }, (_, i) => `${w}*c${i}`).join("+")}`;
 }

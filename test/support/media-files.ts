@@ -82,10 +82,10 @@ export function generated(name: string, args: (out: string) => string[]): Promis
 }
 
 /** Full decode from byte 0, no seeking: the reference a seek is measured against. */
-export async function decodeWhole(file: string, seconds?: number): Promise<Float32Array> {
+export async function decodeWhole(file: string, seconds?: number, mix: string[] = ["-ac", "1"]): Promise<Float32Array> {
   const { stdout } = await run(
     resolveBinaries().ffmpeg,
-    ["-nostdin", "-v", "error", "-i", file, ...(seconds ? ["-t", String(seconds)] : []), "-map", "0:a:0", "-ac", "1", "-ar", "16000", "-f", "f32le", "-"],
+    ["-nostdin", "-v", "error", "-i", file, ...(seconds ? ["-t", String(seconds)] : []), "-map", "0:a:0", ...mix, "-ar", "16000", "-f", "f32le", "-"],
     { maxBuffer: 1 << 30, encoding: "buffer" },
   );
   return new Float32Array(stdout.buffer.slice(stdout.byteOffset, stdout.byteOffset + stdout.length));
