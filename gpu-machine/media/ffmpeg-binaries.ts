@@ -46,8 +46,7 @@ export function resolveBinaries(env: BinaryEnv = process.env): FfmpegBinaries {
 
 /** Every distinct ffmpeg this machine can use, for tests that must pass on each. */
 export function availableBinaries(env: BinaryEnv = process.env): FfmpegBinaries[] {
-  const found = [systemBinaries(env.PATH), packagedBinaries()].filter((b): b is FfmpegBinaries => b !== null);
-  return found;
+  return [systemBinaries(env.PATH), packagedBinaries()].filter((b): b is FfmpegBinaries => b !== null);
 }
 
 export function systemBinaries(pathVar: string | undefined): FfmpegBinaries | null {

@@ -2,7 +2,7 @@ import { redactUrl } from "./errors.ts";
 import { resolveBinaries, type FfmpegBinaries } from "./ffmpeg-binaries.ts";
 import { OriginReader, type OriginOptions, type OriginStats } from "./origin-reader.ts";
 import { DecodeStream, type DecodeSummary } from "./stream-range.ts";
-import { toSample, type PcmBlock } from "./pcm.ts";
+import { concatSamples, toSample, type PcmBlock } from "./pcm.ts";
 import { demuxedDurationSec, probeMedia, type MediaInfo } from "./probe.ts";
 import { detectMp3Seeking, mp3SeekArgs, type Mp3Seeking } from "./mp3-seeking.ts";
 import { RangeProxy, type ProxyOptions } from "./range-proxy.ts";
@@ -90,27 +90,16 @@ export class MediaSource {
 
   /** A short window decoded whole (planning looks at ~10 s around each boundary). */
   async decode(startSec: number, endSec: number): Promise<Float32Array> {
-    const stream = await this.stream(startSec, endSec);
     const parts: Float32Array[] = [];
-    let n = 0;
-    for await (const block of stream) {
-      parts.push(block.samples);
-      n += block.samples.length;
-    }
-    const out = new Float32Array(n);
-    let at = 0;
-    for (const p of parts) {
-      out.set(p, at);
-      at += p.length;
-    }
-    return out;
+    for await (const block of await this.stream(startSec, endSec)) parts.push(block.samples);
+    return concatSamples(parts);
   }
 
   close(): Promise<void> {
     return this.proxy.close();
   }
 
-  /** How ranges of an MP3 are reached; null for other containers, which seek exactly. */
+  /** How ranges of an MP3 are reached (other containers seek exactly with plain `-ss`). */
   mp3Seeking(): Promise<Mp3Seeking> {
     this.mp3 ??= detectMp3Seeking(this.reader);
     return this.mp3;
@@ -131,7 +120,6 @@ export class MediaSource {
     }
   }
 }
-
 
 export interface RangeSummary extends DecodeSummary {
   origin: OriginStats;

@@ -15,13 +15,11 @@ import type { OriginReader } from "./origin-reader.ts";
  *   frames, so ffmpeg reads from the start; correct times cost bytes, and the plan
  *   says so.
  */
-export type Mp3Seeking = "cbr_info" | "cbr_untagged" | "vbr";
+export type Mp3Seeking = "cbr" | "vbr";
 
 export function mp3SeekArgs(mode: Mp3Seeking): string[] {
   switch (mode) {
-    case "cbr_info":
-      return ["-fflags", "+fastseek"];
-    case "cbr_untagged":
+    case "cbr":
       return ["-fflags", "+fastseek"];
     case "vbr":
       return [];
@@ -38,18 +36,16 @@ export async function detectMp3Seeking(reader: OriginReader): Promise<Mp3Seeking
   }
   head = await reader.read(offset, offset + 8191, "mp3 first frame");
   const at = findFrameSync(head);
-  if (at < 0) return "cbr_untagged";
+  if (at < 0) return "cbr";
   const b1 = head[at + 1]!;
   const b3 = head[at + 3]!;
   const mpeg1 = (b1 & 0x18) === 0x18;
   const mono = (b3 & 0xc0) === 0xc0;
   const sideInfo = mpeg1 ? (mono ? 17 : 32) : mono ? 9 : 17;
   const tagAt = at + 4 + sideInfo;
-  const tag = String.fromCharCode(...head.subarray(tagAt, tagAt + 4));
-  if (tag === "Info") return "cbr_info";
-  if (tag === "Xing") return "vbr";
-  if (String.fromCharCode(...head.subarray(at + 36, at + 40)) === "VBRI") return "vbr";
-  return "cbr_untagged";
+  // "Info" (LAME's constant-bitrate tag) and no tag at all both seek by bitrate.
+  const vbr = String.fromCharCode(...head.subarray(tagAt, tagAt + 4)) === "Xing" || String.fromCharCode(...head.subarray(at + 36, at + 40)) === "VBRI";
+  return vbr ? "vbr" : "cbr";
 }
 
 function findFrameSync(buf: Uint8Array): number {

@@ -21,6 +21,9 @@ export interface OriginStats {
 
 const DEFAULT_RETRY = { attempts: 3, baseMs: 300, capMs: 3000 };
 
+/** Answers that retrying cannot change: the URL's credentials or the file are gone. */
+const FINAL_STATUSES = [401, 403, 410];
+
 class HttpStatusError extends Error {
   constructor(readonly status: number) {
     super(`HTTP ${status}`);
@@ -38,26 +41,33 @@ export class OriginReader {
   readonly stats: OriginStats = { bytes: 0, requests: 0, retries: 0 };
   private readonly cache = new Map<string, Uint8Array>();
   private cached = 0;
+  private sizeBytes = Number.POSITIVE_INFINITY;
+  private type: string | null = null;
 
   private constructor(
     readonly url: string,
-    readonly size: number,
-    readonly contentType: string | null,
     private readonly options: OriginOptions,
   ) {}
 
+  /** Total bytes, from the Content-Range of the opening request. */
+  get size(): number {
+    return this.sizeBytes;
+  }
+
+  get contentType(): string | null {
+    return this.type;
+  }
+
   /** Checks the origin answers a one-byte Range request with 206 and learns the size. */
   static async open(url: string, options: OriginOptions = {}): Promise<OriginReader> {
-    const probe = new OriginReader(url, Number.POSITIVE_INFINITY, null, options);
-    const res = await probe.request(0, 0, "open");
+    const reader = new OriginReader(url, options);
+    const res = await reader.request(0, 0, "open");
     const total = /\/(\d+)\s*$/.exec(res.headers.get("content-range") ?? "");
     if (!total) {
       throw new MediaError("range_not_supported", `${redactUrl(url)} answered 206 without a total size in Content-Range; cannot read it by ranges.`);
     }
-    const reader = new OriginReader(url, Number(total[1]), res.headers.get("content-type"), options);
-    reader.stats.bytes = probe.stats.bytes;
-    reader.stats.requests = probe.stats.requests;
-    reader.stats.retries = probe.stats.retries;
+    reader.sizeBytes = Number(total[1]);
+    reader.type = res.headers.get("content-type");
     if (reader.size === 0) throw new MediaError("empty_media", `${redactUrl(url)} is empty (0 bytes).`);
     return reader;
   }
@@ -117,12 +127,12 @@ export class OriginReader {
           if (body.length < want && start + body.length < this.size) throw new Error(`short body: ${body.length} of ${want} bytes`);
           return { body, headers: res.headers };
         },
-        { ...opts, retryable: (e) => !(e instanceof MediaError) && !(e instanceof HttpStatusError && [401, 403, 410].includes(e.status)) },
+        { ...opts, retryable: (e) => !(e instanceof MediaError) && !(e instanceof HttpStatusError && FINAL_STATUSES.includes(e.status)) },
       );
     } catch (error) {
       if (error instanceof MediaError) throw error;
       const detail = error instanceof HttpStatusError ? `HTTP ${error.status}` : error instanceof Error ? error.message : String(error);
-      const gone = error instanceof HttpStatusError && (context === "open" ? error.status < 500 : [401, 403, 410].includes(error.status));
+      const gone = error instanceof HttpStatusError && (context === "open" ? error.status < 500 : FINAL_STATUSES.includes(error.status));
       if (gone) {
         throw new MediaError("media_unreachable", `GET ${where} failed: ${detail}.`, { cause: error });
       }

@@ -15,3 +15,14 @@ export function toSample(sec: number): number {
 export function toSec(sample: number): number {
   return sample / SAMPLE_RATE;
 }
+
+/** Blocks joined into one array, in order. */
+export function concatSamples(parts: Float32Array[]): Float32Array {
+  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}

@@ -7,7 +7,7 @@ import { missingShared, sharedPath } from "../../test/support/shared-data.ts";
 import { MediaError } from "./errors.ts";
 import { MediaSource, streamRange } from "./media-source.ts";
 import { microChunks } from "./micro-chunks.ts";
-import { SAMPLE_RATE } from "./pcm.ts";
+import { concatSamples, SAMPLE_RATE } from "./pcm.ts";
 import { plan } from "./plan.ts";
 import { rms } from "./quietest-point.ts";
 import { loadSpeechDetector } from "./speech-detector.ts";
@@ -18,10 +18,7 @@ const fast = { retry: { baseMs: 5, capMs: 20 } };
 async function collect(it: AsyncIterable<{ samples: Float32Array }>): Promise<Float32Array> {
   const parts: Float32Array[] = [];
   for await (const b of it) parts.push(b.samples);
-  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) (out.set(p, at), (at += p.length));
-  return out;
+  return concatSamples(parts);
 }
 
 describe.skipIf(shared.missing)("planning and bad input", () => {
