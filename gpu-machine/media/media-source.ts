@@ -116,7 +116,7 @@ export class MediaSource {
     } catch (error) {
       throw handle.error() ?? error;
     } finally {
-      handle.release();
+      await handle.release();
     }
   }
 }

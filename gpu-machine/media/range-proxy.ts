@@ -30,6 +30,8 @@ interface Entry {
   maxChunk: number;
   error: MediaError | null;
   failed: AbortController;
+  /** Origin reads under way, so a caller can wait for their bytes to be counted. */
+  inflight: Set<Promise<unknown>>;
 }
 
 export class RangeProxy {
@@ -65,17 +67,21 @@ export class RangeProxy {
     reader: OriginReader,
     context: string,
     maxChunkBytes = this.maxChunk,
-  ): { url: string; error: () => MediaError | null; failed: AbortSignal; release: () => void } {
+  ): { url: string; error: () => MediaError | null; failed: AbortSignal; release: () => Promise<void> } {
     const token = randomBytes(9).toString("base64url");
     const maxChunk = Math.max(this.minChunk, Math.min(this.maxChunk, maxChunkBytes));
-    const entry: Entry = { reader, context, nextSequential: -1, chunk: this.minChunk, maxChunk, error: null, failed: new AbortController() };
+    const entry: Entry = { reader, context, nextSequential: -1, chunk: this.minChunk, maxChunk, error: null, failed: new AbortController(), inflight: new Set() };
     this.entries.set(token, entry);
     const name = fileNameOf(reader.url);
     return {
       url: `http://127.0.0.1:${this.port}/${token}/${name}`,
       error: () => entry.error,
       failed: entry.failed.signal,
-      release: () => void this.entries.delete(token),
+      // ffmpeg may be killed with a read still on its way; once it lands, the stats are final.
+      release: async () => {
+        this.entries.delete(token);
+        await Promise.allSettled(entry.inflight);
+      },
     };
   }
 
@@ -103,13 +109,17 @@ export class RangeProxy {
     entry.chunk = start === entry.nextSequential ? Math.min(entry.maxChunk, entry.chunk * 2) : this.minChunk;
     const end = Math.min(size - 1, wantedEnd, start + entry.chunk - 1);
     let body: Uint8Array;
+    const reading = entry.reader.read(start, end, entry.context);
+    entry.inflight.add(reading);
     try {
-      body = await entry.reader.read(start, end, entry.context);
+      body = await reading;
     } catch (error) {
       entry.error = error instanceof MediaError ? error : new MediaError("origin_failed", String(error), { cause: error });
       // ffmpeg would retry a 502 on its own schedule (minutes); the reader already retried.
       entry.failed.abort(entry.error);
       return void res.writeHead(502).end();
+    } finally {
+      entry.inflight.delete(reading);
     }
     entry.nextSequential = start + body.length;
     res.writeHead(206, {

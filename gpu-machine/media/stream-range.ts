@@ -29,8 +29,8 @@ export interface DecodeRequest {
   originError?: () => MediaError | null;
   /** Aborted when the origin has failed for good: ffmpeg is stopped at once. */
   originFailed?: AbortSignal;
-  /** Called once when the stream ends, fails or is abandoned. */
-  onDone?: () => void;
+  /** Awaited once when the stream ends, fails or is abandoned. */
+  onDone?: () => Promise<void>;
 }
 
 export interface DecodeSummary {
@@ -69,7 +69,7 @@ export class DecodeStream implements AsyncIterable<PcmBlock> {
     try {
       yield* this.run();
     } finally {
-      this.req.onDone?.();
+      await this.req.onDone?.();
     }
   }
 
