@@ -1,0 +1,215 @@
+import * as ort from "onnxruntime-node";
+import { applyLogitRules, argmax, logSumExp, sampleToken, seededRandom, softmaxOf } from "./logit-rules.ts";
+import { loopCut } from "./quality.ts";
+import type { WhisperModel } from "./whisper-model.ts";
+
+/** One window to decode: its encoder output and what to force. */
+export interface DecodeItem {
+  /** last_hidden_state of this window, [1500 × d_model]. */
+  hidden: Float32Array;
+  /** ISO code to force, or null to detect from the first step. */
+  language: string | null;
+  /** Encoder frames (20 ms) that hold audio; cross-attention is kept only for these. */
+  audioFrames: number;
+  seed: number;
+}
+
+export interface DecodeOptions {
+  task: "transcribe" | "translate";
+  temperature: number;
+  timestamps: boolean;
+  /** Keep cross-attention of the alignment heads for word timing. */
+  attention: boolean;
+  maxInitialTimestampSec: number;
+}
+
+export interface DecodedSequence {
+  /** Sampled tokens after the prompt, end-of-text excluded. */
+  tokens: number[];
+  sumLogprob: number;
+  /** Log-probability of each sampled token. */
+  logprobs: number[];
+  noSpeechProb: number;
+  language: string;
+  languageProbs: Record<string, number> | null;
+  looped: boolean;
+  /** Per alignment head, one row of `audioFrames` weights per sampled token plus one for end-of-text. */
+  attention: Float32Array[][] | null;
+}
+
+interface Active {
+  index: number;
+  sampled: number[];
+  textPositions: number[];
+  sumLogprob: number;
+  logprobs: number[];
+  random: () => number;
+  attention: Float32Array[][] | null;
+}
+
+type Feeds = Record<string, ort.Tensor>;
+
+/** Copies batch rows `keep` of a [B, ...] tensor into a new tensor. */
+function takeRows(tensor: ort.Tensor, keep: readonly number[]): ort.Tensor {
+  const dims = tensor.dims;
+  const rowSize = dims.slice(1).reduce((a, b) => a * b, 1);
+  const data = tensor.data as Float32Array;
+  const out = new Float32Array(keep.length * rowSize);
+  keep.forEach((row, i) => out.set(data.subarray(row * rowSize, (row + 1) * rowSize), i * rowSize));
+  return new ort.Tensor("float32", out, [keep.length, ...dims.slice(1)]);
+}
+
+/**
+ * Greedy (or, above temperature 0, sampled) decoding of several windows at once
+ * with the merged decoder's KV cache. A sequence that ends leaves the batch, so the
+ * rest run on a smaller batch. Prompt tokens are fed one per call: the with-cache
+ * branch of this export has no causal mask between tokens of one call.
+ */
+export async function decodeBatch(model: WhisperModel, items: readonly DecodeItem[], options: DecodeOptions): Promise<DecodedSequence[]> {
+  const { vocab, config } = model;
+  const { decoder_layers: layers, decoder_attention_heads: heads, d_model: dModel } = config;
+  const headDim = dModel / heads;
+  const maxTokens = config.max_target_positions;
+  const V = vocab.size;
+  const B = items.length;
+  const frames = config.max_source_positions;
+
+  const hidden = new Float32Array(B * frames * dModel);
+  items.forEach((item, i) => hidden.set(item.hidden, i * frames * dModel));
+
+  const empty = (b: number) => new ort.Tensor("float32", new Float32Array(0), [b, heads, 0, headDim]);
+  const past: Feeds = {};
+  for (let l = 0; l < layers; l++) for (const part of ["decoder", "encoder"]) for (const kv of ["key", "value"]) past[`past_key_values.${l}.${part}.${kv}`] = empty(B);
+  const decoderPresent = model.decoderOutputs.present.filter((n) => n.includes(".decoder."));
+  const attentionLayers = [...new Set(vocab.alignmentHeads.map(([l]) => l))];
+  const attentionOutputs = options.attention ? attentionLayers.map((l) => `cross_attentions.${l}`) : [];
+
+  const run = async (ids: number[], first: boolean, batch: number, encoderStates: Feeds | null, selfStates: Feeds, withAttention: boolean) => {
+    const feeds: Feeds = {
+      input_ids: new ort.Tensor("int64", BigInt64Array.from(ids, (t) => BigInt(t)), [batch, ids.length / batch]),
+      // The with-cache branch never reads encoder_hidden_states; a one-frame stand-in saves copying 1500 frames per step.
+      encoder_hidden_states: first ? new ort.Tensor("float32", hidden, [B, frames, dModel]) : new ort.Tensor("float32", new Float32Array(batch * dModel), [batch, 1, dModel]),
+      use_cache_branch: new ort.Tensor("bool", [!first], [1]),
+      ...selfStates,
+      ...(encoderStates ?? {}),
+    };
+    const fetch = ["logits", ...(first ? model.decoderOutputs.present : decoderPresent), ...(withAttention ? attentionOutputs : [])];
+    return model.decoder.run(feeds, fetch);
+  };
+
+  // Step 1: the start-of-transcript token alone. Its logits give the no-speech
+  // probability and, over the language tokens, the language.
+  const taskToken = options.task === "translate" ? vocab.tasks.translate : vocab.tasks.transcribe;
+  if (taskToken === null) throw new Error("This model cannot translate (no <|translate|> token)");
+  const languageCodes = [...vocab.languages.keys()];
+  const languageIds = languageCodes.map((c) => vocab.languages.get(c)!);
+  const promptLength = (languageIds.length > 0 ? 2 : 0) + (options.timestamps ? 0 : 1);
+  let out = await run(new Array<number>(B).fill(vocab.sot), true, B, null, past, options.attention && promptLength === 0);
+  let encoderStates: Feeds = {};
+  let selfStates: Feeds = {};
+  const collectStates = (result: ort.InferenceSession.OnnxValueMapType, withEncoder: boolean) => {
+    selfStates = {};
+    for (const name of decoderPresent) selfStates[name.replace("present", "past_key_values")] = result[name]!;
+    if (withEncoder) for (const name of model.decoderOutputs.present.filter((n) => n.includes(".encoder."))) encoderStates[name.replace("present", "past_key_values")] = result[name]!;
+  };
+  collectStates(out, true);
+
+  const firstLogits = out.logits!.data as Float32Array;
+  const results: DecodedSequence[] = items.map((item, b) => {
+    const row = firstLogits.subarray(b * V, (b + 1) * V);
+    const noSpeechProb = vocab.noSpeech === null ? 0 : Math.exp(row[vocab.noSpeech]! - logSumExp(row));
+    let languageProbs: Record<string, number> | null = null;
+    let language = item.language ?? "en";
+    if (item.language === null && languageIds.length > 0) {
+      const probs = softmaxOf(row, languageIds);
+      languageProbs = Object.fromEntries(languageCodes.map((c, i) => [c, probs[i]!]));
+      language = languageCodes[probs.indexOf(Math.max(...probs))]!;
+    }
+    return { tokens: [], sumLogprob: 0, logprobs: [], noSpeechProb, language, languageProbs, looped: false, attention: null };
+  });
+
+  const prompt = (b: number): number[] => {
+    const rest: number[] = [];
+    if (languageIds.length > 0) rest.push(vocab.languageToken(results[b]!.language)!, taskToken);
+    if (!options.timestamps) rest.push(vocab.noTimestamps);
+    return rest;
+  };
+  for (let p = 0; p < promptLength; p++) {
+    out = await run(items.map((_, b) => prompt(b)[p]!), false, B, encoderStates, selfStates, options.attention && p === promptLength - 1);
+    collectStates(out, false);
+  }
+
+  let active: Active[] = items.map((item, index) => ({
+    index,
+    sampled: [],
+    textPositions: [],
+    sumLogprob: 0,
+    logprobs: [],
+    random: seededRandom(item.seed),
+    attention: options.attention ? vocab.alignmentHeads.map(() => []) : null,
+  }));
+  const ruleOptions = { timestamps: options.timestamps, maxInitialTimestampIndex: Math.round(options.maxInitialTimestampSec / 0.02) };
+  const limit = maxTokens - 1 - promptLength;
+
+  while (active.length > 0) {
+    const logits = out.logits!.data as Float32Array;
+    const steps = out.logits!.dims[1]!;
+    const next: number[] = [];
+    const keep: number[] = [];
+    active.forEach((seq, b) => {
+      const row = logits.subarray((b * steps + steps - 1) * V, (b * steps + steps) * V);
+      if (seq.attention) keepAttention(seq, items[seq.index]!.audioFrames, out, b, vocab.alignmentHeads);
+      applyLogitRules(row, seq.sampled, vocab, ruleOptions);
+      const token = options.temperature > 0 ? sampleToken(row, options.temperature, seq.random) : argmax(row);
+      const result = results[seq.index]!;
+      if (token === vocab.eot) return finish(seq, result);
+      const logprob = row[token]! - logSumExp(row);
+      seq.sumLogprob += logprob;
+      seq.logprobs.push(logprob);
+      seq.sampled.push(token);
+      if (token < vocab.eot) {
+        seq.textPositions.push(seq.sampled.length - 1);
+        const cut = loopCut(seq.sampled.filter((t) => t < vocab.eot));
+        if (cut !== null) {
+          // Keep the text up to the end of the first copy of the repeated block.
+          seq.sampled.length = seq.textPositions[cut - 1]! + 1;
+          seq.logprobs.length = seq.sampled.length;
+          result.looped = true;
+          return finish(seq, result);
+        }
+      }
+      if (seq.sampled.length >= limit) return finish(seq, result);
+      next.push(token);
+      keep.push(b);
+    });
+    if (keep.length < active.length) {
+      for (const name of Object.keys(selfStates)) selfStates[name] = takeRows(selfStates[name]!, keep);
+      for (const name of Object.keys(encoderStates)) encoderStates[name] = takeRows(encoderStates[name]!, keep);
+      active = keep.map((b) => active[b]!);
+    }
+    if (active.length === 0) break;
+    out = await run(next, false, active.length, encoderStates, selfStates, options.attention);
+    collectStates(out, false);
+  }
+  return results;
+}
+
+function finish(seq: Active, result: DecodedSequence): void {
+  result.tokens = seq.sampled;
+  result.sumLogprob = seq.sumLogprob;
+  result.logprobs = seq.logprobs;
+  result.attention = seq.attention;
+  if (seq.attention) for (const head of seq.attention) head.length = Math.min(head.length, seq.sampled.length + 1);
+}
+
+/** Saves this step's cross-attention rows of the alignment heads, cropped to the audio. */
+function keepAttention(seq: Active, audioFrames: number, out: ort.InferenceSession.OnnxValueMapType, b: number, alignmentHeads: ReadonlyArray<readonly [number, number]>): void {
+  alignmentHeads.forEach(([layer, head], h) => {
+    const tensor = out[`cross_attentions.${layer}`];
+    if (!tensor) return;
+    const [, heads, steps, frames] = tensor.dims as [number, number, number, number];
+    const data = tensor.data as Float32Array;
+    const at = ((b * heads + head) * steps + steps - 1) * frames;
+    seq.attention![h]!.push(data.slice(at, at + audioFrames));
+  });
+}

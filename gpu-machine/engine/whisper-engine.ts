@@ -1,0 +1,160 @@
+import { decodeBatch, type DecodedSequence, type DecodeItem } from "./decode-batch.ts";
+import { LogMel, WINDOW_SAMPLES } from "./log-mel.ts";
+import { compressionRatio, isSilence, needsFallback, QUALITY, type DecodeQuality } from "./quality.ts";
+import { splitSegments } from "./segments.ts";
+import { WhisperModel, type LoadOptions } from "./whisper-model.ts";
+import { tokenStartTimes, wordsOf, type TimedWord } from "./word-timing.ts";
+
+export interface TranscribeOptions {
+  /** "auto" detects per chunk; an ISO code forces it. */
+  language: string;
+  task: "transcribe" | "translate";
+  /** Chunks decoded together. */
+  batchSize: number;
+  wordTimestamps: boolean;
+}
+
+export const DEFAULT_TRANSCRIBE: TranscribeOptions = { language: "auto", task: "transcribe", batchSize: 8, wordTimestamps: false };
+
+/** A segment with times relative to its chunk; the caller adds the chunk's offset. */
+export interface EngineSegment {
+  startSec: number;
+  endSec: number;
+  text: string;
+  tokens: number[];
+  avgLogprob: number;
+  noSpeechProb: number;
+  compressionRatio: number;
+  language: string;
+  words?: TimedWord[];
+}
+
+export interface ChunkTranscript {
+  segments: EngineSegment[];
+  language: string;
+  /** Per-language probabilities when the language was detected, for the job's vote. */
+  languageProbs: Record<string, number> | null;
+  /** The temperature whose result was kept. */
+  temperature: number;
+  quality: DecodeQuality;
+  /** Set when the chunk was judged silent and its text dropped. */
+  skipped: "silence" | null;
+}
+
+export class EngineError extends Error {
+  override readonly name = "EngineError";
+}
+
+/**
+ * Whisper on onnxruntime-node for micro chunks of up to 30 s: log-mel features,
+ * one encoder pass per chunk, batched decoding across chunks, then the original's
+ * guards (temperature fallback on repetitive or unsure text, silence skip, loop cut).
+ */
+export class WhisperEngine {
+  private readonly mel: LogMel;
+
+  private constructor(readonly model: WhisperModel) {
+    this.mel = new LogMel(model.config.num_mel_bins);
+  }
+
+  static async load(dir: string, options: LoadOptions = {}): Promise<WhisperEngine> {
+    return new WhisperEngine(await WhisperModel.load(dir, options));
+  }
+
+  get languages(): string[] {
+    return [...this.model.vocab.languages.keys()];
+  }
+
+  /** Transcribes chunks (16 kHz mono, at most 30 s each); results in input order. */
+  async transcribe(chunks: readonly Float32Array[], options: Partial<TranscribeOptions> = {}): Promise<ChunkTranscript[]> {
+    const opts = { ...DEFAULT_TRANSCRIBE, ...options };
+    const forced = opts.language === "auto" ? null : opts.language;
+    if (forced !== null && this.model.vocab.languages.size > 0 && !this.model.vocab.languages.has(forced)) {
+      throw new EngineError(`Unsupported language "${forced}"; this model knows ${this.languages.join(", ")}`);
+    }
+    for (const c of chunks) if (c.length > WINDOW_SAMPLES) throw new EngineError(`A chunk of ${(c.length / 16000).toFixed(2)} s is longer than Whisper's 30 s window`);
+    const results: ChunkTranscript[] = [];
+    for (let at = 0; at < chunks.length; at += opts.batchSize) {
+      results.push(...(await this.transcribeBatch(chunks.slice(at, at + opts.batchSize), at, forced, opts)));
+    }
+    return results;
+  }
+
+  private async transcribeBatch(chunks: readonly Float32Array[], offset: number, forced: string | null, opts: TranscribeOptions): Promise<ChunkTranscript[]> {
+    const hidden = await this.encodeAll(chunks);
+    const items: DecodeItem[] = chunks.map((c, i) => ({ hidden: hidden[i]!, language: forced, audioFrames: Math.max(1, Math.ceil(c.length / 320)), seed: offset + i }));
+    const best: Array<{ seq: DecodedSequence; quality: DecodeQuality; temperature: number } | null> = chunks.map(() => null);
+    let pending = items.map((_, i) => i);
+    for (const temperature of QUALITY.temperatures) {
+      if (pending.length === 0) break;
+      const decoded = await decodeBatch(
+        this.model,
+        pending.map((i) => ({ ...items[i]!, seed: items[i]!.seed * 31 + Math.round(temperature * 10) })),
+        { task: opts.task, temperature, timestamps: true, attention: opts.wordTimestamps, maxInitialTimestampSec: 1 },
+      );
+      const retry: number[] = [];
+      decoded.forEach((seq, k) => {
+        const i = pending[k]!;
+        // A fallback keeps the language the first pass settled on.
+        if (forced === null) items[i] = { ...items[i]!, language: seq.language };
+        const quality = this.qualityOf(seq);
+        const previous = best[i];
+        // Every retried chunk failed before: a passing result wins, else the more likely non-loop.
+        const keep = !previous || !needsFallback(quality) || (!quality.looped && (previous.quality.looped || quality.avgLogprob > previous.quality.avgLogprob));
+        if (keep) best[i] = { seq: previous ? { ...seq, languageProbs: previous.seq.languageProbs } : seq, quality, temperature };
+        if (needsFallback(quality)) retry.push(i);
+      });
+      pending = retry;
+    }
+    return best.map((b, i) => this.toTranscript(b!.seq, b!.quality, b!.temperature, chunks[i]!.length / 16000));
+  }
+
+  private async encodeAll(chunks: readonly Float32Array[]): Promise<Float32Array[]> {
+    // On CPU a batched encoder pass costs the same per window as single ones, and
+    // single passes keep the int8 activation scales of one chunk from touching another.
+    const perCall = this.model.device === "cuda" ? chunks.length : 1;
+    const hidden: Float32Array[] = [];
+    for (let at = 0; at < chunks.length; at += perCall) {
+      const features = chunks.slice(at, at + perCall).map((c) => this.mel.compute(c));
+      hidden.push(...(await this.model.encode(features)));
+    }
+    return hidden;
+  }
+
+  private qualityOf(seq: DecodedSequence): DecodeQuality {
+    const text = this.model.vocab.decodeText(seq.tokens);
+    return {
+      avgLogprob: seq.sumLogprob / (seq.tokens.length + 1),
+      compressionRatio: compressionRatio(text),
+      noSpeechProb: seq.noSpeechProb,
+      looped: seq.looped,
+    };
+  }
+
+  private toTranscript(seq: DecodedSequence, quality: DecodeQuality, temperature: number, audioSec: number): ChunkTranscript {
+    const base = { language: seq.language, languageProbs: seq.languageProbs, temperature, quality };
+    if (isSilence(quality)) return { ...base, segments: [], skipped: "silence" };
+    const { vocab } = this.model;
+    const starts = seq.attention ? tokenStartTimes(seq.attention) : null;
+    const segments = splitSegments(seq.tokens, vocab, audioSec)
+      .map((s): EngineSegment => {
+        const segment: EngineSegment = {
+          startSec: s.startSec,
+          endSec: s.endSec,
+          text: vocab.decodeText(s.tokens).trim(),
+          tokens: s.tokens,
+          avgLogprob: quality.avgLogprob,
+          noSpeechProb: quality.noSpeechProb,
+          compressionRatio: quality.compressionRatio,
+          language: seq.language,
+        };
+        if (starts) {
+          const bounds = starts.slice(s.firstIndex, s.firstIndex + s.tokens.length + 1).map((t) => Math.min(Math.max(t, s.startSec), s.endSec));
+          segment.words = wordsOf(s.tokens, seq.logprobs.slice(s.firstIndex, s.firstIndex + s.tokens.length), bounds, vocab, seq.language);
+        }
+        return segment;
+      })
+      .filter((s) => s.text.length > 0);
+    return { ...base, segments, skipped: null };
+  }
+}

@@ -1,0 +1,141 @@
+import { TIMESTAMP_STEP_SEC, type Vocab } from "./vocab.ts";
+
+export interface TimedWord {
+  word: string;
+  startSec: number;
+  endSec: number;
+  /** Mean probability of the word's tokens. */
+  probability: number;
+}
+
+/** Languages written without spaces: split into characters rather than words. */
+const NO_SPACE_LANGUAGES = new Set(["zh", "ja", "th", "lo", "my", "yue"]);
+const PREPEND = `"'“¿([{-`;
+const APPEND = `"'.。,，!！?？:：”)]}、`;
+
+/**
+ * Token start times from cross-attention, as openai/whisper's find_alignment does:
+ * for each alignment head, normalise each frame over tokens, median-filter along
+ * time, average the heads, then a monotonic path by dynamic time warping. `rows`:
+ * per head, one attention row per token (its query position), cropped to the audio.
+ * Returns the start time of each row's token.
+ */
+export function tokenStartTimes(rows: Float32Array[][], medianWidth = 7): number[] {
+  const heads = rows.length;
+  const tokens = rows[0]?.length ?? 0;
+  const frames = rows[0]?.[0]?.length ?? 0;
+  if (tokens === 0 || frames === 0) return [];
+  const matrix = new Float64Array(tokens * frames);
+  for (const head of rows) {
+    // Rows were softmaxed over all 1500 frames; renormalising over the audio's
+    // frames equals a softmax over just those frames.
+    const w = head.map((row) => {
+      const sum = row.reduce((a, b) => a + b, 0) || 1;
+      return Float64Array.from(row, (v) => v / sum);
+    });
+    for (let f = 0; f < frames; f++) {
+      let mean = 0;
+      for (let t = 0; t < tokens; t++) mean += w[t]![f]!;
+      mean /= tokens;
+      let variance = 0;
+      for (let t = 0; t < tokens; t++) variance += (w[t]![f]! - mean) ** 2;
+      const std = Math.sqrt(variance / tokens) || 1;
+      for (let t = 0; t < tokens; t++) w[t]![f] = (w[t]![f]! - mean) / std;
+    }
+    for (let t = 0; t < tokens; t++) {
+      const filtered = medianFilter(w[t]!, medianWidth);
+      for (let f = 0; f < frames; f++) matrix[t * frames + f]! += filtered[f]! / heads;
+    }
+  }
+  const path = dtw(matrix, tokens, frames);
+  const starts: number[] = new Array<number>(tokens).fill(0);
+  let previous = -1;
+  for (const [t, f] of path) {
+    if (t !== previous) starts[t] = f * TIMESTAMP_STEP_SEC;
+    previous = t;
+  }
+  return starts;
+}
+
+function medianFilter(values: Float64Array, width: number): Float64Array {
+  const half = Math.floor(width / 2);
+  const out = new Float64Array(values.length);
+  const window: number[] = [];
+  for (let i = 0; i < values.length; i++) {
+    window.length = 0;
+    // Reflect at the edges, as scipy/torch's reflect padding does.
+    for (let k = -half; k <= half; k++) {
+      let j = i + k;
+      if (j < 0) j = -j;
+      if (j >= values.length) j = 2 * values.length - 2 - j;
+      window.push(values[Math.min(Math.max(j, 0), values.length - 1)]!);
+    }
+    window.sort((a, b) => a - b);
+    out[i] = window[half]!;
+  }
+  return out;
+}
+
+/** Path through the cost -matrix from (0,0) to (tokens-1, frames-1), moving down, right or diagonally. */
+function dtw(matrix: Float64Array, tokens: number, frames: number): Array<[number, number]> {
+  const cost = new Float64Array((tokens + 1) * (frames + 1)).fill(Infinity);
+  const trace = new Int8Array((tokens + 1) * (frames + 1));
+  const W = frames + 1;
+  cost[0] = 0;
+  for (let j = 1; j <= frames; j++) {
+    for (let i = 1; i <= tokens; i++) {
+      const c0 = cost[(i - 1) * W + j - 1]!;
+      const c1 = cost[(i - 1) * W + j]!;
+      const c2 = cost[i * W + j - 1]!;
+      let best = c0;
+      let t = 0;
+      if (c1 < best) [best, t] = [c1, 1];
+      if (c2 < best) [best, t] = [c2, 2];
+      cost[i * W + j] = best - matrix[(i - 1) * frames + j - 1]!;
+      trace[i * W + j] = t;
+    }
+  }
+  const path: Array<[number, number]> = [];
+  let [i, j] = [tokens, frames];
+  while (i > 0 && j > 0) {
+    path.push([i - 1, j - 1]);
+    const t = trace[i * W + j];
+    if (t === 0) [i, j] = [i - 1, j - 1];
+    else if (t === 1) i -= 1;
+    else j -= 1;
+  }
+  return path.reverse();
+}
+
+/**
+ * Groups a segment's text tokens into words (or characters for languages written
+ * without spaces). `bounds` holds each token's start time and, last, the start of
+ * the token after the segment (its closing timestamp), which ends the last word.
+ */
+export function wordsOf(tokens: readonly number[], logprobs: readonly number[], bounds: readonly number[], vocab: Pick<Vocab, "decodeText">, language: string): TimedWord[] {
+  const groups: Array<{ text: string; first: number; last: number }> = [];
+  let pending: number[] = [];
+  let pendingFirst = 0;
+  tokens.forEach((token, i) => {
+    if (pending.length === 0) pendingFirst = i;
+    pending.push(token);
+    const text = vocab.decodeText(pending);
+    if (text.includes("\uFFFD") && i < tokens.length - 1) return; // a multi-byte character continues in the next token
+    const startsWord = NO_SPACE_LANGUAGES.has(language) || text.startsWith(" ") || (text.trim() !== "" && PREPEND.includes(text.trim())) || groups.length === 0;
+    const punctuation = text.trim().length > 0 && [...text.trim()].every((c) => APPEND.includes(c));
+    const previous = groups[groups.length - 1];
+    if (previous && (!startsWord || punctuation)) {
+      previous.text += text;
+      previous.last = i;
+    } else groups.push({ text, first: pendingFirst, last: i });
+    pending = [];
+  });
+  return groups
+    .map((g) => {
+      const startSec = bounds[g.first] ?? 0;
+      const probs = logprobs.slice(g.first, g.last + 1).map(Math.exp);
+      const probability = probs.length ? probs.reduce((a, b) => a + b, 0) / probs.length : 0;
+      return { word: g.text.trim(), startSec, endSec: Math.max(startSec, bounds[g.last + 1] ?? startSec), probability };
+    })
+    .filter((w) => w.word.length > 0);
+}
