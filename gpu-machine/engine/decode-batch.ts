@@ -21,6 +21,8 @@ export interface DecodeOptions {
   /** Keep cross-attention of the alignment heads for word timing. */
   attention: boolean;
   maxInitialTimestampSec: number;
+  /** Stop after the first step: language and no-speech probabilities only. */
+  detectOnly?: boolean;
 }
 
 export interface DecodedSequence {
@@ -127,6 +129,8 @@ export async function decodeBatch(model: WhisperModel, items: readonly DecodeIte
     }
     return { tokens: [], sumLogprob: 0, logprobs: [], noSpeechProb, language, languageProbs, looped: false, attention: null };
   });
+
+  if (options.detectOnly) return results;
 
   const prompt = (b: number): number[] => {
     const rest: number[] = [];

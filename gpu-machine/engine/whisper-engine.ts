@@ -41,6 +41,18 @@ export interface ChunkTranscript {
   skipped: "silence" | null;
 }
 
+/** -80 dBFS: below the noise floor of any real recording. */
+const SILENT_PEAK = 1e-4;
+
+function peak(samples: Float32Array): number {
+  let max = 0;
+  for (let i = 0; i < samples.length; i++) {
+    const v = Math.abs(samples[i]!);
+    if (v > max) max = v;
+  }
+  return max;
+}
+
 export class EngineError extends Error {
   override readonly name = "EngineError";
 }
@@ -80,7 +92,32 @@ export class WhisperEngine {
     return results;
   }
 
-  private async transcribeBatch(chunks: readonly Float32Array[], offset: number, forced: string | null, opts: TranscribeOptions): Promise<ChunkTranscript[]> {
+  /** Language probabilities of each chunk from one encoder pass and one decoder step. */
+  async detectLanguage(chunks: readonly Float32Array[], batchSize = DEFAULT_TRANSCRIBE.batchSize): Promise<Array<Record<string, number>>> {
+    if (this.model.vocab.languages.size === 0) throw new EngineError(`${this.model.files.name} is English-only and cannot detect languages`);
+    const out: Array<Record<string, number>> = [];
+    for (let at = 0; at < chunks.length; at += batchSize) {
+      const batch = chunks.slice(at, at + batchSize).map((c) => c.subarray(0, WINDOW_SAMPLES));
+      const hidden = await this.encodeAll(batch);
+      const items = batch.map((c, i) => ({ hidden: hidden[i]!, language: null, audioFrames: Math.ceil(c.length / 320), seed: 0 }));
+      const decoded = await decodeBatch(this.model, items, { task: "transcribe", temperature: 0, timestamps: true, attention: false, maxInitialTimestampSec: 1, detectOnly: true });
+      out.push(...decoded.map((d) => d.languageProbs ?? {}));
+    }
+    return out;
+  }
+
+  private async transcribeBatch(all: readonly Float32Array[], offset: number, forced: string | null, opts: TranscribeOptions): Promise<ChunkTranscript[]> {
+    // Digital silence needs no model to judge, and is where Whisper invents "you" or "Thank you.".
+    const audible = all.map((_, i) => i).filter((i) => peak(all[i]!) >= SILENT_PEAK);
+    const decoded = await this.decodeAudible(audible.map((i) => all[i]!), offset, forced, opts);
+    return all.map((_, i) => {
+      const k = audible.indexOf(i);
+      return k >= 0 ? decoded[k]! : { segments: [], language: forced ?? "en", languageProbs: null, temperature: 0, quality: { avgLogprob: 0, compressionRatio: 0, noSpeechProb: 1, looped: false }, skipped: "silence" };
+    });
+  }
+
+  private async decodeAudible(chunks: readonly Float32Array[], offset: number, forced: string | null, opts: TranscribeOptions): Promise<ChunkTranscript[]> {
+    if (chunks.length === 0) return [];
     const hidden = await this.encodeAll(chunks);
     const items: DecodeItem[] = chunks.map((c, i) => ({ hidden: hidden[i]!, language: forced, audioFrames: Math.max(1, Math.ceil(c.length / 320)), seed: offset + i }));
     const best: Array<{ seq: DecodedSequence; quality: DecodeQuality; temperature: number } | null> = chunks.map(() => null);
