@@ -133,12 +133,15 @@ describe.skipIf(need.missing)("Whisper engine on real speech", () => {
     const [r] = await base.transcribe([audio], { language: "en", wordTimestamps: true });
     const words = r!.segments.flatMap((s) => s.words ?? []);
     expect(words.length).toBeGreaterThan(10);
-    for (let i = 1; i < words.length; i++) expect(words[i]!.startSec).toBeGreaterThanOrEqual(words[i - 1]!.startSec);
+    for (let i = 1; i < words.length; i++) expect(words[i]!.startSec).toBeGreaterThanOrEqual(words[i - 1]!.endSec);
     const onsets = speechEdges(audio);
     const firstOf = words.find((w) => w.startSec >= secondStart - 0.3)!;
     const onsetB = onsets.starts.find((s) => s >= secondStart - 0.05)!;
     expect(Math.abs(firstOf.startSec - onsetB)).toBeLessThanOrEqual(0.2);
     expect(Math.abs(words[0]!.startSec - onsets.starts[0]!)).toBeLessThanOrEqual(0.2);
+    // The word before the pause ends where the first utterance's audio ends (we cut it at 9 s).
+    const beforePause = words.filter((w) => w.startSec < secondStart - 0.3).at(-1)!;
+    expect(Math.abs(beforePause.endSec - (1 + Math.min(a!.length, 8 * 16_000) / 16_000))).toBeLessThanOrEqual(0.2);
     for (const w of words) expect(w.probability).toBeGreaterThan(0);
   }, LONG);
 });

@@ -3,7 +3,7 @@ import { LogMel, WINDOW_SAMPLES } from "./log-mel.ts";
 import { compressionRatio, isSilence, needsFallback, QUALITY, type DecodeQuality } from "./quality.ts";
 import { splitSegments } from "./segments.ts";
 import { WhisperModel, type LoadOptions } from "./whisper-model.ts";
-import { tokenStartTimes, wordsOf, type TimedWord } from "./word-timing.ts";
+import { tokenStartTimes, trimToSound, wordsOf, type TimedWord } from "./word-timing.ts";
 
 export interface TranscribeOptions {
   /** "auto" detects per chunk; an ISO code forces it. */
@@ -143,7 +143,7 @@ export class WhisperEngine {
       });
       pending = retry;
     }
-    return best.map((b, i) => this.toTranscript(b!.seq, b!.quality, b!.temperature, chunks[i]!.length / 16000));
+    return best.map((b, i) => this.toTranscript(b!.seq, b!.quality, b!.temperature, chunks[i]!));
   }
 
   private async encodeAll(chunks: readonly Float32Array[]): Promise<Float32Array[]> {
@@ -168,7 +168,8 @@ export class WhisperEngine {
     };
   }
 
-  private toTranscript(seq: DecodedSequence, quality: DecodeQuality, temperature: number, audioSec: number): ChunkTranscript {
+  private toTranscript(seq: DecodedSequence, quality: DecodeQuality, temperature: number, samples: Float32Array): ChunkTranscript {
+    const audioSec = samples.length / 16000;
     const base = { language: seq.language, languageProbs: seq.languageProbs, temperature, quality };
     if (isSilence(quality)) return { ...base, segments: [], skipped: "silence" };
     const { vocab } = this.model;
@@ -187,7 +188,7 @@ export class WhisperEngine {
         };
         if (starts) {
           const bounds = starts.slice(s.firstIndex, s.firstIndex + s.tokens.length + 1).map((t) => Math.min(Math.max(t, s.startSec), s.endSec));
-          segment.words = wordsOf(s.tokens, seq.logprobs.slice(s.firstIndex, s.firstIndex + s.tokens.length), bounds, vocab, seq.language);
+          segment.words = trimToSound(wordsOf(s.tokens, seq.logprobs.slice(s.firstIndex, s.firstIndex + s.tokens.length), bounds, vocab, seq.language), samples);
         }
         return segment;
       })

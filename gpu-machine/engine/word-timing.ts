@@ -139,3 +139,43 @@ export function wordsOf(tokens: readonly number[], logprobs: readonly number[], 
     })
     .filter((w) => w.word.length > 0);
 }
+
+/**
+ * Attention puts a word's start at the end of the word before it, so a word after
+ * a pause swallows the pause (openai/whisper patches this by clamping durations).
+ * The audio is at hand, so trim each word to the frames that carry sound: the
+ * first and last 20 ms frame within it above -30 dB of the chunk's loudest frame.
+ */
+export function trimToSound(words: TimedWord[], samples: Float32Array, sampleRate = 16_000): TimedWord[] {
+  const frame = Math.round(sampleRate * TIMESTAMP_STEP_SEC);
+  const frames = Math.floor(samples.length / frame);
+  const level = new Float32Array(frames);
+  let loudest = 0;
+  for (let f = 0; f < frames; f++) {
+    let sum = 0;
+    for (let i = f * frame; i < (f + 1) * frame; i++) sum += samples[i]! * samples[i]!;
+    level[f] = Math.sqrt(sum / frame);
+    loudest = Math.max(loudest, level[f]!);
+  }
+  const threshold = loudest * 10 ** (-30 / 20);
+  const trimmed = words.map((w) => {
+    const from = Math.max(0, Math.floor(w.startSec / TIMESTAMP_STEP_SEC));
+    const to = Math.min(frames, Math.ceil(w.endSec / TIMESTAMP_STEP_SEC));
+    let first = -1;
+    let last = -1;
+    for (let f = from; f < to; f++) {
+      if (level[f]! >= threshold) {
+        if (first < 0) first = f;
+        last = f;
+      }
+    }
+    if (first < 0) return w;
+    return { ...w, startSec: first * TIMESTAMP_STEP_SEC, endSec: (last + 1) * TIMESTAMP_STEP_SEC };
+  });
+  // The frame that ends one word may begin the next: never let words overlap.
+  for (let i = 0; i + 1 < trimmed.length; i++) {
+    const [w, next] = [trimmed[i]!, trimmed[i + 1]!];
+    if (w.endSec > next.startSec) w.endSec = Math.max(w.startSec, next.startSec);
+  }
+  return trimmed;
+}
