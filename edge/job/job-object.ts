@@ -8,6 +8,7 @@ import { readConfig } from "../config.ts";
 import { fail, ok, type Result } from "../errors.ts";
 import type { MediaInfo } from "../media-check.ts";
 import { deriveWebhookSecret } from "../webhooks/signing.ts";
+import { WEBHOOK_TIMEOUT_MS } from "../webhooks/delivery.ts";
 import { Deadlines } from "./deadlines.ts";
 import { isTerminal, stateTimes, transition, type JobError, type JobEvent, type JobState } from "./job-state.ts";
 import { JobStore, type JobRecord } from "./job-store.ts";
@@ -300,9 +301,12 @@ export class JobObject extends DurableObject<Env> {
   }
 
   private async deliverWebhook(eventId: string, now: number): Promise<void> {
-    this.deadlines.clear("webhook", eventId);
+    // The row stays while the attempt is in flight, moved past its timeout: if the
+    // object is evicted mid-request the event is tried again, and nobody reading
+    // the table meanwhile sees a pending event with no deadline.
+    this.deadlines.set("webhook", eventId, now + WEBHOOK_TIMEOUT_MS + DEADLINE_RETRY_MS);
     const job = this.store.readJob();
-    if (!job?.webhook) return;
+    if (!job?.webhook) return this.deadlines.clear("webhook", eventId);
     const config = readConfig(this.env);
     const secret = await deriveWebhookSecret(config.webhookSigningKey, job.owner);
     await this.outbox.attempt(eventId, job.webhook, secret, { allowLoopback: config.allowLoopbackUrls }, now);

@@ -53,7 +53,7 @@ export class WebhookOutbox {
   /** Runs one delivery attempt of a due event and records it. */
   async attempt(eventId: string, config: WebhookConfig, secret: string, policy: UrlPolicy, now: number): Promise<void> {
     const row = this.sql.exec<EventRow>("SELECT * FROM webhook_events WHERE id = ?", eventId).toArray()[0];
-    if (!row || row.state !== "pending") return;
+    if (!row || row.state !== "pending") return this.deadlines.clear("webhook", eventId);
     const outcome = await deliverOnce({ url: config.url, secret, eventId, body: row.body }, policy);
     const attempts = row.attempts + 1;
     const firstAttempt = row.first_attempt_at ?? now;
@@ -65,6 +65,7 @@ export class WebhookOutbox {
       case "delivered":
         state = "delivered";
         error = null;
+        this.deadlines.clear("webhook", eventId);
         break;
       case "retry":
         state = "pending";
@@ -74,6 +75,7 @@ export class WebhookOutbox {
       case "give_up":
         state = "failed";
         error = step.reason;
+        this.deadlines.clear("webhook", eventId);
         break;
       default:
         return assertNever(step);
