@@ -108,6 +108,17 @@ describe.skipIf(need.missing)("Whisper engine on real speech", () => {
     expect(performance.now() - t).toBeLessThan(200);
   });
 
+  it("white noise is judged silence by the no-speech guard (whisper-base)", async () => {
+    // whisper-tiny writes "Thank you for watching!" over the same noise with confidence
+    // (avg logprob -0.8); in the pipeline Silero VAD keeps such chunks from the model.
+    let seed = 7;
+    const noise = Float32Array.from({ length: 10 * 16_000 }, () => (((seed = (seed * 16807) % 2147483647) / 2147483647) * 2 - 1) * 0.1);
+    const [r] = await base.transcribe([noise]);
+    expect(r!.segments).toEqual([]);
+    expect(r!.skipped).toBe("silence");
+    expect(r!.quality.noSpeechProb).toBeGreaterThan(0.6);
+  }, LONG);
+
   it("a decoding loop is cut at its first copy and the chunk falls back to a higher temperature", async () => {
     // LJSpeech sped up 3× by dropping samples (pitch up): whisper-tiny loops on it at temperature 0.
     const all = concatSamples(await Promise.all(manifest("ljspeech").slice(0, 8).map((item) => clip("ljspeech", item))));
