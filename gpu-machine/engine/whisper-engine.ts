@@ -1,4 +1,5 @@
 import { decodeBatch, type DecodedSequence, type DecodeItem } from "./decode-batch.ts";
+import { DEFAULT_LEVELING, FRAME_SEC, levelUtterances, stretches } from "./level-utterances.ts";
 import { LogMel, WINDOW_SAMPLES } from "./log-mel.ts";
 import { compressionRatio, isSilence, needsFallback, QUALITY, type DecodeQuality } from "./quality.ts";
 import { splitSegments } from "./segments.ts";
@@ -39,6 +40,22 @@ export interface ChunkTranscript {
   quality: DecodeQuality;
   /** Set when the chunk was judged silent and its text dropped. */
   skipped: "silence" | null;
+}
+
+/** Tails shorter than this are left alone: too short to hold a missed utterance. */
+const MIN_TAIL_SEC = 1;
+
+/**
+ * Where the undecoded end of a chunk starts, if it holds sound: the end of the last
+ * segment, or null.
+ */
+function tailStart(r: ChunkTranscript, samples: Float32Array): number | null {
+  if (r.skipped !== null) return null;
+  const audioSec = samples.length / 16000;
+  const covered = r.segments.at(-1)?.endSec ?? 0;
+  if (r.segments.length === 0 || audioSec - covered < MIN_TAIL_SEC) return null;
+  const sound = stretches(samples, DEFAULT_LEVELING.aboveFloorDb).filter((s) => s.from * FRAME_SEC >= covered && (s.to - s.from) * FRAME_SEC >= 0.3);
+  return sound.length > 0 ? covered : null;
 }
 
 /** -80 dBFS: below the noise floor of any real recording. */
@@ -116,8 +133,38 @@ export class WhisperEngine {
     });
   }
 
-  private async decodeAudible(chunks: readonly Float32Array[], offset: number, forced: string | null, opts: TranscribeOptions): Promise<ChunkTranscript[]> {
+  private async decodeAudible(chunks: readonly Float32Array[], offset: number, forced: string | null, opts: TranscribeOptions, tailPass = true): Promise<ChunkTranscript[]> {
     if (chunks.length === 0) return [];
+    const results = await this.decodeWithFallback(chunks, offset, forced, opts);
+    if (!tailPass) return results;
+    // Whisper may end a window early and leave its last utterance out (openai/whisper
+    // moves its next window to that point; our chunks are fixed). Where sound follows
+    // the last segment, that tail is decoded on its own.
+    const tails = results
+      .map((r, i) => ({ i, from: tailStart(r, chunks[i]!) }))
+      .filter((t): t is { i: number; from: number } => t.from !== null);
+    if (tails.length === 0) return results;
+    const decoded = await this.decodeAudible(
+      tails.map((t) => chunks[t.i]!.subarray(Math.round(t.from * 16000))),
+      offset + 1_000_000,
+      forced ?? null,
+      opts,
+      false,
+    );
+    tails.forEach((t, k) => {
+      const extra = decoded[k]!.segments.map((s) => ({
+        ...s,
+        startSec: s.startSec + t.from,
+        endSec: s.endSec + t.from,
+        ...(s.words ? { words: s.words.map((w) => ({ ...w, startSec: w.startSec + t.from, endSec: w.endSec + t.from })) } : {}),
+      }));
+      const r = results[t.i]!;
+      results[t.i] = { ...r, segments: [...r.segments, ...extra], skipped: r.skipped !== null && extra.length === 0 ? r.skipped : null };
+    });
+    return results;
+  }
+
+  private async decodeWithFallback(chunks: readonly Float32Array[], offset: number, forced: string | null, opts: TranscribeOptions): Promise<ChunkTranscript[]> {
     const hidden = await this.encodeAll(chunks);
     const items: DecodeItem[] = chunks.map((c, i) => ({ hidden: hidden[i]!, language: forced, audioFrames: Math.max(1, Math.ceil(c.length / 320)), seed: offset + i }));
     const best: Array<{ seq: DecodedSequence; quality: DecodeQuality; temperature: number } | null> = chunks.map(() => null);
@@ -152,7 +199,7 @@ export class WhisperEngine {
     const perCall = this.model.device === "cuda" ? chunks.length : 1;
     const hidden: Float32Array[] = [];
     for (let at = 0; at < chunks.length; at += perCall) {
-      const features = chunks.slice(at, at + perCall).map((c) => this.mel.compute(c));
+      const features = chunks.slice(at, at + perCall).map((c) => this.mel.compute(levelUtterances(c)));
       hidden.push(...(await this.model.encode(features)));
     }
     return hidden;

@@ -1,0 +1,122 @@
+import { z } from "zod";
+import { Segment } from "./segment.ts";
+
+/**
+ * The machine protocol: what a GPU machine and the edge say to each other over
+ * HTTP. Every request carries `version`; the edge refuses versions it does not
+ * speak with 400 `unsupported_protocol`, so an old machine image fails loudly.
+ */
+export const PROTOCOL_VERSION = 1;
+const Version = z.literal(PROTOCOL_VERSION);
+
+const Seconds = z.number().finite().nonnegative();
+const Attempt = z.number().int().min(1);
+
+export const ClaimRequest = z.strictObject({
+  version: Version,
+  machine_id: z.string().min(1).max(128),
+  /** Tasks the machine can take now (usually 1). */
+  capacity: z.number().int().min(1).max(16),
+});
+export type ClaimRequest = z.infer<typeof ClaimRequest>;
+
+export const TaskOptions = z.object({
+  language: z.string().min(2).max(8),
+  macro_chunk_sec: z.number().positive(),
+  micro_chunk_sec: z.number().positive(),
+  word_timestamps: z.boolean(),
+});
+export type TaskOptions = z.infer<typeof TaskOptions>;
+
+/** What the plan learned about the recording, handed to range tasks so they need not probe again. */
+export const MediaHint = z.object({
+  container: z.string().max(64),
+  duration_sec: Seconds,
+  channels: z.number().int().min(1).max(64),
+});
+export type MediaHint = z.infer<typeof MediaHint>;
+
+const TaskBase = z.object({
+  job_id: z.string(),
+  task_id: z.string(),
+  attempt: Attempt,
+  /** Epoch milliseconds; heartbeat before then or the task goes to another machine. */
+  lease_until: z.number().int(),
+  lease_sec: z.number().positive(),
+  media_url: z.string(),
+  options: TaskOptions,
+  /** Bearer token for this task's posts; valid for this job, task and attempt only. */
+  task_token: z.string(),
+});
+
+export const PlanTask = TaskBase.extend({ kind: z.literal("plan") });
+export type PlanTask = z.infer<typeof PlanTask>;
+
+export const RangeTask = TaskBase.extend({
+  kind: z.literal("range"),
+  range_index: z.number().int().min(0),
+  start_sec: Seconds,
+  end_sec: Seconds,
+  media: MediaHint.nullable(),
+  /** The language to force for this range, or null to detect it. */
+  language: z.string().min(2).max(8).nullable(),
+});
+export type RangeTask = z.infer<typeof RangeTask>;
+
+export const Task = z.discriminatedUnion("kind", [PlanTask, RangeTask]);
+export type Task = z.infer<typeof Task>;
+
+export const ClaimResponse = z.object({ tasks: z.array(Task) });
+export type ClaimResponse = z.infer<typeof ClaimResponse>;
+
+export const HeartbeatRequest = z.strictObject({
+  version: Version,
+  attempt: Attempt,
+  audio_sec_done: Seconds.optional(),
+});
+export type HeartbeatRequest = z.infer<typeof HeartbeatRequest>;
+
+export const HeartbeatResponse = z.discriminatedUnion("continue", [
+  z.object({ continue: z.literal(true), lease_until: z.number().int() }),
+  z.object({ continue: z.literal(false), reason: z.enum(["canceled", "superseded", "job_finished"]) }),
+]);
+export type HeartbeatResponse = z.infer<typeof HeartbeatResponse>;
+
+export const SegmentsPost = z.strictObject({
+  version: Version,
+  attempt: Attempt,
+  /** 0, 1, 2 … per attempt; a repeated seq is a retry and changes nothing. */
+  seq: z.number().int().min(0).max(100_000),
+  segments: z.array(Segment).max(2_000),
+  /** Audio of the range processed so far, for progress. */
+  audio_sec_done: Seconds,
+  /** Speech seconds per detected language in this post, for the job's language vote. */
+  language_sec: z.record(z.string().min(2).max(8), Seconds).optional(),
+});
+export type SegmentsPost = z.infer<typeof SegmentsPost>;
+
+export const PlanResult = z.strictObject({
+  duration_sec: z.number().finite().positive(),
+  ranges: z.array(z.strictObject({ start_sec: Seconds, end_sec: Seconds })).min(1).max(20_000),
+  media: MediaHint,
+});
+export type PlanResult = z.infer<typeof PlanResult>;
+
+export const CompleteRequest = z.strictObject({
+  version: Version,
+  attempt: Attempt,
+  /** Machine time the task took, for usage and cost. */
+  machine_sec: Seconds,
+  /** Plan tasks only. */
+  plan: PlanResult.optional(),
+});
+export type CompleteRequest = z.infer<typeof CompleteRequest>;
+
+export const FailRequest = z.strictObject({
+  version: Version,
+  attempt: Attempt,
+  retryable: z.boolean(),
+  code: z.string().min(1).max(64),
+  message: z.string().max(2_000),
+});
+export type FailRequest = z.infer<typeof FailRequest>;
