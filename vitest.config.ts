@@ -1,7 +1,7 @@
 import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
 import { defineConfig } from "vitest/config";
 import { fakeInternet } from "./test/support/fake-internet.ts";
-import { TEST_API_KEYS, TEST_WEBHOOK_SIGNING_KEY } from "./test/support/test-secrets.ts";
+import { TEST_API_KEYS, TEST_MACHINE_TOKEN, TEST_WEBHOOK_SIGNING_KEY } from "./test/support/test-secrets.ts";
 
 
 function edgeProject(name: string, include: string[], exclude: string[], vars: Record<string, string>) {
@@ -11,7 +11,7 @@ function edgeProject(name: string, include: string[], exclude: string[], vars: R
         main: "./edge/index.ts",
         wrangler: { configPath: "./wrangler.toml" },
         miniflare: {
-          bindings: { API_KEYS: TEST_API_KEYS.join(","), WEBHOOK_SIGNING_KEY: TEST_WEBHOOK_SIGNING_KEY, ...vars },
+          bindings: { API_KEYS: TEST_API_KEYS.join(","), WEBHOOK_SIGNING_KEY: TEST_WEBHOOK_SIGNING_KEY, MACHINE_TOKEN: TEST_MACHINE_TOKEN, ...vars },
           outboundService: (request: Request) => fakeInternet(request),
         },
       }),

@@ -1,5 +1,7 @@
+import type { TaskClaims } from "./machine/task-token.ts";
+
 /** Hono's typing for this app: bindings from wrangler, and what middleware sets. */
 export interface AppEnv {
   Bindings: Env;
-  Variables: { keyId: string };
+  Variables: { keyId: string; task: TaskClaims };
 }

@@ -10,6 +10,7 @@ import {
   getTranscription,
   listTranscriptions,
 } from "./routes/read-transcriptions.ts";
+import { claimTasks, completeTask, failTask, heartbeatTask, postTaskSegments, requireMachine, requireTask } from "./routes/machine.ts";
 
 export const app = new Hono<AppEnv>();
 
@@ -26,3 +27,11 @@ app.get("/v1/transcriptions/:id", getTranscription);
 app.delete("/v1/transcriptions/:id", deleteTranscription);
 app.post("/v1/transcriptions/:id/cancel", cancelTranscription);
 app.get("/v1/transcriptions/:id/transcript", getTranscript);
+
+// Machines: the shared machine token to claim, then each task's own token.
+app.post("/v1/machine/claim", requireMachine, claimTasks);
+app.use("/v1/machine/tasks/:task_id/*", requireTask);
+app.post("/v1/machine/tasks/:task_id/heartbeat", heartbeatTask);
+app.post("/v1/machine/tasks/:task_id/segments", postTaskSegments);
+app.post("/v1/machine/tasks/:task_id/complete", completeTask);
+app.post("/v1/machine/tasks/:task_id/fail", failTask);

@@ -8,9 +8,9 @@ export const MAX_BODY_BYTES = 64 * 1024;
  * (Content-Length can be absent or wrong). The Content-Type is not insisted
  * upon: `curl -d` sends form encoding by default and the intent is clear.
  */
-export async function readJson(request: Request): Promise<unknown> {
+export async function readJson(request: Request, maxBytes = MAX_BODY_BYTES): Promise<unknown> {
   const declared = Number(request.headers.get("content-length") ?? "0");
-  if (declared > MAX_BODY_BYTES) throw tooLarge();
+  if (declared > maxBytes) throw tooLarge(maxBytes);
   const reader = request.body?.getReader();
   const parts: Uint8Array[] = [];
   let size = 0;
@@ -19,9 +19,9 @@ export async function readJson(request: Request): Promise<unknown> {
       const { done, value } = await reader.read();
       if (done) break;
       size += value.byteLength;
-      if (size > MAX_BODY_BYTES) {
+      if (size > maxBytes) {
         await reader.cancel();
-        throw tooLarge();
+        throw tooLarge(maxBytes);
       }
       parts.push(value);
     }
@@ -41,8 +41,8 @@ export async function readJson(request: Request): Promise<unknown> {
   }
 }
 
-function tooLarge(): ApiError {
-  return new ApiError(400, "body_too_large", `the request body is larger than ${MAX_BODY_BYTES / 1024} KB`);
+function tooLarge(maxBytes: number): ApiError {
+  return new ApiError(400, "body_too_large", `the request body is larger than ${maxBytes / 1024} KB`);
 }
 
 /** Parses with a zod schema; the first problem becomes a 400 naming its field. */

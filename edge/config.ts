@@ -9,6 +9,10 @@ export interface Config {
   machinePricePerHourUsd: number;
   /** Origin used in status_url/transcript_url; the request's own origin when unset. */
   publicBaseUrl: string | null;
+  /** The machines' shared secret; null when no machine may connect (machine routes then answer 503). */
+  machineToken: string | null;
+  /** Seconds a task lease lasts without a heartbeat. */
+  leaseSec: number;
 }
 
 const cache = new WeakMap<object, Config>();
@@ -30,12 +34,18 @@ function parse(env: Env): Config {
   const price = Number(env.MACHINE_PRICE_PER_HOUR_USD ?? "2.50");
   if (!Number.isFinite(price) || price < 0) throw misconfigured("MACHINE_PRICE_PER_HOUR_USD must be a non-negative number");
   const base = env.PUBLIC_BASE_URL?.trim() ?? "";
+  const machineToken = env.MACHINE_TOKEN?.trim() ?? "";
+  if (machineToken.length > 0 && machineToken.length < 32) throw misconfigured("MACHINE_TOKEN must be at least 32 random characters");
+  const leaseSec = Number(env.LEASE_SEC ?? "60");
+  if (!Number.isFinite(leaseSec) || leaseSec < 5 || leaseSec > 3600) throw misconfigured("LEASE_SEC must be a number of seconds between 5 and 3600");
   return {
     apiKeys,
     webhookSigningKey,
     allowLoopbackUrls: env.ALLOW_LOOPBACK_URLS === "true",
     machinePricePerHourUsd: price,
     publicBaseUrl: base.length > 0 ? base.replace(/\/+$/, "") : null,
+    machineToken: machineToken.length > 0 ? machineToken : null,
+    leaseSec,
   };
 }
 

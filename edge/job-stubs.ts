@@ -2,6 +2,7 @@ import { ApiError } from "./errors.ts";
 import { JOB_ID_PATTERN } from "./ids.ts";
 import type { JobObject } from "./job/job-object.ts";
 import type { KeyIndexObject } from "./key-index/key-index-object.ts";
+import type { WorkQueue } from "./queue/queue-object.ts";
 
 type Methods<T> = { [K in keyof T as T[K] extends (...args: never[]) => Promise<unknown> ? K : never]: T[K] };
 
@@ -18,4 +19,9 @@ export function jobStub(env: Env, jobId: string): Methods<JobObject> {
 
 export function keyIndexStub(env: Env, keyId: string): Methods<KeyIndexObject> {
   return env.KEY_INDEX.get(env.KEY_INDEX.idFromName(keyId)) as unknown as Methods<KeyIndexObject>;
+}
+
+/** The work queue of a shard; one shard ("default") until claims outgrow one object. */
+export function queueStub(env: Env, shard = "default"): Methods<WorkQueue> {
+  return env.QUEUE.get(env.QUEUE.idFromName(`queue:${shard}`)) as unknown as Methods<WorkQueue>;
 }

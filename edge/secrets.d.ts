@@ -5,5 +5,7 @@ declare namespace Cloudflare {
     API_KEYS?: string;
     /** Master key from which each API key's webhook signing secret is derived. */
     WEBHOOK_SIGNING_KEY?: string;
+    /** Shared secret machines present to claim work (MachineProvider passes it at start). */
+    MACHINE_TOKEN?: string;
   }
 }

@@ -13,13 +13,16 @@ import { Deadlines } from "./deadlines.ts";
 import { isTerminal, stateTimes, transition, type JobError, type JobEvent, type JobState } from "./job-state.ts";
 import { JobStore, type JobRecord } from "./job-store.ts";
 import { jobView } from "./job-view.ts";
+import type { MediaHint } from "../../shared/protocol.ts";
+import { queueStub } from "../job-stubs.ts";
+import type { JobWork, UnsignedTask } from "../queue/queue-object.ts";
 import { INITIAL_RANGE, rangeTransition, type RangeEvent, type RangeState } from "./range-state.ts";
 import { hasSchema, migrate } from "./schema.ts";
 import { streamText } from "./stream-text.ts";
 import { WebhookOutbox } from "./webhook-outbox.ts";
 
 /** What the Worker knows when it creates a job; the rest of the record starts empty. */
-export type CreateJobInput = Omit<JobRecord, "state" | "plan_machine_sec" | "last_progress_event_at">;
+export type CreateJobInput = Omit<JobRecord, "state" | "plan_machine_sec" | "last_progress_event_at" | "plan_media">;
 
 export interface TranscriptBody {
   content_type: string;
@@ -52,6 +55,8 @@ export interface SegmentPost {
   seq: number;
   segments: Segment[];
   audio_sec_done: number;
+  /** Speech seconds per detected language in this post, for the language vote. */
+  language_sec?: Record<string, number>;
 }
 
 export type HeartbeatAnswer =
@@ -64,6 +69,9 @@ export interface TaskFailure {
   message: string;
 }
 
+/** The language vote settles once this much speech has voted, with this share for the leader. */
+const LANGUAGE_VOTE_MIN_SEC = 60;
+const LANGUAGE_VOTE_SHARE = 0.6;
 /** Progress webhooks, when asked for, come at most this often. */
 const PROGRESS_WEBHOOK_INTERVAL_MS = 60_000;
 /** Alarm handlers that throw are tried again this much later rather than in a hot loop. */
@@ -96,7 +104,8 @@ export class JobObject extends DurableObject<Env> {
     const existing = this.store.readJob();
     if (existing) return existing.owner === input.owner ? ok(this.view(existing)) : notFound();
     migrate(this.ctx.storage.sql);
-    this.store.insertJob({ ...input, state: { status: "queued", plan_failures: 0 }, plan_machine_sec: 0, last_progress_event_at: null });
+    this.store.insertJob({ ...input, state: { status: "queued", plan_failures: 0 }, plan_machine_sec: 0, last_progress_event_at: null, plan_media: null });
+    await this.notifyQueue();
     return ok(this.view(this.store.readJob()!));
   }
 
@@ -149,7 +158,7 @@ export class JobObject extends DurableObject<Env> {
     return ok({ ...this.taskBase(job), attempt, lease_until: now + leaseSec * 1000 });
   }
 
-  async submitPlan(attempt: number, durationSec: number, ranges: PlannedRange[], machineSec: number): Promise<Result<TranscriptionJob>> {
+  async submitPlan(attempt: number, durationSec: number, ranges: PlannedRange[], machineSec: number, media: MediaHint | null = null): Promise<Result<TranscriptionJob>> {
     const job = this.store.readJob();
     if (!job) return notFound();
     if (job.state.status !== "planning" || job.state.attempt !== attempt) return stale("plan", attempt);
@@ -158,6 +167,7 @@ export class JobObject extends DurableObject<Env> {
     const result = await this.apply({ type: "planned", at: Date.now(), duration_sec: durationSec, ranges: ranges.length }, () => {
       this.store.insertRanges(ranges, INITIAL_RANGE);
       this.store.addPlanMachineSec(machineSec);
+      if (media) this.store.setPlanMedia(media);
       this.deadlines.clear("plan_lease");
     });
     if (!result.ok) return fail(409, "not_plannable", result.reason);
@@ -241,6 +251,7 @@ export class JobObject extends DurableObject<Env> {
     const now = Date.now();
     this.ctx.storage.transactionSync(() => {
       this.store.insertBatch(range.idx, post.attempt, post.seq, now, post.segments.map((s) => clampToRange(s, view)));
+      if (post.language_sec) this.store.addLanguageSeconds(range.idx, post.language_sec);
       if (range.state.status === "leased") {
         const next = rangeTransition(range.state, { type: "progress", audio_sec_done: post.audio_sec_done });
         if (next.ok) this.store.writeRange(range.idx, next.state);
@@ -271,6 +282,40 @@ export class JobObject extends DurableObject<Env> {
     return this.loseRange(rangeIndex, found.value, { type: "report_failure", at: Date.now(), retryable: failure.retryable, error });
   }
 
+  /**
+   * The queue's one question: the next task of this job for a machine (a plan
+   * while queued, else the first pending range), and what is left after it.
+   */
+  async leaseNext(machineId: string, leaseSec: number): Promise<Result<{ task: UnsignedTask | null; work: JobWork }>> {
+    const job = this.store.readJob();
+    if (!job) return notFound();
+    let task: UnsignedTask | null = null;
+    this.quietQueue = true;
+    try {
+      if (job.state.status === "queued") {
+        const plan = await this.startPlan(machineId, leaseSec);
+        if (plan.ok) task = { kind: "plan", ...this.taskFields(job, `${job.id}.plan`, plan.value.attempt, plan.value.lease_until, leaseSec) };
+      } else if (job.state.status === "running") {
+        const range = await this.leaseRange(machineId, leaseSec);
+        if (range.ok && range.value) {
+          const r = range.value;
+          task = {
+            kind: "range",
+            ...this.taskFields(job, `${job.id}.r${r.range_index}`, r.attempt, r.lease_until, leaseSec),
+            range_index: r.range_index,
+            start_sec: r.start_sec,
+            end_sec: r.end_sec,
+            media: job.plan_media,
+            language: this.rangeLanguage(job),
+          };
+        }
+      }
+    } finally {
+      this.quietQueue = false;
+    }
+    return ok({ task, work: this.work() });
+  }
+
   // ---- alarm ------------------------------------------------------------------
 
   override async alarm(): Promise<void> {
@@ -288,6 +333,10 @@ export class JobObject extends DurableObject<Env> {
             break;
           case "plan_lease":
             await this.expirePlanLease(now);
+            break;
+          case "queue_notify":
+            this.deadlines.clear("queue_notify", d.ref);
+            await this.notifyQueue();
             break;
           default:
             assertNever(d.kind);
@@ -332,6 +381,63 @@ export class JobObject extends DurableObject<Env> {
 
   // ---- internals -------------------------------------------------------------
 
+  /** Set while the queue itself is asking (leaseNext): it learns the work from the answer. */
+  private quietQueue = false;
+
+  private work(): JobWork {
+    const job = this.store.readJob();
+    if (!job) return { pending: 0, pending_audio_sec: 0 };
+    switch (job.state.status) {
+      case "queued":
+        return { pending: 1, pending_audio_sec: 0 };
+      case "running": {
+        const pending = this.store.countRanges("pending");
+        return { pending: pending.n, pending_audio_sec: pending.audio_sec };
+      }
+      case "planning":
+      case "completed":
+      case "failed":
+      case "canceled":
+        return { pending: 0, pending_audio_sec: 0 };
+      default:
+        return assertNever(job.state);
+    }
+  }
+
+  /**
+   * Tells the queue what this job has to hand out. A failed call is retried from
+   * the alarm, so work is never stranded by a lost notification.
+   */
+  private async notifyQueue(): Promise<void> {
+    if (this.quietQueue) return;
+    const job = this.store.readJob();
+    if (!job) return;
+    try {
+      await queueStub(this.env).update(job.id, job.created_at, this.work());
+    } catch (error) {
+      console.error("queue update failed; retrying from the alarm", error);
+      this.deadlines.set("queue_notify", "queue", Date.now() + 1_000);
+      await this.deadlines.arm();
+    }
+  }
+
+  private taskFields(job: JobRecord, taskId: string, attempt: number, leaseUntil: number, leaseSec: number) {
+    return { job_id: job.id, task_id: taskId, attempt, lease_until: leaseUntil, lease_sec: leaseSec, media_url: job.audio_url, options: job.options };
+  }
+
+  /**
+   * The language a new range task must use: the requested one, or, with "auto",
+   * the vote's winner once it is clear (at least 60 s of speech and 60 % of it),
+   * else null so the machine detects it.
+   */
+  private rangeLanguage(job: JobRecord): string | null {
+    if (job.options.language !== "auto") return job.options.language;
+    const vote = this.store.languageVote();
+    const total = vote.reduce((sum, v) => sum + v.sec, 0);
+    const leader = vote[0];
+    return leader && total >= LANGUAGE_VOTE_MIN_SEC && leader.sec / total >= LANGUAGE_VOTE_SHARE ? leader.language : null;
+  }
+
   private owned(owner: string): JobRecord | null {
     const job = this.store.readJob();
     return job && job.owner === owner ? job : null;
@@ -367,6 +473,7 @@ export class JobObject extends DurableObject<Env> {
       if (type && job.webhook) this.outbox.enqueue(type, this.view({ ...job, state: result.state }, event.at), event.at);
     });
     await this.deadlines.arm();
+    await this.notifyQueue();
     return result;
   }
 
@@ -386,7 +493,7 @@ export class JobObject extends DurableObject<Env> {
     if (changed.value.status === "failed") {
       const cause: JobError = changed.value.error;
       await this.apply({ type: "fail", at: Date.now(), error: { code: cause.code, message: `range ${index} failed ${changed.value.attempt} times; last: ${cause.message}` } });
-    }
+    } else await this.notifyQueue();
     await this.deadlines.arm();
     return ok(this.view(this.store.readJob()!));
   }

@@ -1,5 +1,6 @@
 import type { Metadata, TranscriptionOptions, WebhookEventType } from "../../shared/api.ts";
 import type { Segment } from "../../shared/segment.ts";
+import type { MediaHint } from "../../shared/protocol.ts";
 import type { MediaInfo } from "../media-check.ts";
 import type { JobState } from "./job-state.ts";
 import { hasSchema } from "./schema.ts";
@@ -24,6 +25,8 @@ export interface JobRecord {
   state: JobState;
   plan_machine_sec: number;
   last_progress_event_at: number | null;
+  /** What the plan learned about the recording, passed to range tasks. */
+  plan_media: MediaHint | null;
 }
 
 export interface RangeRecord {
@@ -36,6 +39,7 @@ export interface RangeRecord {
 type JobRow = {
   id: string; owner: string; created_at: number; audio_url: string; options: string; webhook: string | null;
   metadata: string | null; media: string; state: string; plan_machine_sec: number; last_progress_event_at: number | null;
+  plan_media: string | null;
 };
 
 type SegmentRow = {
@@ -57,7 +61,31 @@ export class JobStore {
       metadata: row.metadata === null ? null : (JSON.parse(row.metadata) as Metadata),
       media: JSON.parse(row.media) as MediaInfo,
       state: JSON.parse(row.state) as JobState,
+      plan_media: row.plan_media === null ? null : (JSON.parse(row.plan_media) as MediaHint),
     };
+  }
+
+  setPlanMedia(media: MediaHint): void {
+    this.sql.exec("UPDATE job SET plan_media = ? WHERE one = 1", JSON.stringify(media));
+  }
+
+  /** Speech seconds per language a range's current attempt reported. */
+  addLanguageSeconds(rangeIdx: number, seconds: Record<string, number>): void {
+    for (const [language, sec] of Object.entries(seconds)) {
+      this.sql.exec(
+        "INSERT INTO range_languages (range_idx, language, sec) VALUES (?, ?, ?) ON CONFLICT (range_idx, language) DO UPDATE SET sec = sec + excluded.sec",
+        rangeIdx, language, sec,
+      );
+    }
+  }
+
+  /** The job's language vote: speech seconds per language over all ranges, largest first. */
+  languageVote(): Array<{ language: string; sec: number }> {
+    return this.sql.exec<{ language: string; sec: number }>("SELECT language, SUM(sec) AS sec FROM range_languages GROUP BY language ORDER BY sec DESC, language").toArray();
+  }
+
+  countRanges(status: RangeState["status"]): { n: number; audio_sec: number } {
+    return this.sql.exec<{ n: number; audio_sec: number }>("SELECT COUNT(*) AS n, COALESCE(SUM(end_sec - start_sec), 0) AS audio_sec FROM ranges WHERE status = ?", status).one();
   }
 
   insertJob(job: JobRecord): void {
@@ -131,6 +159,7 @@ export class JobStore {
 
   /** A range handed to a new attempt starts over: what the old attempt posted no longer counts. */
   dropRangeSegments(rangeIdx: number): void {
+    this.sql.exec("DELETE FROM range_languages WHERE range_idx = ?", rangeIdx);
     this.sql.exec("DELETE FROM segments WHERE range_idx = ?", rangeIdx);
     this.sql.exec("DELETE FROM batches WHERE range_idx = ?", rangeIdx);
   }

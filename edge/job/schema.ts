@@ -76,6 +76,15 @@ const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (event_id, attempt)
   );
   `,
+  `
+  ALTER TABLE job ADD COLUMN plan_media TEXT;
+  CREATE TABLE range_languages (
+    range_idx INTEGER NOT NULL,
+    language TEXT NOT NULL,
+    sec REAL NOT NULL,
+    PRIMARY KEY (range_idx, language)
+  );
+  `,
 ];
 
 /**

@@ -1,0 +1,54 @@
+/**
+ * Task tokens: a machine gets one per task it claims and must present it on every
+ * post for that task. It names the job, the task and the attempt, signed with
+ * HMAC-SHA256 under a key derived from MACHINE_TOKEN, so it cannot be used for
+ * another job or task, and the job object refuses it once the attempt has moved on.
+ */
+export interface TaskClaims {
+  job_id: string;
+  task_id: string;
+  attempt: number;
+}
+
+const encoder = new TextEncoder();
+
+async function signingKey(machineToken: string): Promise<CryptoKey> {
+  const base = await crypto.subtle.importKey("raw", encoder.encode(machineToken), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+  // A key of its own, so a token never doubles as the machine secret's MAC.
+  const derived = await crypto.subtle.sign("HMAC", base, encoder.encode("longscribe task token v1"));
+  return crypto.subtle.importKey("raw", derived, { name: "HMAC", hash: "SHA-256" }, false, ["sign", "verify"]);
+}
+
+function base64url(bytes: Uint8Array): string {
+  let s = "";
+  for (const b of bytes) s += String.fromCharCode(b);
+  return btoa(s).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+function fromBase64url(text: string): Uint8Array | null {
+  if (!/^[A-Za-z0-9_-]*$/.test(text)) return null;
+  const bin = atob(text.replace(/-/g, "+").replace(/_/g, "/"));
+  return Uint8Array.from(bin, (c) => c.charCodeAt(0));
+}
+
+export async function mintTaskToken(machineToken: string, claims: TaskClaims): Promise<string> {
+  const payload = encoder.encode(JSON.stringify([claims.job_id, claims.task_id, claims.attempt]));
+  const mac = new Uint8Array(await crypto.subtle.sign("HMAC", await signingKey(machineToken), payload));
+  return `tt1.${base64url(payload)}.${base64url(mac)}`;
+}
+
+/** The claims of a genuine token, or null for anything forged, altered or malformed. */
+export async function verifyTaskToken(machineToken: string, token: string): Promise<TaskClaims | null> {
+  const [version, body, sig] = token.split(".");
+  if (version !== "tt1" || !body || !sig) return null;
+  const payload = fromBase64url(body);
+  const mac = fromBase64url(sig);
+  if (!payload || !mac) return null;
+  const valid = await crypto.subtle.verify("HMAC", await signingKey(machineToken), mac, payload);
+  if (!valid) return null;
+  const parsed: unknown = JSON.parse(new TextDecoder().decode(payload));
+  if (!Array.isArray(parsed) || parsed.length !== 3) return null;
+  const [job_id, task_id, attempt] = parsed as unknown[];
+  if (typeof job_id !== "string" || typeof task_id !== "string" || typeof attempt !== "number") return null;
+  return { job_id, task_id, attempt };
+}

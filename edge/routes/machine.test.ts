@@ -1,0 +1,127 @@
+import { describe, expect, it } from "vitest";
+import type { Task } from "../../shared/protocol.ts";
+import { TEST_MACHINE_TOKEN } from "../../test/support/test-secrets.ts";
+import { seg } from "../job/job-fixtures.ts";
+import { call, expectError, getJob, submit } from "../test-helpers.ts";
+
+const V = { version: 1 } as const;
+
+function machine(path: string, body: unknown, token: string | null = TEST_MACHINE_TOKEN) {
+  return call("POST", path, { key: token, body });
+}
+
+async function claim(capacity = 1, machineId = "m-1"): Promise<Task[]> {
+  const r = await machine("/v1/machine/claim", { ...V, machine_id: machineId, capacity });
+  if (r.status === 204) return [];
+  expect(r.status).toBe(200);
+  return ((await r.json()) as { tasks: Task[] }).tasks;
+}
+
+/** Claims until a task of `jobId` of the wanted kind turns up (other tests' jobs share the queue). */
+const claimed: Task[] = [];
+async function claimFor(jobId: string, kind: Task["kind"]): Promise<Task> {
+  for (let i = 0; i < 50; i++) {
+    const at = claimed.findIndex((t) => t.job_id === jobId && t.kind === kind);
+    if (at >= 0) return claimed.splice(at, 1)[0]!;
+    const tasks = await claim(4);
+    if (tasks.length === 0) break;
+    claimed.push(...tasks);
+  }
+  throw new Error(`no ${kind} task for ${jobId}`);
+}
+
+const post = (t: Task, action: string, body: unknown, token = t.task_token) => machine(`/v1/machine/tasks/${t.task_id}/${action}`, { ...V, attempt: t.attempt, ...(body as object) }, token);
+const media = { container: "ogg", duration_sec: 120, channels: 1 };
+
+async function planned(ranges: Array<[number, number]>): Promise<{ id: string; plan: Task }> {
+  const { id } = await submit({});
+  const plan = await claimFor(id, "plan");
+  const done = await post(plan, "complete", { machine_sec: 1.5, plan: { duration_sec: ranges.at(-1)![1], ranges: ranges.map(([start_sec, end_sec]) => ({ start_sec, end_sec })), media } });
+  expect(done.status).toBe(200);
+  return { id, plan };
+}
+
+describe("machine protocol", () => {
+  it("claims need the machine token", async () => {
+    await expectError(await machine("/v1/machine/claim", { ...V, machine_id: "m", capacity: 1 }, null), 401, "unauthorized");
+    await expectError(await machine("/v1/machine/claim", { ...V, machine_id: "m", capacity: 1 }, "x".repeat(40)), 401, "unauthorized");
+    await expectError(await machine("/v1/machine/claim", { version: 2, machine_id: "m", capacity: 1 }), 400, "invalid_request");
+    await expectError(await machine("/v1/machine/claim", { ...V, machine_id: "m", capacity: 1, extra: true }), 400, "unknown_field");
+  });
+
+  it("plan, ranges, segments and completion make a transcript", async () => {
+    const { id, plan } = await planned([[0, 60], [60, 120]]);
+    expect(plan).toMatchObject({ kind: "plan", job_id: id, attempt: 1, media_url: "https://media.test/audio.mp3", lease_sec: 60 });
+    expect(plan.task_token).toMatch(/^tt1\./);
+    const r0 = await claimFor(id, "range");
+    const r1 = await claimFor(id, "range");
+    expect([r0, r1].map((t) => t.kind === "range" && t.range_index).sort()).toEqual([0, 1]);
+    expect(r0).toMatchObject({ media, language: null });
+    const [first, second] = r0.kind === "range" && r0.range_index === 0 ? [r0, r1] : [r1, r0];
+
+    // Posts arrive out of order and one is repeated: the transcript is ordered and has each segment once.
+    expect((await post(second!, "segments", { seq: 0, segments: [seg(61, 65, "third")], audio_sec_done: 60 })).status).toBe(200);
+    expect((await post(first!, "segments", { seq: 1, segments: [seg(31, 40, "second")], audio_sec_done: 60, language_sec: { en: 9 } })).status).toBe(200);
+    expect((await post(first!, "segments", { seq: 0, segments: [seg(1, 5, "first")], audio_sec_done: 30, language_sec: { en: 4 } })).status).toBe(200);
+    const again = await post(first!, "segments", { seq: 0, segments: [seg(1, 5, "first")], audio_sec_done: 30 });
+    expect(await again.json()).toEqual({ status: "duplicate" });
+    const beat = await post(first!, "heartbeat", {});
+    expect(await beat.json()).toMatchObject({ continue: true, lease_until: expect.any(Number) });
+    expect((await post(first!, "complete", { machine_sec: 20 })).status).toBe(200);
+    expect((await post(second!, "complete", { machine_sec: 21 })).status).toBe(200);
+    const job = await getJob(id);
+    expect(job.status).toBe("completed");
+    const text = await (await call("GET", `/v1/transcriptions/${id}/transcript?format=text`)).text();
+    expect(text.trim()).toBe("first second third");
+  });
+
+  it("a token works only for its own task, attempt and job", async () => {
+    const a = await planned([[0, 60], [60, 120]]);
+    const b = await planned([[0, 60]]);
+    const ra = await claimFor(a.id, "range");
+    const rb = await claimFor(b.id, "range");
+    // Another task's path with this token, a forged token, a plan task posting segments.
+    await expectError(await machine(`/v1/machine/tasks/${rb.task_id}/segments`, { ...V, attempt: 1, seq: 0, segments: [], audio_sec_done: 0 }, ra.task_token), 403, "forbidden");
+    const [v, body] = ra.task_token.split(".");
+    const forged = `${v}.${btoa(JSON.stringify([b.id, rb.task_id, 1])).replace(/=+$/, "")}.${ra.task_token.split(".")[2]}`;
+    await expectError(await machine(`/v1/machine/tasks/${rb.task_id}/segments`, { ...V, attempt: 1, seq: 0, segments: [], audio_sec_done: 0 }, forged), 401, "unauthorized");
+    expect(body).toBeTruthy();
+    await expectError(await post(a.plan, "segments", { seq: 0, segments: [], audio_sec_done: 0 }), 400, "invalid_request");
+    // The token's attempt is the only one it speaks for.
+    await expectError(await machine(`/v1/machine/tasks/${ra.task_id}/heartbeat`, { ...V, attempt: 2 }, ra.task_token), 409, "stale_attempt");
+  });
+
+  it("after a failed attempt the next one gets a new token and the old one is refused", async () => {
+    const { id } = await planned([[0, 60]]);
+    const first = await claimFor(id, "range");
+    expect((await post(first, "segments", { seq: 0, segments: [seg(1, 2, "lost")], audio_sec_done: 10 })).status).toBe(200);
+    expect((await post(first, "fail", { retryable: true, code: "origin_failed", message: "media server hiccup" })).status).toBe(200);
+    const second = await claimFor(id, "range");
+    expect(second.attempt).toBe(2);
+    expect(second.task_token).not.toBe(first.task_token);
+    await expectError(await post(first, "segments", { seq: 1, segments: [seg(3, 4, "stale")], audio_sec_done: 20 }), 409, "stale_attempt");
+    expect((await post(second, "segments", { seq: 0, segments: [seg(5, 6, "kept")], audio_sec_done: 60 })).status).toBe(200);
+    expect((await post(second, "complete", { machine_sec: 3 })).status).toBe(200);
+    expect((await (await call("GET", `/v1/transcriptions/${id}/transcript?format=text`)).text()).trim()).toBe("kept");
+  });
+
+  it("a canceled job tells its machine to stop at the next heartbeat", async () => {
+    const { id } = await planned([[0, 60]]);
+    const task = await claimFor(id, "range");
+    expect((await call("POST", `/v1/transcriptions/${id}/cancel`)).status).toBe(200);
+    expect(await (await post(task, "heartbeat", {})).json()).toEqual({ continue: false, reason: "canceled" });
+  });
+
+  it("jobs take turns: a one-range job is served before a 6-range job is drained", async () => {
+    const big = await planned([[0, 60], [60, 120], [120, 180], [180, 240], [240, 300], [300, 360]]);
+    const small = await planned([[0, 60]]);
+    const order: string[] = [];
+    for (let i = 0; i < 7; i++) {
+      const [t] = await claim(1);
+      if (!t) break;
+      order.push(t.job_id === small.id ? "small" : t.job_id === big.id ? "big" : "other");
+    }
+    expect(order.indexOf("small")).toBeGreaterThanOrEqual(0);
+    expect(order.indexOf("small")).toBeLessThanOrEqual(2);
+  });
+});

@@ -1,0 +1,133 @@
+import type { Context } from "hono";
+import { createMiddleware } from "hono/factory";
+import { ClaimRequest, CompleteRequest, FailRequest, HeartbeatRequest, SegmentsPost, type Task } from "../../shared/protocol.ts";
+import type { AppEnv } from "../app-env.ts";
+import { parseWith, readJson } from "../body.ts";
+import { readConfig } from "../config.ts";
+import { ApiError, unwrap } from "../errors.ts";
+import { jobStub, queueStub } from "../job-stubs.ts";
+import { mintTaskToken, verifyTaskToken, type TaskClaims } from "../machine/task-token.ts";
+
+/** Segment posts carry up to 2,000 segments with words; far above the public API's 64 KB. */
+const MACHINE_BODY_BYTES = 4 * 1024 * 1024;
+
+function bearer(c: Context<AppEnv>): string {
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(c.req.header("authorization") ?? "");
+  if (!match?.[1]) throw new ApiError(401, "unauthorized", "Missing token: send `Authorization: Bearer <token>`.");
+  return match[1];
+}
+
+function machineToken(c: Context<AppEnv>): string {
+  const token = readConfig(c.env).machineToken;
+  if (!token) throw new ApiError(503, "service_misconfigured", "MACHINE_TOKEN is not set, so no machine may connect: add it with `wrangler secret put MACHINE_TOKEN`");
+  return token;
+}
+
+async function digest(text: string): Promise<ArrayBuffer> {
+  return crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+}
+
+/** The machine secret, compared as digests in constant time. */
+export const requireMachine = createMiddleware<AppEnv>(async (c, next) => {
+  const expected = machineToken(c);
+  if (!crypto.subtle.timingSafeEqual(await digest(bearer(c)), await digest(expected))) throw new ApiError(401, "unauthorized", "Invalid machine token.");
+  await next();
+});
+
+/** A task token for exactly the task named in the path. */
+export const requireTask = createMiddleware<AppEnv>(async (c, next) => {
+  const claims = await verifyTaskToken(machineToken(c), bearer(c));
+  if (!claims) throw new ApiError(401, "unauthorized", "Invalid task token.");
+  if (claims.task_id !== c.req.param("task_id")) throw new ApiError(403, "forbidden", "this task token is for another task");
+  c.set("task", claims);
+  await next();
+});
+
+/** POST /v1/machine/claim → 200 { tasks } or 204 when there is no work. */
+export async function claimTasks(c: Context<AppEnv>): Promise<Response> {
+  const body = parseWith(ClaimRequest, await readJson(c.req.raw));
+  const config = readConfig(c.env);
+  const unsigned = await queueStub(c.env).claim(body.machine_id, body.capacity, config.leaseSec);
+  if (unsigned.length === 0) return c.body(null, 204);
+  const tasks: Task[] = await Promise.all(
+    unsigned.map(async (t) => ({ ...t, task_token: await mintTaskToken(config.machineToken!, { job_id: t.job_id, task_id: t.task_id, attempt: t.attempt }) }) as Task),
+  );
+  return c.json({ tasks });
+}
+
+type TaskRef = { kind: "plan" } | { kind: "range"; index: number };
+
+/** `tr_….plan` or `tr_….r12`; anything else was never minted. */
+function taskRef(claims: TaskClaims): TaskRef {
+  const suffix = claims.task_id.slice(claims.job_id.length);
+  if (!claims.task_id.startsWith(claims.job_id)) throw new ApiError(404, "not_found", "no such task");
+  if (suffix === ".plan") return { kind: "plan" };
+  const match = /^\.r(\d{1,6})$/.exec(suffix);
+  if (!match) throw new ApiError(404, "not_found", "no such task");
+  return { kind: "range", index: Number(match[1]) };
+}
+
+/** The attempt in the body must be the token's: a token is one attempt's. */
+function checkAttempt(claims: TaskClaims, attempt: number): void {
+  if (attempt !== claims.attempt) throw new ApiError(409, "stale_attempt", `this token is for attempt ${claims.attempt}, not ${attempt}`);
+}
+
+/** POST /v1/machine/tasks/:task_id/heartbeat */
+export async function heartbeatTask(c: Context<AppEnv>): Promise<Response> {
+  const claims = c.get("task");
+  const body = parseWith(HeartbeatRequest, await readJson(c.req.raw, MACHINE_BODY_BYTES));
+  checkAttempt(claims, body.attempt);
+  const { leaseSec } = readConfig(c.env);
+  const ref = taskRef(claims);
+  const job = jobStub(c.env, claims.job_id);
+  const answer = ref.kind === "plan" ? await job.heartbeatPlan(body.attempt, leaseSec) : await job.heartbeatRange(ref.index, body.attempt, leaseSec);
+  return c.json(unwrap(answer));
+}
+
+/** POST /v1/machine/tasks/:task_id/segments */
+export async function postTaskSegments(c: Context<AppEnv>): Promise<Response> {
+  const claims = c.get("task");
+  const body = parseWith(SegmentsPost, await readJson(c.req.raw, MACHINE_BODY_BYTES));
+  checkAttempt(claims, body.attempt);
+  const ref = taskRef(claims);
+  if (ref.kind !== "range") throw new ApiError(400, "invalid_request", "a plan task posts no segments; send the plan with complete");
+  const answer = await jobStub(c.env, claims.job_id).postSegments({
+    range_index: ref.index,
+    attempt: body.attempt,
+    seq: body.seq,
+    segments: body.segments,
+    audio_sec_done: body.audio_sec_done,
+    ...(body.language_sec ? { language_sec: body.language_sec } : {}),
+  });
+  return c.json(unwrap(answer));
+}
+
+/** POST /v1/machine/tasks/:task_id/complete */
+export async function completeTask(c: Context<AppEnv>): Promise<Response> {
+  const claims = c.get("task");
+  const body = parseWith(CompleteRequest, await readJson(c.req.raw, MACHINE_BODY_BYTES));
+  checkAttempt(claims, body.attempt);
+  const ref = taskRef(claims);
+  const job = jobStub(c.env, claims.job_id);
+  if (ref.kind === "plan") {
+    if (!body.plan) throw new ApiError(400, "invalid_request", "plan: a plan task completes with its plan", "plan");
+    unwrap(await job.submitPlan(body.attempt, body.plan.duration_sec, body.plan.ranges, body.machine_sec, body.plan.media));
+  } else {
+    if (body.plan) throw new ApiError(400, "invalid_request", "plan: only a plan task sends a plan", "plan");
+    unwrap(await job.completeRange(ref.index, body.attempt, body.machine_sec));
+  }
+  return c.json({ ok: true });
+}
+
+/** POST /v1/machine/tasks/:task_id/fail */
+export async function failTask(c: Context<AppEnv>): Promise<Response> {
+  const claims = c.get("task");
+  const body = parseWith(FailRequest, await readJson(c.req.raw, MACHINE_BODY_BYTES));
+  checkAttempt(claims, body.attempt);
+  const ref = taskRef(claims);
+  const job = jobStub(c.env, claims.job_id);
+  const failure = { retryable: body.retryable, code: body.code, message: body.message };
+  if (ref.kind === "plan") unwrap(await job.failPlan(body.attempt, failure));
+  else unwrap(await job.failRange(ref.index, body.attempt, failure));
+  return c.json({ ok: true });
+}
