@@ -12,6 +12,7 @@ import { microChunks } from "./media/micro-chunks.ts";
 import { plan } from "./media/plan.ts";
 import { serveLocalFile } from "./media/local-file-server.ts";
 import { loadSpeechDetector } from "./media/speech-detector.ts";
+import { Machine } from "./runtime/machine.ts";
 import { transcribeUrl } from "./transcribe-file.ts";
 
 /**
@@ -19,12 +20,14 @@ import { transcribeUrl } from "./transcribe-file.ts";
  *   plan <url> [--macro-chunk-sec N]
  *   chunks <url> --from S --to E [--min-sec N] [--max-sec N] [--no-vad]
  *   transcribe <file|url> [--model DIR] [--language auto|xx] [--batch N] [--format F] [--task T] [--words]
+ *   serve      (EDGE_URL and MACHINE_TOKEN from the environment)
  */
 const USAGE = `usage:
   npm run machine -- plan <url> [--macro-chunk-sec N]
   npm run machine -- chunks <url> --from S --to E [--min-sec N] [--max-sec N] [--no-vad]
   npm run machine -- transcribe <file|url> [--model DIR] [--language auto|xx] [--batch N]
-                    [--format json|text|srt|vtt] [--task transcribe|translate] [--words] [--threads N]`;
+                    [--format json|text|srt|vtt] [--task transcribe|translate] [--words] [--threads N]
+  EDGE_URL=https://… MACHINE_TOKEN=… npm run machine -- serve [--model DIR] [--batch N] [--threads N]`;
 
 const FORMATS = ["json", "text", "srt", "vtt"] as const;
 
@@ -32,6 +35,7 @@ class UsageError extends Error {}
 
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
+  if (command === "serve") return serve(rest);
   const { values, positionals } = parseArgs({
     args: rest,
     allowPositionals: true,
@@ -140,6 +144,31 @@ async function main(argv: string[]): Promise<void> {
     default:
       throw new UsageError(command ? `unknown command "${command}"` : "give a command");
   }
+}
+
+/** The machine service: claim, transcribe, post; exits when idle. */
+async function serve(args: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { model: { type: "string" }, batch: { type: "string" }, threads: { type: "string" } } });
+  if (positionals.length > 0) throw new UsageError("serve takes no positional arguments");
+  const config = readConfig({
+    ...process.env,
+    ...(values.model !== undefined ? { WHISPER_MODEL_DIR: values.model } : {}),
+    ...(values.batch !== undefined ? { WHISPER_BATCH: values.batch } : {}),
+    ...(values.threads !== undefined ? { WHISPER_THREADS: values.threads } : {}),
+  });
+  const { EDGE_URL, MACHINE_TOKEN } = config;
+  if (!EDGE_URL || !MACHINE_TOKEN) throw new UsageError("serve needs EDGE_URL and MACHINE_TOKEN in the environment");
+  const binaries = resolveBinaries(config);
+  const engine = await WhisperEngine.load(modelDir(config), { device: config.WHISPER_DEVICE, threads: config.WHISPER_THREADS });
+  const machine = new Machine({ config: { ...config, EDGE_URL, MACHINE_TOKEN }, engine, binaries });
+  const stop = () => void machine.shutdown();
+  process.once("SIGTERM", stop);
+  process.once("SIGINT", stop);
+  process.stderr.write(`machine ${machine.id} serving ${EDGE_URL} with ${engine.model.files.name} on ${engine.model.device}\n`);
+  const why = await machine.run();
+  await machine.shutdown();
+  await engine.model.release();
+  process.stderr.write(`machine ${machine.id} stopped (${why})\n`);
 }
 
 function modelDir(config: MachineConfig): string {

@@ -1,3 +1,4 @@
+import { hostname } from "node:os";
 import { z } from "zod";
 
 /**
@@ -25,6 +26,17 @@ export const MachineConfig = z
     WHISPER_THREADS: z.coerce.number().int().min(0).default(0),
     /** Micro chunks decoded together. */
     WHISPER_BATCH: z.coerce.number().int().min(1).max(64).default(8),
+    /** The edge's base URL; `serve` needs it. */
+    EDGE_URL: z.string().url().optional(),
+    /** Secret shared with the edge; never logged. */
+    MACHINE_TOKEN: z.string().min(32).optional(),
+    MACHINE_ID: z.string().min(1).max(128).default(`${hostname()}-${process.pid}`),
+    /** Tasks run at once; more than 1 only pays when the engine waits on media. */
+    MACHINE_CAPACITY: z.coerce.number().int().min(1).max(16).default(1),
+    /** Exit after this long with no work (scale to zero). */
+    IDLE_EXIT_SEC: seconds.default(120),
+    /** On SIGTERM, how long running tasks get to hand their work back. */
+    SHUTDOWN_GRACE_SEC: seconds.default(20),
   })
   .refine((c) => c.MICRO_CHUNK_MAX_SEC >= 2 * c.MICRO_CHUNK_MIN_SEC, { message: "MICRO_CHUNK_MAX_SEC must be at least twice MICRO_CHUNK_MIN_SEC", path: ["MICRO_CHUNK_MAX_SEC"] });
 export type MachineConfig = z.infer<typeof MachineConfig>;

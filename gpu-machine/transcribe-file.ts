@@ -2,8 +2,9 @@ import type { Segment } from "../shared/segment.ts";
 import type { TranscribeOptions, WhisperEngine } from "./engine/whisper-engine.ts";
 import type { FfmpegBinaries } from "./media/ffmpeg-binaries.ts";
 import { MediaSource } from "./media/media-source.ts";
-import { microChunks, type MicroChunk } from "./media/micro-chunks.ts";
+import { microChunks } from "./media/micro-chunks.ts";
 import type { SpeechDetector } from "./media/speech-detector.ts";
+import { transcribeChunks } from "./transcribe-chunks.ts";
 
 export interface FileTranscriptOptions extends TranscribeOptions {
   binaries: FfmpegBinaries;
@@ -35,49 +36,16 @@ export async function transcribeUrl(url: string, engine: WhisperEngine, options:
   try {
     ({ durationSec } = await source.duration());
     const stream = await source.stream(0, durationSec);
-    const process = async (batch: MicroChunk[]) => {
-      const results = await engine.transcribe(
-        batch.map((c) => c.samples),
-        options,
-      );
-      results.forEach((r, i) => {
-        const chunk = batch[i]!;
-        if (r.temperature > 0) fallbacks += 1;
-        if (r.segments.length > 0) languageSec.set(r.language, (languageSec.get(r.language) ?? 0) + chunk.endSec - chunk.startSec);
-        for (const s of r.segments) {
-          segments.push({
-            start_sec: chunk.startSec + s.startSec,
-            end_sec: chunk.startSec + s.endSec,
-            text: s.text,
-            language: s.language,
-            avg_logprob: s.avgLogprob,
-            no_speech_prob: s.noSpeechProb,
-            compression_ratio: s.compressionRatio,
-            ...(s.words ? { words: s.words.map((w) => ({ word: w.word, start_sec: chunk.startSec + w.startSec, end_sec: chunk.startSec + w.endSec, probability: w.probability })) } : {}),
-          });
-        }
-      });
-    };
-    // One batch runs while the next is cut; waiting for it before starting the next keeps order and memory bounded.
-    let running: Promise<void> = Promise.resolve();
-    const submit = async (batch: MicroChunk[]) => {
-      await running;
-      running = process(batch);
-      running.catch(() => undefined); // surfaced by the next await of `running`
-    };
-    let batch: MicroChunk[] = [];
-    for await (const chunk of microChunks(stream, { rangeIndex: 0, minSec: options.minSec, maxSec: options.maxSec, detector: options.detector })) {
-      chunks += 1;
-      if (!chunk.speech) continue; // silence costs no inference
-      speechChunks += 1;
-      batch.push(chunk);
-      if (batch.length === options.batchSize) {
-        await submit(batch);
-        batch = [];
-      }
-    }
-    if (batch.length > 0) await submit(batch);
-    await running;
+    const counts = await transcribeChunks(
+      microChunks(stream, { rangeIndex: 0, minSec: options.minSec, maxSec: options.maxSec, detector: options.detector }),
+      engine,
+      options,
+      async (batch) => {
+        segments.push(...batch.segments);
+        for (const [language, sec] of Object.entries(batch.languageSec)) languageSec.set(language, (languageSec.get(language) ?? 0) + sec);
+      },
+    );
+    ({ chunks, speechChunks, fallbacks } = counts);
   } finally {
     await source.close();
   }

@@ -23,6 +23,7 @@ export interface DecodeOptions {
   maxInitialTimestampSec: number;
   /** Stop after the first step: language and no-speech probabilities only. */
   detectOnly?: boolean;
+  signal?: AbortSignal;
 }
 
 export interface DecodedSequence {
@@ -156,6 +157,7 @@ export async function decodeBatch(model: WhisperModel, items: readonly DecodeIte
   const limit = maxTokens - 1 - promptLength;
 
   while (active.length > 0) {
+    options.signal?.throwIfAborted();
     const logits = out.logits!.data as Float32Array;
     const steps = out.logits!.dims[1]!;
     const next: number[] = [];

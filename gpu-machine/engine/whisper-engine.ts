@@ -13,6 +13,8 @@ export interface TranscribeOptions {
   /** Chunks decoded together. */
   batchSize: number;
   wordTimestamps: boolean;
+  /** Stops the work between model calls (a canceled job, a shutdown). */
+  signal?: AbortSignal;
 }
 
 export const DEFAULT_TRANSCRIBE: TranscribeOptions = { language: "auto", task: "transcribe", batchSize: 8, wordTimestamps: false };
@@ -165,7 +167,7 @@ export class WhisperEngine {
   }
 
   private async decodeWithFallback(chunks: readonly Float32Array[], offset: number, forced: string | null, opts: TranscribeOptions): Promise<ChunkTranscript[]> {
-    const hidden = await this.encodeAll(chunks);
+    const hidden = await this.encodeAll(chunks, opts.signal);
     const items: DecodeItem[] = chunks.map((c, i) => ({ hidden: hidden[i]!, language: forced, audioFrames: Math.max(1, Math.ceil(c.length / 320)), seed: offset + i }));
     const best: Array<{ seq: DecodedSequence; quality: DecodeQuality; temperature: number } | null> = chunks.map(() => null);
     let pending = items.map((_, i) => i);
@@ -174,7 +176,7 @@ export class WhisperEngine {
       const decoded = await decodeBatch(
         this.model,
         pending.map((i) => ({ ...items[i]!, seed: items[i]!.seed * 31 + Math.round(temperature * 10) })),
-        { task: opts.task, temperature, timestamps: true, attention: opts.wordTimestamps, maxInitialTimestampSec: 1 },
+        { task: opts.task, temperature, timestamps: true, attention: opts.wordTimestamps, maxInitialTimestampSec: 1, ...(opts.signal ? { signal: opts.signal } : {}) },
       );
       const retry: number[] = [];
       decoded.forEach((seq, k) => {
@@ -193,12 +195,13 @@ export class WhisperEngine {
     return best.map((b, i) => this.toTranscript(b!.seq, b!.quality, b!.temperature, chunks[i]!));
   }
 
-  private async encodeAll(chunks: readonly Float32Array[]): Promise<Float32Array[]> {
+  private async encodeAll(chunks: readonly Float32Array[], signal?: AbortSignal): Promise<Float32Array[]> {
     // On CPU a batched encoder pass costs the same per window as single ones, and
     // single passes keep the int8 activation scales of one chunk from touching another.
     const perCall = this.model.device === "cuda" ? chunks.length : 1;
     const hidden: Float32Array[] = [];
     for (let at = 0; at < chunks.length; at += perCall) {
+      signal?.throwIfAborted();
       const features = chunks.slice(at, at + perCall).map((c) => this.mel.compute(levelUtterances(c)));
       hidden.push(...(await this.model.encode(features)));
     }

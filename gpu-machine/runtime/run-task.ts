@@ -1,0 +1,84 @@
+import type { PlanTask, RangeTask, Task } from "../../shared/protocol.ts";
+import type { MachineConfig } from "../config.ts";
+import type { WhisperEngine } from "../engine/whisper-engine.ts";
+import type { FfmpegBinaries } from "../media/ffmpeg-binaries.ts";
+import { MediaSource } from "../media/media-source.ts";
+import { microChunks, type MicroChunk } from "../media/micro-chunks.ts";
+import { plan } from "../media/plan.ts";
+import { loadSpeechDetector } from "../media/speech-detector.ts";
+import { transcribeChunks } from "../transcribe-chunks.ts";
+import type { EdgeClient } from "./edge-client.ts";
+
+export interface TaskContext {
+  client: EdgeClient;
+  engine: WhisperEngine;
+  binaries: FfmpegBinaries;
+  config: MachineConfig;
+  signal: AbortSignal;
+}
+
+/** Probes the recording and posts its plan with the completion. */
+export async function runPlan(task: PlanTask, ctx: TaskContext): Promise<void> {
+  const started = performance.now();
+  const result = await plan(task.media_url, { binaries: ctx.binaries, macroChunkSec: task.options.macro_chunk_sec });
+  ctx.signal.throwIfAborted();
+  await ctx.client.complete(task, {
+    machine_sec: (performance.now() - started) / 1000,
+    plan: {
+      duration_sec: result.durationSec,
+      ranges: result.ranges.map((r) => ({ start_sec: r.startSec, end_sec: r.endSec })),
+      media: { container: result.container, duration_sec: result.durationSec, channels: result.channels },
+    },
+  });
+}
+
+/** Stops the chunk stream as soon as the task is called off. */
+async function* untilAborted(chunks: AsyncIterable<MicroChunk>, signal: AbortSignal): AsyncGenerator<MicroChunk> {
+  for await (const chunk of chunks) {
+    signal.throwIfAborted();
+    yield chunk;
+  }
+}
+
+/** Streams exactly the range, posts segments batch by batch, then completes. */
+export async function runRange(task: RangeTask, ctx: TaskContext): Promise<void> {
+  const started = performance.now();
+  const known = task.media ? { container: task.media.container, durationSec: task.media.duration_sec, channels: task.media.channels } : undefined;
+  const source = await MediaSource.open(task.media_url, { binaries: ctx.binaries, ...(known ? { known } : {}) });
+  try {
+    const detector = await loadSpeechDetector(ctx.config);
+    const stream = await source.stream(task.start_sec, task.end_sec);
+    const maxSec = task.options.micro_chunk_sec;
+    const chunks = microChunks(stream, { rangeIndex: task.range_index, minSec: Math.min(ctx.config.MICRO_CHUNK_MIN_SEC, maxSec / 2), maxSec, detector });
+    let seq = 0;
+    await transcribeChunks(
+      untilAborted(chunks, ctx.signal),
+      ctx.engine,
+      { language: task.language ?? "auto", task: "transcribe", batchSize: ctx.config.WHISPER_BATCH, wordTimestamps: task.options.word_timestamps, signal: ctx.signal },
+      async (batch) => {
+        ctx.signal.throwIfAborted();
+        await ctx.client.segments(task, {
+          seq: seq++,
+          segments: batch.segments,
+          audio_sec_done: Math.max(0, batch.throughSec - task.start_sec),
+          language_sec: batch.languageSec,
+        });
+      },
+    );
+    ctx.signal.throwIfAborted();
+    await ctx.client.complete(task, { machine_sec: (performance.now() - started) / 1000 });
+  } finally {
+    await source.close();
+  }
+}
+
+export function runTask(task: Task, ctx: TaskContext): Promise<void> {
+  switch (task.kind) {
+    case "plan":
+      return runPlan(task, ctx);
+    case "range":
+      return runRange(task, ctx);
+    default:
+      return task satisfies never;
+  }
+}
