@@ -22,7 +22,7 @@ import { streamText } from "./stream-text.ts";
 import { WebhookOutbox } from "./webhook-outbox.ts";
 
 /** What the Worker knows when it creates a job; the rest of the record starts empty. */
-export type CreateJobInput = Omit<JobRecord, "state" | "plan_machine_sec" | "last_progress_event_at" | "plan_media">;
+export type CreateJobInput = Omit<JobRecord, "state" | "plan_machine_sec" | "last_progress_event_at" | "plan_media" | "settled_language">;
 
 export interface TranscriptBody {
   content_type: string;
@@ -72,6 +72,7 @@ export interface TaskFailure {
 /** The language vote settles once this much speech has voted, with this share for the leader. */
 const LANGUAGE_VOTE_MIN_SEC = 60;
 const LANGUAGE_VOTE_SHARE = 0.6;
+const LANGUAGE_REDO_SHARE = 0.8;
 /** Progress webhooks, when asked for, come at most this often. */
 const PROGRESS_WEBHOOK_INTERVAL_MS = 60_000;
 /** Alarm handlers that throw are tried again this much later rather than in a hot loop. */
@@ -104,7 +105,7 @@ export class JobObject extends DurableObject<Env> {
     const existing = this.store.readJob();
     if (existing) return existing.owner === input.owner ? ok(this.view(existing)) : notFound();
     migrate(this.ctx.storage.sql);
-    this.store.insertJob({ ...input, state: { status: "queued", plan_failures: 0 }, plan_machine_sec: 0, last_progress_event_at: null, plan_media: null });
+    this.store.insertJob({ ...input, state: { status: "queued", plan_failures: 0 }, plan_machine_sec: 0, last_progress_event_at: null, plan_media: null, settled_language: null });
     await this.notifyQueue();
     return ok(this.view(this.store.readJob()!));
   }
@@ -270,7 +271,7 @@ export class JobObject extends DurableObject<Env> {
       this.deadlines.clear("range_lease", String(rangeIndex)),
     );
     if (!changed.ok) return changed;
-    if (this.store.countRangesNot("done") === 0) await this.apply({ type: "ranges_done", at: now });
+    if (this.store.countRangesNot("done") === 0 && !this.redoDisagreeingRanges()) await this.apply({ type: "ranges_done", at: now });
     await this.deadlines.arm();
     return ok(this.view(this.store.readJob()!));
   }
@@ -421,6 +422,37 @@ export class JobObject extends DurableObject<Env> {
     }
   }
 
+  /**
+   * With language "auto", once every range is done the vote settles the job's
+   * language. Ranges decoded before it settled whose own language disagrees go
+   * round again with it forced, once. Only for a clearly one-language recording
+   * (the leader has ≥ 80 % of the speech): in a bilingual one each range keeps its own.
+   * Returns whether any range was sent back.
+   */
+  private redoDisagreeingRanges(): boolean {
+    const job = this.store.readJob();
+    if (!job || job.options.language !== "auto" || job.settled_language) return false;
+    const vote = this.store.languageVote();
+    const total = vote.reduce((sum, v) => sum + v.sec, 0);
+    const leader = vote[0];
+    if (!leader || leader.sec / total < LANGUAGE_REDO_SHARE) return false;
+    const disagreeing = this.store.rangeLanguages().filter((r) => r.language !== leader.language);
+    this.ctx.storage.transactionSync(() => {
+      this.store.setSettledLanguage(leader.language);
+      for (const r of disagreeing) {
+        const range = this.store.readRange(r.range_idx);
+        if (!range) continue;
+        const reason = { code: "language_vote", message: `range ${r.range_idx} came out in ${r.language}; the recording is ${leader.language}` };
+        const next = rangeTransition(range.state, { type: "redo", reason });
+        if (!next.ok) continue;
+        this.store.writeRange(r.range_idx, next.state);
+        this.store.dropRangeSegments(r.range_idx);
+      }
+    });
+    if (disagreeing.length > 0) void this.notifyQueue();
+    return disagreeing.length > 0;
+  }
+
   private taskFields(job: JobRecord, taskId: string, attempt: number, leaseUntil: number, leaseSec: number) {
     return { job_id: job.id, task_id: taskId, attempt, lease_until: leaseUntil, lease_sec: leaseSec, media_url: job.audio_url, options: job.options };
   }
@@ -432,6 +464,7 @@ export class JobObject extends DurableObject<Env> {
    */
   private rangeLanguage(job: JobRecord): string | null {
     if (job.options.language !== "auto") return job.options.language;
+    if (job.settled_language) return job.settled_language;
     const vote = this.store.languageVote();
     const total = vote.reduce((sum, v) => sum + v.sec, 0);
     const leader = vote[0];

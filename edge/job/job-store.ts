@@ -27,6 +27,8 @@ export interface JobRecord {
   last_progress_event_at: number | null;
   /** What the plan learned about the recording, passed to range tasks. */
   plan_media: MediaHint | null;
+  /** With language "auto": the language the vote settled on once all ranges were done. */
+  settled_language: string | null;
 }
 
 export interface RangeRecord {
@@ -40,6 +42,7 @@ type JobRow = {
   id: string; owner: string; created_at: number; audio_url: string; options: string; webhook: string | null;
   metadata: string | null; media: string; state: string; plan_machine_sec: number; last_progress_event_at: number | null;
   plan_media: string | null;
+  settled_language: string | null;
 };
 
 type SegmentRow = {
@@ -63,6 +66,20 @@ export class JobStore {
       state: JSON.parse(row.state) as JobState,
       plan_media: row.plan_media === null ? null : (JSON.parse(row.plan_media) as MediaHint),
     };
+  }
+
+  setSettledLanguage(language: string): void {
+    this.sql.exec("UPDATE job SET settled_language = ? WHERE one = 1", language);
+  }
+
+  /** Each range's own leading language by speech seconds. */
+  rangeLanguages(): Array<{ range_idx: number; language: string; sec: number }> {
+    return this.sql
+      .exec<{ range_idx: number; language: string; sec: number }>(
+        `SELECT range_idx, language, sec FROM range_languages r
+         WHERE sec = (SELECT MAX(sec) FROM range_languages WHERE range_idx = r.range_idx) ORDER BY range_idx`,
+      )
+      .toArray();
   }
 
   setPlanMedia(media: MediaHint): void {

@@ -9,6 +9,7 @@ const events: Record<RangeEvent["type"], RangeEvent> = {
   complete: { type: "complete", at: 31_000, machine_sec: null },
   lease_expired: { type: "lease_expired", at: 61_000 },
   report_failure: { type: "report_failure", at: 5000, retryable: true, error },
+  redo: { type: "redo", reason: { code: "language_vote", message: "came out in nn" } },
 };
 const leased: RangeState = { status: "leased", attempt: 1, machine_id: "m", leased_at: 1000, lease_until: 61_000, audio_sec_done: 0 };
 const states: Record<RangeState["status"], RangeState> = {
@@ -20,7 +21,7 @@ const states: Record<RangeState["status"], RangeState> = {
 const legal: Record<RangeState["status"], Array<RangeEvent["type"]>> = {
   pending: ["lease"],
   leased: ["heartbeat", "progress", "complete", "lease_expired", "report_failure"],
-  done: [],
+  done: ["redo"],
   failed: [],
 };
 

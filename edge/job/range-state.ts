@@ -19,7 +19,9 @@ export type RangeEvent =
   | { type: "progress"; audio_sec_done: number }
   | { type: "complete"; at: number; machine_sec: number | null }
   | { type: "lease_expired"; at: number }
-  | { type: "report_failure"; at: number; retryable: boolean; error: JobError };
+  | { type: "report_failure"; at: number; retryable: boolean; error: JobError }
+  /** A finished range whose language disagrees with the job's vote goes round again. */
+  | { type: "redo"; reason: JobError };
 
 export type RangeTransition = { ok: true; state: RangeState } | { ok: false; reason: string };
 
@@ -60,6 +62,8 @@ export function rangeTransition(state: RangeState, event: RangeEvent): RangeTran
         : illegal();
     case "report_failure":
       return state.status === "leased" ? { ok: true, state: lost(state, event.error, event.retryable) } : illegal();
+    case "redo":
+      return state.status === "done" ? { ok: true, state: { status: "pending", attempt: state.attempt, last_error: event.reason } } : illegal();
     default:
       return assertNever(event);
   }

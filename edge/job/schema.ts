@@ -78,6 +78,7 @@ const MIGRATIONS: readonly string[] = [
   `,
   `
   ALTER TABLE job ADD COLUMN plan_media TEXT;
+  ALTER TABLE job ADD COLUMN settled_language TEXT;
   CREATE TABLE range_languages (
     range_idx INTEGER NOT NULL,
     language TEXT NOT NULL,

@@ -124,4 +124,42 @@ describe("machine protocol", () => {
     expect(order.indexOf("small")).toBeGreaterThanOrEqual(0);
     expect(order.indexOf("small")).toBeLessThanOrEqual(2);
   });
+
+  it("with language auto, a range that came out in another language is redone with the job's language", async () => {
+    const { id } = await planned([[0, 60], [60, 120], [120, 180]]);
+    const ranges = [await claimFor(id, "range"), await claimFor(id, "range"), await claimFor(id, "range")];
+    const byIndex = ranges.sort((a, b) => (a.kind === "range" && b.kind === "range" ? a.range_index - b.range_index : 0));
+    const speech = [{ en: 50 }, { en: 55 }, { nn: 12 }];
+    for (const [i, t] of byIndex.entries()) {
+      const language = Object.keys(speech[i]!)[0]!;
+      expect((await post(t, "segments", { seq: 0, segments: [seg(i * 60 + 1, i * 60 + 5, `part ${i}`, language)], audio_sec_done: 60, language_sec: speech[i] })).status).toBe(200);
+      expect((await post(t, "complete", { machine_sec: 5 })).status).toBe(200);
+    }
+    expect((await getJob(id)).status).toBe("running");
+    const redo = await claimFor(id, "range");
+    expect(redo).toMatchObject({ range_index: 2, attempt: 2, language: "en" });
+    expect((await post(redo, "segments", { seq: 0, segments: [seg(121, 125, "part two again")], audio_sec_done: 60, language_sec: { en: 12 } })).status).toBe(200);
+    expect((await post(redo, "complete", { machine_sec: 5 })).status).toBe(200);
+    expect((await getJob(id)).status).toBe("completed");
+    const text = await (await call("GET", `/v1/transcriptions/${id}/transcript?format=text`)).text();
+    expect(text.trim()).toBe("part 0 part 1 part two again");
+  });
+
+  it("sustains claims from one queue object (rate printed for the README, not asserted)", async () => {
+    const jobs: Array<{ id: string }> = [];
+    for (let j = 0; j < 10; j++) jobs.push(await planned(Array.from({ length: 10 }, (_, i): [number, number] => [i * 60, (i + 1) * 60])));
+    const ids = new Set(jobs.map((j) => j.id));
+    // Planning claimed with capacity 4, so some ranges were handed out already.
+    let got = claimed.splice(0).filter((t) => ids.has(t.job_id) && t.kind === "range").length;
+    const early = got;
+    const started = Date.now();
+    for (let i = 0; i < 300 && got < 100; i++) {
+      const tasks = await claim(1, `m-${i % 4}`);
+      if (tasks.length === 0) break;
+      got += tasks.filter((t) => ids.has(t.job_id)).length;
+    }
+    const seconds = (Date.now() - started) / 1000;
+    console.log(`queue: ${got - early} range claims in ${seconds.toFixed(2)} s = ${((got - early) / seconds).toFixed(0)} claims/s through the Worker (local workerd, one claim at a time)`);
+    expect(got).toBe(100);
+  });
 });

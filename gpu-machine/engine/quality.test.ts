@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { compressionRatio, isSilence, loopCut, needsFallback } from "./quality.ts";
+import { compressionRatio, isSilence, loopCut, needsFallback, repeatedSegments } from "./quality.ts";
 
 describe("loop cut", () => {
   it("cuts a phrase repeated until the limit back to its first copy", () => {
@@ -37,5 +37,17 @@ describe("fallback and silence decisions", () => {
     expect(isSilence(silent)).toBe(true);
     expect(needsFallback(silent)).toBe(false);
     expect(isSilence({ ...ok, noSpeechProb: 0.9 })).toBe(false); // confident text wins over the no-speech token
+  });
+});
+
+describe("repeated segments", () => {
+  it("finds a sentence re-issued with new timestamps, even with a new first word or case", () => {
+    const said = "We have a question that we have all of you who are in the course of the year.";
+    expect(repeatedSegments(["We are gathered to", said, said, `And ${said.toLowerCase()}`])).toEqual([2, 3]);
+  });
+
+  it("leaves short repeats and different sentences alone", () => {
+    expect(repeatedSegments(["Thank you.", "Thank you.", "No, no.", "No, no."])).toEqual([]);
+    expect(repeatedSegments(["The cat sat on the mat.", "The dog sat on the mat."])).toEqual([]);
   });
 });

@@ -43,6 +43,32 @@ function sameBlock(tokens: readonly number[], a: number, b: number, length: numb
   return true;
 }
 
+/** Lowercase words without punctuation or a leading "and/so/but", for comparing segments. */
+function gist(text: string): string {
+  return text
+    .toLowerCase()
+    .replace(/[^\p{L}\p{N}\s']/gu, " ")
+    .trim()
+    .split(/\s+/)
+    .filter((w, i) => !(i === 0 && ["and", "so", "but", "then"].includes(w)))
+    .join(" ");
+}
+
+/**
+ * Indices of segments that say again what the segment before them said: the
+ * other shape of a loop, one sentence re-issued with new timestamps and a
+ * changed first word, which token-level repetition does not see. Short
+ * segments ("Thank you.", "No.") may repeat in speech and are left alone.
+ */
+export function repeatedSegments(texts: readonly string[], minWords = 4): number[] {
+  const out: number[] = [];
+  for (let i = 1; i < texts.length; i++) {
+    const g = gist(texts[i]!);
+    if (g.split(" ").length >= minWords && g === gist(texts[i - 1]!)) out.push(i);
+  }
+  return out;
+}
+
 export interface DecodeQuality {
   avgLogprob: number;
   compressionRatio: number;

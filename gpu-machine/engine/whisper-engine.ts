@@ -1,7 +1,7 @@
 import { decodeBatch, type DecodedSequence, type DecodeItem } from "./decode-batch.ts";
 import { DEFAULT_LEVELING, FRAME_SEC, levelUtterances, stretches } from "./level-utterances.ts";
 import { LogMel, WINDOW_SAMPLES } from "./log-mel.ts";
-import { compressionRatio, isSilence, needsFallback, QUALITY, type DecodeQuality } from "./quality.ts";
+import { compressionRatio, isSilence, needsFallback, QUALITY, repeatedSegments, type DecodeQuality } from "./quality.ts";
 import { splitSegments } from "./segments.ts";
 import { WhisperModel, type LoadOptions } from "./whisper-model.ts";
 import { tokenStartTimes, trimToSound, wordsOf, type TimedWord } from "./word-timing.ts";
@@ -183,7 +183,7 @@ export class WhisperEngine {
         const i = pending[k]!;
         // A fallback keeps the language the first pass settled on.
         if (forced === null) items[i] = { ...items[i]!, language: seq.language };
-        const quality = this.qualityOf(seq);
+        const quality = this.qualityOf(seq, chunks[i]!.length / 16000);
         const previous = best[i];
         // Every retried chunk failed before: a passing result wins, else the more likely non-loop.
         const keep = !previous || !needsFallback(quality) || (!quality.looped && (previous.quality.looped || quality.avgLogprob > previous.quality.avgLogprob));
@@ -208,13 +208,15 @@ export class WhisperEngine {
     return hidden;
   }
 
-  private qualityOf(seq: DecodedSequence): DecodeQuality {
-    const text = this.model.vocab.decodeText(seq.tokens);
+  private qualityOf(seq: DecodedSequence, audioSec: number): DecodeQuality {
+    const { vocab } = this.model;
+    const text = vocab.decodeText(seq.tokens);
+    const segmentTexts = splitSegments(seq.tokens, vocab, audioSec).map((s) => vocab.decodeText(s.tokens));
     return {
       avgLogprob: seq.sumLogprob / (seq.tokens.length + 1),
       compressionRatio: compressionRatio(text),
       noSpeechProb: seq.noSpeechProb,
-      looped: seq.looped,
+      looped: seq.looped || repeatedSegments(segmentTexts).length > 0,
     };
   }
 
@@ -243,6 +245,8 @@ export class WhisperEngine {
         return segment;
       })
       .filter((s) => s.text.length > 0);
-    return { ...base, segments, skipped: null };
+    // When every temperature looped, the kept result still says nothing twice.
+    const repeats = new Set(repeatedSegments(segments.map((s) => s.text)));
+    return { ...base, segments: segments.filter((_, k) => !repeats.has(k)), skipped: null };
   }
 }
