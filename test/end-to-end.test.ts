@@ -65,7 +65,9 @@ describe.skipIf(need.missing)("end to end: the Worker under wrangler dev, two ma
   });
 
   it("transcribes it whole, in order, with a machine killed mid-range, as well as the clips one by one", async () => {
-    const created = (await (await api("POST", "/v1/transcriptions", { audio_url: media.url("/en-20min.opus"), language: "auto" })).json()) as TranscriptionJob;
+    // English is given, as for the clips below, so the gap measures chunking alone
+    // (language detection and the vote have their own tests).
+    const created = (await (await api("POST", "/v1/transcriptions", { audio_url: media.url("/en-20min.opus"), language: "en" })).json()) as TranscriptionJob;
     // Kill machine A once it is inside a range: its lease runs out and B redoes the range.
     await until(created.id, (j) => j.status === "running" && (j.progress?.ranges_done ?? 0) >= 1, 300);
     const a = machines[0]!;
@@ -118,8 +120,9 @@ describe.skipIf(need.missing)("end to end: the Worker under wrangler dev, two ma
     const oneByOne = wordErrorRate([{ reference: whole, hypothesis: clipTexts.join(" ") }]);
     console.log(`whisper-tiny WER: long form ${(longForm.wer * 100).toFixed(2)} % (${segs.length} segments, ${finished.progress?.ranges_total} ranges), clips one by one ${(oneByOne.wer * 100).toFixed(2)} %; speedup ${finished.usage!.speedup}`);
     // The issue asks for ≤ +1.0. whisper-base meets it on this file (11.09 % vs 10.82 %,
-    // `npm run machine -- transcribe`); whisper-tiny here measures +2.2, and its long-form
-    // WER moves by ±2 points with batch size and chunking alone (28.5–32.2 %). Bound at +3.
+    // `npm run machine -- transcribe`); whisper-tiny here measures +2.2 (28.5 vs 26.3 %),
+    // and its long-form WER moves by ±2 points with batch size, threads and chunk
+    // boundaries alone (28.5–32.5 % seen). Bound at +3 until tiny's gap is closed.
     expect(longForm.wer * 100).toBeLessThanOrEqual(oneByOne.wer * 100 + 3.0);
   }, 900_000);
 
@@ -131,8 +134,11 @@ describe.skipIf(need.missing)("end to end: the Worker under wrangler dev, two ma
     expect(b.log()).toContain(`start ${created.id}.r`);
     const canceledAt = Date.now();
     expect((await api("POST", `/v1/transcriptions/${created.id}/cancel`)).status).toBe(200);
-    for (let i = 0; i < 200 && !b.log().includes(`canceled`); i++) await new Promise((r) => setTimeout(r, 100));
+    // The machine hears it at its next heartbeat (every LEASE_SEC / 3) and stops between model calls.
+    for (let i = 0; i < 200 && !b.log().includes(`stopping ${created.id}`); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(b.log()).toMatch(new RegExp(`stopping ${created.id}\\.r\\d+: canceled`));
+    expect(Date.now() - canceledAt).toBeLessThanOrEqual((LEASE_SEC / 3 + 1) * 1000);
+    for (let i = 0; i < 100 && !new RegExp(`stopped ${created.id}\\.r\\d+ .*: canceled`).test(b.log()); i++) await new Promise((r) => setTimeout(r, 100));
     expect(b.log()).toMatch(new RegExp(`stopped ${created.id}\\.r\\d+ .*: canceled`));
-    expect(Date.now() - canceledAt).toBeLessThanOrEqual((LEASE_SEC / 3 + 2) * 1000);
   }, 300_000);
 });

@@ -9,7 +9,7 @@ import { startMediaServer, type MediaServer } from "./support/media-server.ts";
 import { missingShared, sharedPath } from "./support/shared-data.ts";
 import { packagedModel } from "./support/whisper-models.ts";
 
-const shared = missingShared("data/formats/excerpt.opus");
+const shared = missingShared("data/formats/excerpt.opus", "data/speech/fleurs-multilingual/fleurs-de-000.ogg");
 
 describe.skipIf(shared.missing)("a whole file through the media pipeline and the engine", () => {
   let server: MediaServer;
@@ -25,6 +25,7 @@ describe.skipIf(shared.missing)("a whole file through the media pipeline and the
       "/hum.wav": { file: hum },
       "/silence.wav": { file: silence },
       "/excerpt.opus": { file: sharedPath("data", "formats", "excerpt.opus") },
+      "/de.ogg": { file: sharedPath("data", "speech", "fleurs-multilingual", "fleurs-de-000.ogg") },
     });
     engine = await WhisperEngine.load(await packagedModel("tiny"), { threads: 2 });
     const config = readConfig({ ...process.env });
@@ -43,6 +44,13 @@ describe.skipIf(shared.missing)("a whole file through the media pipeline and the
     expect(result.stats.chunks).toBeGreaterThan(0);
     expect(result.stats.speech_chunks).toBe(0);
     expect(result.audioDurationSec).toBeCloseTo(20, 1);
+  }, 120_000);
+
+  it("with language auto, one language is settled for the stream and every segment carries it", async () => {
+    const result = await transcribeUrl(server.url("/de.ogg"), engine, options);
+    expect(result.language).toBe("de");
+    expect(result.segments.length).toBeGreaterThan(0);
+    expect(result.segments.every((s) => s.language === "de")).toBe(true);
   }, 120_000);
 
   it("speech gets absolute, ordered segments that cover the recording", async () => {

@@ -128,7 +128,10 @@ export class Machine {
       if (controller.signal.aborted) return;
       try {
         const answer = await this.client.heartbeat(task);
-        if (!answer.continue) controller.abort(new TaskStopped(answer.reason));
+        if (!answer.continue) {
+          this.log(`stopping ${task.task_id}: ${answer.reason}`);
+          controller.abort(new TaskStopped(answer.reason));
+        }
       } catch (error) {
         if (error instanceof EdgeError && error.superseded) controller.abort(new TaskStopped("superseded"));
         else this.log(`heartbeat failed for ${task.task_id}: ${(error as Error).message}`);
