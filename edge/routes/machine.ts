@@ -1,4 +1,5 @@
 import type { Context } from "hono";
+import type { z } from "zod";
 import { createMiddleware } from "hono/factory";
 import { ClaimRequest, CompleteRequest, FailRequest, HeartbeatRequest, SegmentsPost, type Task } from "../../shared/protocol.ts";
 import type { AppEnv } from "../app-env.ts";
@@ -72,26 +73,27 @@ function checkAttempt(claims: TaskClaims, attempt: number): void {
   if (attempt !== claims.attempt) throw new ApiError(409, "stale_attempt", `this token is for attempt ${claims.attempt}, not ${attempt}`);
 }
 
+/** What every task route starts with: the token's claims, the checked body, the task and its job. */
+async function taskRequest<S extends z.ZodType<{ attempt: number }>>(c: Context<AppEnv>, schema: S) {
+  const claims = c.get("task");
+  const body: z.infer<S> = parseWith(schema, await readJson(c.req.raw, MACHINE_BODY_BYTES));
+  checkAttempt(claims, body.attempt);
+  return { claims, body, ref: taskRef(claims), job: jobStub(c.env, claims.job_id) };
+}
+
 /** POST /v1/machine/tasks/:task_id/heartbeat */
 export async function heartbeatTask(c: Context<AppEnv>): Promise<Response> {
-  const claims = c.get("task");
-  const body = parseWith(HeartbeatRequest, await readJson(c.req.raw, MACHINE_BODY_BYTES));
-  checkAttempt(claims, body.attempt);
+  const { body, ref, job } = await taskRequest(c, HeartbeatRequest);
   const { leaseSec } = readConfig(c.env);
-  const ref = taskRef(claims);
-  const job = jobStub(c.env, claims.job_id);
   const answer = ref.kind === "plan" ? await job.heartbeatPlan(body.attempt, leaseSec) : await job.heartbeatRange(ref.index, body.attempt, leaseSec);
   return c.json(unwrap(answer));
 }
 
 /** POST /v1/machine/tasks/:task_id/segments */
 export async function postTaskSegments(c: Context<AppEnv>): Promise<Response> {
-  const claims = c.get("task");
-  const body = parseWith(SegmentsPost, await readJson(c.req.raw, MACHINE_BODY_BYTES));
-  checkAttempt(claims, body.attempt);
-  const ref = taskRef(claims);
+  const { body, ref, job } = await taskRequest(c, SegmentsPost);
   if (ref.kind !== "range") throw new ApiError(400, "invalid_request", "a plan task posts no segments; send the plan with complete");
-  const answer = await jobStub(c.env, claims.job_id).postSegments({
+  const answer = await job.postSegments({
     range_index: ref.index,
     attempt: body.attempt,
     seq: body.seq,
@@ -104,11 +106,7 @@ export async function postTaskSegments(c: Context<AppEnv>): Promise<Response> {
 
 /** POST /v1/machine/tasks/:task_id/complete */
 export async function completeTask(c: Context<AppEnv>): Promise<Response> {
-  const claims = c.get("task");
-  const body = parseWith(CompleteRequest, await readJson(c.req.raw, MACHINE_BODY_BYTES));
-  checkAttempt(claims, body.attempt);
-  const ref = taskRef(claims);
-  const job = jobStub(c.env, claims.job_id);
+  const { body, ref, job } = await taskRequest(c, CompleteRequest);
   if (ref.kind === "plan") {
     if (!body.plan) throw new ApiError(400, "invalid_request", "plan: a plan task completes with its plan", "plan");
     unwrap(await job.submitPlan(body.attempt, body.plan.duration_sec, body.plan.ranges, body.machine_sec, body.plan.media));
@@ -121,11 +119,7 @@ export async function completeTask(c: Context<AppEnv>): Promise<Response> {
 
 /** POST /v1/machine/tasks/:task_id/fail */
 export async function failTask(c: Context<AppEnv>): Promise<Response> {
-  const claims = c.get("task");
-  const body = parseWith(FailRequest, await readJson(c.req.raw, MACHINE_BODY_BYTES));
-  checkAttempt(claims, body.attempt);
-  const ref = taskRef(claims);
-  const job = jobStub(c.env, claims.job_id);
+  const { body, ref, job } = await taskRequest(c, FailRequest);
   const failure = { retryable: body.retryable, code: body.code, message: body.message };
   if (ref.kind === "plan") unwrap(await job.failPlan(body.attempt, failure));
   else unwrap(await job.failRange(ref.index, body.attempt, failure));
