@@ -1,0 +1,91 @@
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { readConfig } from "../gpu-machine/config.ts";
+import { WhisperEngine } from "../gpu-machine/engine/whisper-engine.ts";
+import { resolveBinaries } from "../gpu-machine/media/ffmpeg-binaries.ts";
+import { Machine } from "../gpu-machine/runtime/machine.ts";
+import type { Task } from "../shared/protocol.ts";
+import { startMediaServer, type MediaServer } from "./support/media-server.ts";
+import { missingShared, sharedPath } from "./support/shared-data.ts";
+import { packagedModel } from "./support/whisper-models.ts";
+
+const shared = missingShared("data/formats/excerpt.opus");
+const TOKEN = "runtime-test-machine-token-0123456789abcdef";
+
+/** A stand-in edge on 127.0.0.1: hands out the given tasks once, records every post. */
+async function fakeEdge(tasks: Task[]): Promise<{ url: string; posts: Array<{ path: string; body: Record<string, unknown> }>; close: () => Promise<void> }> {
+  const posts: Array<{ path: string; body: Record<string, unknown> }> = [];
+  const pending = [...tasks];
+  const server: Server = createServer((req, res) => {
+    let raw = "";
+    req.on("data", (d: Buffer) => (raw += d.toString()));
+    req.on("end", () => {
+      const body = JSON.parse(raw || "{}") as Record<string, unknown>;
+      posts.push({ path: req.url ?? "", body });
+      if (req.url === "/v1/machine/claim") {
+        const task = pending.shift();
+        if (!task) return res.writeHead(204).end();
+        return res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ tasks: [task] }));
+      }
+      const answer = req.url?.endsWith("/heartbeat") ? { continue: true, lease_until: Date.now() + 60_000 } : { ok: true };
+      res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(answer));
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, posts, close: () => new Promise((r) => server.close(() => r())) };
+}
+
+const logs: string[] = [];
+
+describe.skipIf(shared.missing)("machine runtime", () => {
+  let engine: WhisperEngine;
+  let media: MediaServer;
+  beforeAll(async () => {
+    engine = await WhisperEngine.load(await packagedModel("tiny"), { threads: 2 });
+    media = await startMediaServer({ "/excerpt.opus": { file: sharedPath("data", "formats", "excerpt.opus") } });
+  }, 60_000);
+  afterAll(async () => {
+    await media?.close();
+    await engine?.model.release();
+  });
+
+  const machineFor = (edgeUrl: string, env: Record<string, string>) =>
+    new Machine({
+      config: { ...readConfig({ ...process.env, EDGE_URL: edgeUrl, MACHINE_TOKEN: TOKEN, MACHINE_ID: "runtime-test", ...env }), EDGE_URL: edgeUrl, MACHINE_TOKEN: TOKEN },
+      engine,
+      binaries: resolveBinaries(),
+      log: (line) => logs.push(line),
+    });
+
+  it("exits by itself after IDLE_EXIT_SEC without work", async () => {
+    const edge = await fakeEdge([]);
+    const started = Date.now();
+    expect(await machineFor(edge.url, { IDLE_EXIT_SEC: "1" }).run()).toBe("idle");
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1_000);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(edge.posts.every((p) => p.path === "/v1/machine/claim")).toBe(true);
+    await edge.close();
+  });
+
+  it("on shutdown gives its running range back as a retryable failure and claims nothing more", async () => {
+    const task: Task = {
+      kind: "range", job_id: "tr_x", task_id: "tr_x.r0", attempt: 1, lease_until: Date.now() + 60_000, lease_sec: 60,
+      media_url: media.url("/excerpt.opus"), options: { language: "en", macro_chunk_sec: 300, micro_chunk_sec: 30, word_timestamps: false },
+      task_token: "tt1.test", range_index: 0, start_sec: 0, end_sec: 70, media: null, language: "en",
+    };
+    const edge = await fakeEdge([task]);
+    // One chunk per batch, so segments are posted while most of the range is still ahead.
+    const machine = machineFor(edge.url, { IDLE_EXIT_SEC: "60", SHUTDOWN_GRACE_SEC: "10", WHISPER_BATCH: "1" });
+    const running = machine.run();
+    for (let i = 0; i < 100 && !edge.posts.some((p) => p.path.endsWith("/segments")); i++) await new Promise((r) => setTimeout(r, 100));
+    const claimsBefore = edge.posts.filter((p) => p.path === "/v1/machine/claim").length;
+    await machine.shutdown();
+    expect(await running).toBe("shutdown");
+    const fail = edge.posts.find((p) => p.path === "/v1/machine/tasks/tr_x.r0/fail");
+    expect(fail?.body).toMatchObject({ version: 1, attempt: 1, retryable: true, code: "machine_shutdown" });
+    expect(edge.posts.some((p) => p.path.endsWith("/complete"))).toBe(false);
+    expect(edge.posts.filter((p) => p.path === "/v1/machine/claim").length).toBe(claimsBefore);
+    await edge.close();
+  }, 60_000);
+});
