@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WhisperEngine } from "../gpu-machine/engine/whisper-engine.ts";
 import { normalizeEnglish } from "../gpu-machine/eval/english-normalizer.ts";
@@ -84,6 +85,8 @@ describe.skipIf(need.missing)("end to end: the Worker under wrangler dev, two ma
       text: string; language: string; audio_duration_sec: number; segments: Array<{ start_sec: number; end_sec: number; text: string; language: string; bcp47: string }>;
     };
     expect(transcript.language).toBe("en");
+    mkdirSync(join(REPO_ROOT, ".tmp"), { recursive: true });
+    writeFileSync(join(REPO_ROOT, ".tmp", "e2e-transcript.json"), JSON.stringify(transcript)); // for looking into a failure
     const segs = transcript.segments;
     for (let i = 1; i < segs.length; i++) expect(segs[i]!.start_sec).toBeGreaterThanOrEqual(segs[i - 1]!.start_sec);
     for (const s of segs) {
