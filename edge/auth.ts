@@ -12,21 +12,28 @@ import { keyIdOf } from "./ids.ts";
  */
 export const requireApiKey = createMiddleware<AppEnv>(async (c, next) => {
   const config = readConfig(c.env);
-  const header = c.req.header("authorization") ?? "";
-  const match = /^Bearer\s+(\S+)\s*$/i.exec(header);
-  if (!match?.[1]) {
-    throw new ApiError(401, "unauthorized", "Missing API key: send `Authorization: Bearer <key>`.");
-  }
-  const presented = await digest(match[1]);
+  const key = bearerToken(c.req.header("authorization"), "Missing API key: send `Authorization: Bearer <key>`.");
   let found = false;
-  for (const key of config.apiKeys) {
-    const equal = crypto.subtle.timingSafeEqual(presented, await digest(key));
+  for (const known of config.apiKeys) {
+    const equal = await sameSecret(key, known);
     found = found || equal;
   }
   if (!found) throw new ApiError(401, "unauthorized", "Invalid API key.");
-  c.set("keyId", await keyIdOf(match[1]));
+  c.set("keyId", await keyIdOf(key));
   await next();
 });
+
+/** The token of an `Authorization: Bearer …` header, or a 401 saying what to send. */
+export function bearerToken(header: string | undefined, missing: string): string {
+  const match = /^Bearer\s+(\S+)\s*$/i.exec(header ?? "");
+  if (!match?.[1]) throw new ApiError(401, "unauthorized", missing);
+  return match[1];
+}
+
+/** Compares secrets as SHA-256 digests in constant time, so timing tells nothing of a prefix. */
+export async function sameSecret(presented: string, expected: string): Promise<boolean> {
+  return crypto.subtle.timingSafeEqual(await digest(presented), await digest(expected));
+}
 
 async function digest(text: string): Promise<ArrayBuffer> {
   return crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));

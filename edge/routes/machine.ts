@@ -3,6 +3,7 @@ import type { z } from "zod";
 import { createMiddleware } from "hono/factory";
 import { ClaimRequest, CompleteRequest, FailRequest, HeartbeatRequest, SegmentsPost, type Task } from "../../shared/protocol.ts";
 import type { AppEnv } from "../app-env.ts";
+import { bearerToken, sameSecret } from "../auth.ts";
 import { parseWith, readJson } from "../body.ts";
 import { readConfig } from "../config.ts";
 import { ApiError, unwrap } from "../errors.ts";
@@ -13,9 +14,7 @@ import { mintTaskToken, verifyTaskToken, type TaskClaims } from "../machine/task
 const MACHINE_BODY_BYTES = 4 * 1024 * 1024;
 
 function bearer(c: Context<AppEnv>): string {
-  const match = /^Bearer\s+(\S+)\s*$/i.exec(c.req.header("authorization") ?? "");
-  if (!match?.[1]) throw new ApiError(401, "unauthorized", "Missing token: send `Authorization: Bearer <token>`.");
-  return match[1];
+  return bearerToken(c.req.header("authorization"), "Missing token: send `Authorization: Bearer <token>`.");
 }
 
 function machineToken(c: Context<AppEnv>): string {
@@ -24,14 +23,10 @@ function machineToken(c: Context<AppEnv>): string {
   return token;
 }
 
-async function digest(text: string): Promise<ArrayBuffer> {
-  return crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-}
-
 /** The machine secret, compared as digests in constant time. */
 export const requireMachine = createMiddleware<AppEnv>(async (c, next) => {
   const expected = machineToken(c);
-  if (!crypto.subtle.timingSafeEqual(await digest(bearer(c)), await digest(expected))) throw new ApiError(401, "unauthorized", "Invalid machine token.");
+  if (!(await sameSecret(bearer(c), expected))) throw new ApiError(401, "unauthorized", "Invalid machine token.");
   await next();
 });
 
