@@ -19,19 +19,31 @@ export interface ChunkCounts {
 }
 
 /**
- * With language "auto", one language per stream (a machine's range, or a whole
- * file): the first batch's chunks vote with their language probabilities weighted
- * by length. Deciding per chunk let a short or unclear chunk come out in another
- * language (whisper-tiny wrote English speech as Norwegian or Welsh).
+ * Transcribes one batch in `language`. With "auto", one language per stream (a
+ * machine's range, or a whole file): the first batch is decoded detecting each
+ * chunk's language, its chunks vote with their language probabilities weighted by
+ * length, and only chunks that came out in another language are decoded again in
+ * the winner. Deciding per chunk let a short or unclear chunk come out in another
+ * language (whisper-tiny wrote English speech as Norwegian or Welsh); detecting
+ * first in a separate pass would cost every chunk of the batch a second encoder pass.
  */
-export async function settleLanguage(engine: WhisperEngine, batch: readonly MicroChunk[]): Promise<string> {
-  const probs = await engine.detectLanguage(batch.map((c) => c.samples));
+async function transcribeIn(engine: WhisperEngine, batch: readonly MicroChunk[], options: TranscribeOptions, language: string): Promise<{ results: ChunkTranscript[]; language: string }> {
+  const samples = batch.map((c) => c.samples);
+  const results = await engine.transcribe(samples, { ...options, language });
+  if (language !== "auto") return { results, language };
   const votes = new Map<string, number>();
-  probs.forEach((p, i) => {
+  results.forEach((r, i) => {
     const weight = batch[i]!.endSec - batch[i]!.startSec;
-    for (const [language, prob] of Object.entries(p)) votes.set(language, (votes.get(language) ?? 0) + prob * weight);
+    for (const [lang, prob] of Object.entries(r.languageProbs ?? {})) votes.set(lang, (votes.get(lang) ?? 0) + prob * weight);
   });
-  return [...votes.entries()].sort((a, b) => b[1] - a[1])[0]?.[0] ?? "en";
+  const settled = [...votes.entries()].sort((a, b) => b[1] - a[1])[0]?.[0];
+  if (!settled) return { results, language };
+  const redo = results.flatMap((r, i) => (r.languageProbs !== null && r.language !== settled ? [i] : []));
+  if (redo.length > 0) {
+    const again = await engine.transcribe(redo.map((i) => samples[i]!), { ...options, language: settled });
+    redo.forEach((i, k) => (results[i] = again[k]!));
+  }
+  return { results, language: settled };
 }
 
 /** A chunk's engine result on the recording's timeline. */
@@ -64,8 +76,8 @@ export async function transcribeChunks(
   let running: Promise<void> = Promise.resolve();
   let language = options.language;
   const process = async (batch: MicroChunk[], throughSec: number) => {
-    if (language === "auto" && batch.length > 0) language = await settleLanguage(engine, batch);
-    const results = batch.length > 0 ? await engine.transcribe(batch.map((c) => c.samples), { ...options, language }) : [];
+    let results: ChunkTranscript[] = [];
+    if (batch.length > 0) ({ results, language } = await transcribeIn(engine, batch, options, language));
     const languageSec: Record<string, number> = {};
     let fallbacks = 0;
     const segments = results.flatMap((r, i) => {

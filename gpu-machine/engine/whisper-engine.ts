@@ -1,6 +1,7 @@
 import { decodeBatch, type DecodedSequence, type DecodeItem } from "./decode-batch.ts";
 import { DEFAULT_LEVELING, FRAME_SEC, levelUtterances, stretches } from "./level-utterances.ts";
-import { LogMel, WINDOW_SAMPLES } from "./log-mel.ts";
+import { SAMPLE_RATE } from "../media/pcm.ts";
+import { HOP, LogMel, WINDOW_SAMPLES } from "./log-mel.ts";
 import { compressionRatio, isSilence, needsFallback, QUALITY, repeatedSegments, type DecodeQuality } from "./quality.ts";
 import { splitSegments } from "./segments.ts";
 import { WhisperModel, type LoadOptions } from "./whisper-model.ts";
@@ -44,6 +45,9 @@ export interface ChunkTranscript {
   skipped: "silence" | null;
 }
 
+/** Audio samples per encoder frame (two mel hops, 20 ms): cross-attention is cropped to these. */
+const SAMPLES_PER_FRAME = 2 * HOP;
+
 /** Tails shorter than this are left alone: too short to hold a missed utterance. */
 const MIN_TAIL_SEC = 1;
 
@@ -53,7 +57,7 @@ const MIN_TAIL_SEC = 1;
  */
 function tailStart(r: ChunkTranscript, samples: Float32Array): number | null {
   if (r.skipped !== null) return null;
-  const audioSec = samples.length / 16000;
+  const audioSec = samples.length / SAMPLE_RATE;
   const covered = r.segments.at(-1)?.endSec ?? 0;
   if (r.segments.length === 0 || audioSec - covered < MIN_TAIL_SEC) return null;
   const sound = stretches(samples, DEFAULT_LEVELING.aboveFloorDb).filter((s) => s.from * FRAME_SEC >= covered && (s.to - s.from) * FRAME_SEC >= 0.3);
@@ -103,7 +107,7 @@ export class WhisperEngine {
     if (forced !== null && this.model.vocab.languages.size > 0 && !this.model.vocab.languages.has(forced)) {
       throw new EngineError(`Unsupported language "${forced}"; this model knows ${this.languages.join(", ")}`);
     }
-    for (const c of chunks) if (c.length > WINDOW_SAMPLES) throw new EngineError(`A chunk of ${(c.length / 16000).toFixed(2)} s is longer than Whisper's 30 s window`);
+    for (const c of chunks) if (c.length > WINDOW_SAMPLES) throw new EngineError(`A chunk of ${(c.length / SAMPLE_RATE).toFixed(2)} s is longer than Whisper's 30 s window`);
     const results: ChunkTranscript[] = [];
     for (let at = 0; at < chunks.length; at += opts.batchSize) {
       results.push(...(await this.transcribeBatch(chunks.slice(at, at + opts.batchSize), at, forced, opts)));
@@ -118,7 +122,7 @@ export class WhisperEngine {
     for (let at = 0; at < chunks.length; at += batchSize) {
       const batch = chunks.slice(at, at + batchSize).map((c) => c.subarray(0, WINDOW_SAMPLES));
       const hidden = await this.encodeAll(batch);
-      const items = batch.map((c, i) => ({ hidden: hidden[i]!, language: null, audioFrames: Math.ceil(c.length / 320), seed: 0 }));
+      const items = batch.map((c, i) => ({ hidden: hidden[i]!, language: null, audioFrames: Math.ceil(c.length / SAMPLES_PER_FRAME), seed: 0 }));
       const decoded = await decodeBatch(this.model, items, { task: "transcribe", temperature: 0, timestamps: true, attention: false, maxInitialTimestampSec: 1, detectOnly: true });
       out.push(...decoded.map((d) => d.languageProbs ?? {}));
     }
@@ -128,16 +132,17 @@ export class WhisperEngine {
   private async transcribeBatch(all: readonly Float32Array[], offset: number, forced: string | null, opts: TranscribeOptions): Promise<ChunkTranscript[]> {
     // Digital silence needs no model to judge, and is where Whisper invents "you" or "Thank you.".
     const audible = all.map((_, i) => i).filter((i) => peak(all[i]!) >= SILENT_PEAK);
-    const decoded = await this.decodeAudible(audible.map((i) => all[i]!), offset, forced, opts);
+    const decoded = await this.decodeAudible(audible.map((i) => all[i]!), offset, audible.map(() => forced), opts);
     return all.map((_, i) => {
       const k = audible.indexOf(i);
       return k >= 0 ? decoded[k]! : { segments: [], language: forced ?? "en", languageProbs: null, temperature: 0, quality: { avgLogprob: 0, compressionRatio: 0, noSpeechProb: 1, looped: false }, skipped: "silence" };
     });
   }
 
-  private async decodeAudible(chunks: readonly Float32Array[], offset: number, forced: string | null, opts: TranscribeOptions, tailPass = true): Promise<ChunkTranscript[]> {
+  /** `languages`: per chunk, the language to force or null to detect. */
+  private async decodeAudible(chunks: readonly Float32Array[], offset: number, languages: ReadonlyArray<string | null>, opts: TranscribeOptions, tailPass = true): Promise<ChunkTranscript[]> {
     if (chunks.length === 0) return [];
-    const results = await this.decodeWithFallback(chunks, offset, forced, opts);
+    const results = await this.decodeWithFallback(chunks, offset, languages, opts);
     if (!tailPass) return results;
     // Whisper may end a window early and leave its last utterance out (openai/whisper
     // moves its next window to that point; our chunks are fixed). Where sound follows
@@ -147,9 +152,10 @@ export class WhisperEngine {
       .filter((t): t is { i: number; from: number } => t.from !== null);
     if (tails.length === 0) return results;
     const decoded = await this.decodeAudible(
-      tails.map((t) => chunks[t.i]!.subarray(Math.round(t.from * 16000))),
+      tails.map((t) => chunks[t.i]!.subarray(Math.round(t.from * SAMPLE_RATE))),
       offset + 1_000_000,
-      forced ?? null,
+      // A tail continues its chunk, in its chunk's language.
+      tails.map((t) => results[t.i]!.language),
       opts,
       false,
     );
@@ -166,9 +172,9 @@ export class WhisperEngine {
     return results;
   }
 
-  private async decodeWithFallback(chunks: readonly Float32Array[], offset: number, forced: string | null, opts: TranscribeOptions): Promise<ChunkTranscript[]> {
+  private async decodeWithFallback(chunks: readonly Float32Array[], offset: number, languages: ReadonlyArray<string | null>, opts: TranscribeOptions): Promise<ChunkTranscript[]> {
     const hidden = await this.encodeAll(chunks, opts.signal);
-    const items: DecodeItem[] = chunks.map((c, i) => ({ hidden: hidden[i]!, language: forced, audioFrames: Math.max(1, Math.ceil(c.length / 320)), seed: offset + i }));
+    const items: DecodeItem[] = chunks.map((c, i) => ({ hidden: hidden[i]!, language: languages[i] ?? null, audioFrames: Math.max(1, Math.ceil(c.length / SAMPLES_PER_FRAME)), seed: offset + i }));
     const best: Array<{ seq: DecodedSequence; quality: DecodeQuality; temperature: number } | null> = chunks.map(() => null);
     let pending = items.map((_, i) => i);
     for (const temperature of QUALITY.temperatures) {
@@ -182,7 +188,7 @@ export class WhisperEngine {
       decoded.forEach((seq, k) => {
         const i = pending[k]!;
         // A fallback keeps the language the first pass settled on.
-        if (forced === null) items[i] = { ...items[i]!, language: seq.language };
+        if (languages[i] === null) items[i] = { ...items[i]!, language: seq.language };
         const quality = this.qualityOf(seq);
         const previous = best[i];
         // Every retried chunk failed before: a passing result wins, else the more likely non-loop.
@@ -220,7 +226,7 @@ export class WhisperEngine {
   }
 
   private toTranscript(seq: DecodedSequence, quality: DecodeQuality, temperature: number, samples: Float32Array): ChunkTranscript {
-    const audioSec = samples.length / 16000;
+    const audioSec = samples.length / SAMPLE_RATE;
     const base = { language: seq.language, languageProbs: seq.languageProbs, temperature, quality };
     if (isSilence(quality)) return { ...base, segments: [], skipped: "silence" };
     const { vocab } = this.model;
