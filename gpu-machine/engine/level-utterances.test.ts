@@ -1,14 +1,9 @@
 import { describe, expect, it } from "vitest";
+import { TONE_RATE, toneBursts } from "../../test/support/tone-bursts.ts";
 import { levelUtterances } from "./level-utterances.ts";
 
-const SR = 16_000;
-/** A 300 Hz tone burst with a little noise, at `amplitude`, from `from` to `to` seconds. */
-function signal(total: number, bursts: Array<[number, number, number]>, floor = 0): Float32Array {
-  let seed = 3;
-  const out = Float32Array.from({ length: total * SR }, () => floor * (((seed = (seed * 16807) % 2147483647) / 2147483647) * 2 - 1));
-  for (const [from, to, amplitude] of bursts) for (let i = from * SR; i < to * SR; i++) out[i]! += amplitude * Math.sin((2 * Math.PI * 300 * i) / SR);
-  return out;
-}
+const SR = TONE_RATE;
+const signal = toneBursts;
 const rms = (x: Float32Array, from: number, to: number) => Math.sqrt(x.subarray(from * SR, to * SR).reduce((s, v) => s + v * v, 0) / ((to - from) * SR));
 
 describe("levelling quiet stretches", () => {

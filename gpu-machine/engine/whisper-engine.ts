@@ -1,7 +1,8 @@
 import { decodeBatch, type DecodedSequence, type DecodeItem } from "./decode-batch.ts";
-import { DEFAULT_LEVELING, FRAME_SEC, levelUtterances, stretches } from "./level-utterances.ts";
+import { levelUtterances } from "./level-utterances.ts";
 import { SAMPLE_RATE } from "../media/pcm.ts";
 import { HOP, LogMel, WINDOW_SAMPLES } from "./log-mel.ts";
+import { likelyInvented, missedSpans, repeatsNeighbours } from "./missed-sound.ts";
 import { compressionRatio, isSilence, needsFallback, QUALITY, repeatedSegments, type DecodeQuality } from "./quality.ts";
 import { splitSegments } from "./segments.ts";
 import { WhisperModel, type LoadOptions } from "./whisper-model.ts";
@@ -47,22 +48,6 @@ export interface ChunkTranscript {
 
 /** Audio samples per encoder frame (two mel hops, 20 ms): cross-attention is cropped to these. */
 const SAMPLES_PER_FRAME = 2 * HOP;
-
-/** Tails shorter than this are left alone: too short to hold a missed utterance. */
-const MIN_TAIL_SEC = 1;
-
-/**
- * Where the undecoded end of a chunk starts, if it holds sound: the end of the last
- * segment, or null.
- */
-function tailStart(r: ChunkTranscript, samples: Float32Array): number | null {
-  if (r.skipped !== null) return null;
-  const audioSec = samples.length / SAMPLE_RATE;
-  const covered = r.segments.at(-1)?.endSec ?? 0;
-  if (r.segments.length === 0 || audioSec - covered < MIN_TAIL_SEC) return null;
-  const sound = stretches(samples, DEFAULT_LEVELING.aboveFloorDb).filter((s) => s.from * FRAME_SEC >= covered && (s.to - s.from) * FRAME_SEC >= 0.3);
-  return sound.length > 0 ? covered : null;
-}
 
 /** -80 dBFS: below the noise floor of any real recording. */
 const SILENT_PEAK = 1e-4;
@@ -140,34 +125,38 @@ export class WhisperEngine {
   }
 
   /** `languages`: per chunk, the language to force or null to detect. */
-  private async decodeAudible(chunks: readonly Float32Array[], offset: number, languages: ReadonlyArray<string | null>, opts: TranscribeOptions, tailPass = true): Promise<ChunkTranscript[]> {
+  private async decodeAudible(chunks: readonly Float32Array[], offset: number, languages: ReadonlyArray<string | null>, opts: TranscribeOptions, missedPass = true): Promise<ChunkTranscript[]> {
     if (chunks.length === 0) return [];
     const results = await this.decodeWithFallback(chunks, offset, languages, opts);
-    if (!tailPass) return results;
-    // Whisper may end a window early and leave its last utterance out (openai/whisper
-    // moves its next window to that point; our chunks are fixed). Where sound follows
-    // the last segment, that tail is decoded on its own.
-    const tails = results
-      .map((r, i) => ({ i, from: tailStart(r, chunks[i]!) }))
-      .filter((t): t is { i: number; from: number } => t.from !== null);
-    if (tails.length === 0) return results;
+    if (!missedPass) return results;
+    const missed = results.flatMap((r, i) =>
+      r.skipped !== null ? [] : missedSpans(r.segments.map((s) => ({ fromSec: s.startSec, toSec: s.endSec })), chunks[i]!).map((span) => ({ i, span })),
+    );
+    if (missed.length === 0) return results;
     const decoded = await this.decodeAudible(
-      tails.map((t) => chunks[t.i]!.subarray(Math.round(t.from * SAMPLE_RATE))),
+      missed.map(({ i, span }) => chunks[i]!.subarray(Math.round(span.fromSec * SAMPLE_RATE), Math.round(span.toSec * SAMPLE_RATE))),
       offset + 1_000_000,
-      // A tail continues its chunk, in its chunk's language.
-      tails.map((t) => results[t.i]!.language),
+      // A missed span lies inside its chunk, in its chunk's language.
+      missed.map(({ i }) => results[i]!.language),
       opts,
       false,
     );
-    tails.forEach((t, k) => {
-      const extra = decoded[k]!.segments.map((s) => ({
-        ...s,
-        startSec: s.startSec + t.from,
-        endSec: s.endSec + t.from,
-        ...(s.words ? { words: s.words.map((w) => ({ ...w, startSec: w.startSec + t.from, endSec: w.endSec + t.from })) } : {}),
-      }));
-      const r = results[t.i]!;
-      results[t.i] = { ...r, segments: [...r.segments, ...extra], skipped: r.skipped !== null && extra.length === 0 ? r.skipped : null };
+    missed.forEach(({ i, span }, k) => {
+      const r = results[i]!;
+      const before = r.segments.filter((s) => s.endSec <= span.fromSec).at(-1);
+      const after = r.segments.find((s) => s.startSec >= span.toSec);
+      const neighbours = [before?.text ?? "", after?.text ?? ""];
+      if (likelyInvented(decoded[k]!.quality)) return;
+      const extra = decoded[k]!.segments
+        .filter((s) => !repeatsNeighbours(s.text, neighbours))
+        .map((s) => ({
+          ...s,
+          startSec: s.startSec + span.fromSec,
+          endSec: s.endSec + span.fromSec,
+          ...(s.words ? { words: s.words.map((w) => ({ ...w, startSec: w.startSec + span.fromSec, endSec: w.endSec + span.fromSec })) } : {}),
+        }));
+      if (extra.length === 0) return;
+      results[i] = { ...r, segments: [...r.segments, ...extra].sort((a, b) => a.startSec - b.startSec) };
     });
     return results;
   }

@@ -1,0 +1,34 @@
+import { describe, expect, it } from "vitest";
+import { toneBursts } from "../../test/support/tone-bursts.ts";
+import { likelyInvented, missedSpans, repeatsNeighbours } from "./missed-sound.ts";
+
+describe("sound no segment covers", () => {
+  // Sound at 1–6 s, 9–13 s and 20–24 s of a 28 s chunk, over a faint floor.
+  const chunk = toneBursts(28, [[1, 6, 0.2], [9, 13, 0.2], [20, 24, 0.2]], 0.0005);
+
+  it("finds an utterance passed over between segments and one left out at the end", () => {
+    const spans = missedSpans([{ fromSec: 0.8, toSec: 6.2 }, { fromSec: 19.8, toSec: 21 }], chunk);
+    expect(spans).toEqual([{ fromSec: 6.2, toSec: 19.8 }, { fromSec: 21, toSec: 28 }]);
+  });
+
+  it("finds sound before the first segment, with no slack needed at the chunk's start", () => {
+    expect(missedSpans([{ fromSec: 9, toSec: 24 }], chunk)).toEqual([{ fromSec: 0, toSec: 9 }]);
+  });
+
+  it("leaves alone spaces of silence, sound that merely spills past a segment's coarse end, and chunks with no segments", () => {
+    expect(missedSpans([{ fromSec: 1, toSec: 5.8 }, { fromSec: 9, toSec: 13 }, { fromSec: 20, toSec: 24 }], chunk)).toEqual([]);
+    expect(missedSpans([], chunk)).toEqual([]);
+  });
+
+  it("drops a span's decode that only repeats the segments beside it", () => {
+    expect(repeatsNeighbours("Then said the eunuch.", ["Then said the eunuch.", "Who then was the reciter?"])).toBe(true);
+    expect(repeatsNeighbours("who hath not at present his heart", ["the block books", "what hath happened unto me"])).toBe(false);
+    expect(repeatsNeighbours("...", ["anything"])).toBe(true);
+  });
+
+  it("judges the unsure decodes of leftover sound as invented", () => {
+    expect(likelyInvented({ noSpeechProb: 0.83, avgLogprob: -0.9 })).toBe(true); // "you"
+    expect(likelyInvented({ noSpeechProb: 0.46, avgLogprob: -0.87 })).toBe(false);
+    expect(likelyInvented({ noSpeechProb: 0.9, avgLogprob: -0.3 })).toBe(false);
+  });
+});

@@ -1,0 +1,80 @@
+import { SAMPLE_RATE } from "../media/pcm.ts";
+import { DEFAULT_LEVELING, FRAME_SEC, stretches } from "./level-utterances.ts";
+
+/**
+ * Whisper may pass over an utterance inside a window, or end the window early and
+ * leave the last one out (openai/whisper moves its next window to that point; our
+ * chunks are fixed). Such stretches show as sound where no segment is: they are
+ * found here and decoded again on their own.
+ */
+
+export interface Span {
+  fromSec: number;
+  toSec: number;
+}
+
+/** A space shorter than this cannot hold a missed utterance. */
+const MIN_SPACE_SEC = 1;
+/** Segment times are coarse: sound this close to a segment counts as its own. */
+const EDGE_SLACK_SEC = 0.3;
+/** At least this much sound in a space before it is decoded again. */
+const MIN_SOUND_SEC = 0.5;
+
+/**
+ * The spaces before, between and after `segments` (times within the chunk) that
+ * hold sound, as the spans to decode again.
+ */
+export function missedSpans(segments: ReadonlyArray<Span>, samples: Float32Array): Span[] {
+  if (segments.length === 0) return [];
+  const audioSec = samples.length / SAMPLE_RATE;
+  const spaces: Span[] = [];
+  for (let k = 0; k <= segments.length; k++) {
+    const fromSec = k === 0 ? 0 : segments[k - 1]!.toSec;
+    const toSec = k === segments.length ? audioSec : segments[k]!.fromSec;
+    if (toSec - fromSec >= MIN_SPACE_SEC) spaces.push({ fromSec, toSec });
+  }
+  if (spaces.length === 0) return [];
+  const sound = stretches(samples, DEFAULT_LEVELING.aboveFloorDb).map((s) => ({ fromSec: s.from * FRAME_SEC, toSec: s.to * FRAME_SEC }));
+  return spaces.filter((space) => {
+    // A chunk's own edges need no slack: nothing decoded lies beyond them.
+    const from = space.fromSec > 0 ? space.fromSec + EDGE_SLACK_SEC : 0;
+    const to = space.toSec < audioSec ? space.toSec - EDGE_SLACK_SEC : audioSec;
+    const inside = sound.reduce((sum, s) => sum + Math.max(0, Math.min(to, s.toSec) - Math.max(from, s.fromSec)), 0);
+    return inside >= MIN_SOUND_SEC;
+  });
+}
+
+function words(text: string): string[] {
+  return text.toLowerCase().match(/[\p{L}\p{N}']+/gu) ?? [];
+}
+
+/**
+ * True when most words of `text` already stand in `neighbours`: a missed span's
+ * decode that only repeats what the segments beside it say (their times were off,
+ * not their words) is dropped.
+ */
+export function repeatsNeighbours(text: string, neighbours: readonly string[]): boolean {
+  const own = words(text);
+  if (own.length === 0) return true;
+  const around = new Map<string, number>();
+  for (const w of neighbours.flatMap(words)) around.set(w, (around.get(w) ?? 0) + 1);
+  let shared = 0;
+  for (const w of own) {
+    const left = around.get(w) ?? 0;
+    if (left > 0) {
+      shared++;
+      around.set(w, left - 1);
+    }
+  }
+  return shared / own.length >= 0.5;
+}
+
+/**
+ * A short span of leftover sound (a breath, the end of a word whose segment ended
+ * early) is where Whisper writes "you" or "Thank you.". Those decodes are unsure
+ * that there is speech at all and unsure of their words; whole windows are held
+ * to Whisper's own silence rule (0.6 and -1), these spans to this stricter one.
+ */
+export function likelyInvented(quality: { noSpeechProb: number; avgLogprob: number }): boolean {
+  return quality.noSpeechProb > 0.5 && quality.avgLogprob < -0.8;
+}
