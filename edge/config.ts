@@ -1,4 +1,18 @@
+import { z } from "zod";
 import { ApiError } from "./errors.ts";
+import { FlyGuest } from "./machines/fly-client.ts";
+import type { MachineSpec } from "./machines/fly-provider.ts";
+
+/** Machines on demand through the Fly Machines API (Fly.io, or the local supervisor). */
+export interface FleetConfig {
+  apiUrl: string;
+  app: string;
+  token: string;
+  spec: MachineSpec;
+  maxMachines: number;
+  audioSecPerMachine: number;
+  startGraceSec: number;
+}
 
 /** The edge's whole configuration, read and checked in this one place. */
 export interface Config {
@@ -13,6 +27,8 @@ export interface Config {
   machineToken: string | null;
   /** Seconds a task lease lasts without a heartbeat. */
   leaseSec: number;
+  /** Null with MACHINE_PROVIDER "none": machines are started by hand. */
+  fleet: FleetConfig | null;
 }
 
 const cache = new WeakMap<object, Config>();
@@ -46,7 +62,60 @@ function parse(env: Env): Config {
     publicBaseUrl: base.length > 0 ? base.replace(/\/+$/, "") : null,
     machineToken: machineToken.length > 0 ? machineToken : null,
     leaseSec,
+    fleet: parseFleet(env, base.length > 0 ? base.replace(/\/+$/, "") : null, machineToken.length > 0),
   };
+}
+
+function parseFleet(env: Env, publicBaseUrl: string | null, hasMachineToken: boolean): FleetConfig | null {
+  const kind = env.MACHINE_PROVIDER?.trim() || "none";
+  if (kind === "none") return null;
+  if (kind !== "fly") throw misconfigured('MACHINE_PROVIDER must be "none" or "fly"');
+  const token = env.FLY_API_TOKEN?.trim() ?? "";
+  if (token.length === 0) throw misconfigured("FLY_API_TOKEN is not set: `wrangler secret put FLY_API_TOKEN` (or .dev.vars locally)");
+  if (!hasMachineToken) throw misconfigured("MACHINE_TOKEN must be set when MACHINE_PROVIDER is fly: machines need it to claim work");
+  if (!publicBaseUrl) throw misconfigured("PUBLIC_BASE_URL must be set when MACHINE_PROVIDER is fly: machines are told it as EDGE_URL");
+  const guest = json(env.MACHINE_GUEST, FlyGuest, "MACHINE_GUEST");
+  const extraEnv = json(env.MACHINE_ENV || "{}", z.record(z.string(), z.string()), "MACHINE_ENV");
+  return {
+    apiUrl: (env.FLY_API_URL || "https://api.machines.dev").replace(/\/+$/, ""),
+    app: nonEmpty(env.FLY_APP, "FLY_APP"),
+    token,
+    spec: {
+      image: nonEmpty(env.MACHINE_IMAGE, "MACHINE_IMAGE"),
+      guest,
+      region: env.MACHINE_REGION?.trim() || null,
+      env: { ...extraEnv, EDGE_URL: publicBaseUrl },
+    },
+    maxMachines: bounded(env.MAX_MACHINES, "MAX_MACHINES", 0, 1000, true),
+    audioSecPerMachine: bounded(env.AUDIO_SEC_PER_MACHINE, "AUDIO_SEC_PER_MACHINE", 60, 1_000_000),
+    startGraceSec: bounded(env.MACHINE_START_GRACE_SEC, "MACHINE_START_GRACE_SEC", 10, 3600),
+  };
+}
+
+function nonEmpty(value: string | undefined, name: string): string {
+  const v = value?.trim() ?? "";
+  if (v.length === 0) throw misconfigured(`${name} must be set when MACHINE_PROVIDER is fly`);
+  return v;
+}
+
+function bounded(value: string | undefined, name: string, min: number, max: number, integer = false): number {
+  const n = Number(value);
+  if (value === undefined || value.trim() === "" || !Number.isFinite(n) || n < min || n > max || (integer && !Number.isInteger(n))) {
+    throw misconfigured(`${name} must be a${integer ? "n integer" : " number"} between ${min} and ${max}`);
+  }
+  return n;
+}
+
+function json<T>(value: string | undefined, schema: z.ZodType<T>, name: string): T {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(value ?? "");
+  } catch {
+    throw misconfigured(`${name} must be JSON`);
+  }
+  const result = schema.safeParse(parsed);
+  if (!result.success) throw misconfigured(`${name}: ${result.error.issues.map((i) => `${i.path.join(".") || "value"} ${i.message}`).join("; ")}`);
+  return result.data;
 }
 
 function misconfigured(message: string): ApiError {

@@ -7,5 +7,7 @@ declare namespace Cloudflare {
     WEBHOOK_SIGNING_KEY?: string;
     /** Shared secret machines present to claim work (MachineProvider passes it at start). */
     MACHINE_TOKEN?: string;
+    /** Fly API token (`fly tokens create deploy`), or the local supervisor's token. */
+    FLY_API_TOKEN?: string;
   }
 }

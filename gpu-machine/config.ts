@@ -42,7 +42,9 @@ export const MachineConfig = z
 export type MachineConfig = z.infer<typeof MachineConfig>;
 
 export function readConfig(env: Record<string, string | undefined> = process.env): MachineConfig {
-  const parsed = MachineConfig.safeParse(env);
+  // On Fly (and under the local supervisor) the machine's own id names it to the edge,
+  // which tracks the machines it started by that id.
+  const parsed = MachineConfig.safeParse({ ...(env.FLY_MACHINE_ID ? { MACHINE_ID: env.FLY_MACHINE_ID } : {}), ...env });
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
     throw new Error(`Invalid machine configuration: ${problems}`);

@@ -29,6 +29,20 @@ describe("retry", () => {
     expect([value, calls, sleeps]).toEqual(["ok", 3, [100, 200]]);
   });
 
+  it("waits as long as the server asks when that is longer than the backoff", async () => {
+    const sleeps: number[] = [];
+    let calls = 0;
+    await retry(
+      async () => {
+        calls += 1;
+        if (calls < 3) throw Object.assign(new Error("429"), { after: calls === 1 ? 3000 : 50 });
+        return "ok";
+      },
+      { attempts: 5, baseMs: 100, capMs: 1000, random: () => 1, delayHintMs: (e) => (e as { after: number }).after, sleep: async (ms) => void sleeps.push(ms) },
+    );
+    expect(sleeps).toEqual([3000, 200]);
+  });
+
   it("stops on a final error or when attempts run out", async () => {
     const final = Object.assign(new Error("bad request"), { final: true });
     let calls = 0;

@@ -21,6 +21,8 @@ export interface RetryOptions extends BackoffOptions {
   attempts: number;
   /** Return false to stop retrying on this error. */
   retryable?: (error: unknown) => boolean;
+  /** A delay the server asked for (Retry-After), used instead of the backoff when longer. */
+  delayHintMs?: (error: unknown) => number | null;
   sleep?: (ms: number) => Promise<void>;
 }
 
@@ -32,7 +34,7 @@ export async function retry<T>(fn: (attempt: number) => Promise<T>, opts: RetryO
       return await fn(attempt);
     } catch (error) {
       if (attempt >= opts.attempts || (opts.retryable && !opts.retryable(error))) throw error;
-      await sleep(backoffDelayMs(attempt, opts));
+      await sleep(Math.max(backoffDelayMs(attempt, opts), opts.delayHintMs?.(error) ?? 0));
     }
   }
 }

@@ -272,6 +272,7 @@ export class JobObject extends DurableObject<Env> {
     );
     if (!changed.ok) return changed;
     if (this.store.countRangesNot("done") === 0 && !this.redoDisagreeingRanges()) await this.apply({ type: "ranges_done", at: now });
+    else await this.notifyQueue(); // one range less in flight, for the fleet's size
     await this.deadlines.arm();
     return ok(this.view(this.store.readJob()!));
   }
@@ -387,19 +388,22 @@ export class JobObject extends DurableObject<Env> {
 
   private work(): JobWork {
     const job = this.store.readJob();
-    if (!job) return { pending: 0, pending_audio_sec: 0 };
+    const none = { pending: 0, pending_audio_sec: 0, leased: 0, leased_audio_sec: 0 };
+    if (!job) return none;
     switch (job.state.status) {
       case "queued":
-        return { pending: 1, pending_audio_sec: 0 };
+        return { ...none, pending: 1 };
+      case "planning":
+        return { ...none, leased: 1 };
       case "running": {
         const pending = this.store.countRanges("pending");
-        return { pending: pending.n, pending_audio_sec: pending.audio_sec };
+        const leased = this.store.countRanges("leased");
+        return { pending: pending.n, pending_audio_sec: pending.audio_sec, leased: leased.n, leased_audio_sec: leased.audio_sec };
       }
-      case "planning":
       case "completed":
       case "failed":
       case "canceled":
-        return { pending: 0, pending_audio_sec: 0 };
+        return none;
       default:
         return assertNever(job.state);
     }
