@@ -1,44 +1,104 @@
 import { spawn } from "node:child_process";
+import { LocalSupervisor } from "../gpu-machine/supervisor/local-supervisor.ts";
 import { randomToken, readDevVars, writeDevVars } from "./dev-vars.ts";
 
 /**
- * `npm start`: the edge in local mode under `wrangler dev` (local workerd,
- * SQLite Durable Objects persisted in .wrangler/state), with secrets from a
- * .dev.vars made on first run. Jobs wait in `queued` until the machine
- * supervisor joins this script (see the README's roadmap).
+ * `npm start`: the whole system on one machine, no cloud account.
+ * - the edge under `wrangler dev` (local workerd, SQLite Durable Objects
+ *   persisted in .wrangler/state), in local mode;
+ * - the local supervisor, which serves the Fly Machines API on 127.0.0.1 and
+ *   runs each machine the edge asks for as a gpu-machine process.
+ * Secrets live in .dev.vars, made on first run. Ctrl-C stops both, machines too.
  */
 
-const port = process.env.PORT ?? "8787";
+const started = Date.now();
+const port = Number(process.env.PORT ?? "8787");
+const supervisorPort = Number(process.env.SUPERVISOR_PORT ?? String(port + 2));
+const api = `http://127.0.0.1:${port}`;
+const app = "longscribe-local";
+
 const vars = readDevVars(".dev.vars");
 let created: string | null = null;
 if (!vars.get("API_KEYS")) {
   created = randomToken("lsk_");
   vars.set("API_KEYS", created);
 }
-if ((vars.get("WEBHOOK_SIGNING_KEY") ?? "").length < 32) vars.set("WEBHOOK_SIGNING_KEY", randomToken("", 48));
+for (const secret of ["WEBHOOK_SIGNING_KEY", "MACHINE_TOKEN", "FLY_API_TOKEN"]) {
+  if ((vars.get(secret) ?? "").length < 32) vars.set(secret, randomToken("", 48));
+}
 writeDevVars(".dev.vars", vars);
 
-const child = spawn(
-  "npx",
-  ["wrangler", "dev", "--port", port, "--ip", "127.0.0.1", "--var", "ALLOW_LOOPBACK_URLS:true", "--show-interactive-dev-session=false"],
-  { stdio: "inherit", detached: true, env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_SEND_METRICS: "false" } },
-);
+const supervisor = new LocalSupervisor({
+  app,
+  token: vars.get("FLY_API_TOKEN")!,
+  command: [process.execPath, "--import", "tsx", "gpu-machine/cli.ts", "serve"],
+  cwd: process.cwd(),
+  // What Fly would inject as app secrets, plus this shell's settings (WHISPER_MODEL_DIR …).
+  env: { ...process.env, MACHINE_TOKEN: vars.get("MACHINE_TOKEN")! },
+  port: supervisorPort,
+});
 
-if (created) console.log(`\nlongscribe: created .dev.vars with API key ${created} (more keys: npm run keys -- new --write-dev-vars)\n`);
-console.log(`longscribe: API on http://127.0.0.1:${port}/v1/transcriptions\n`);
+// Local settings over wrangler.toml's production ones. On 2 cores one machine at a
+// time is the fastest; raise MAX_MACHINES on a bigger box.
+const local: Record<string, string> = {
+  ALLOW_LOOPBACK_URLS: "true",
+  PUBLIC_BASE_URL: api,
+  MACHINE_PROVIDER: "fly",
+  FLY_API_URL: `http://127.0.0.1:${supervisorPort}`,
+  FLY_APP: app,
+  MACHINE_IMAGE: "local",
+  MAX_MACHINES: process.env.MAX_MACHINES ?? "1",
+  MACHINE_ENV: JSON.stringify({ IDLE_EXIT_SEC: process.env.IDLE_EXIT_SEC ?? "60" }),
+};
 
-// wrangler runs workerd as a grandchild: stop the whole process group, or workerd outlives us.
-const stop = (signal: NodeJS.Signals) => {
-  if (child.pid !== undefined) {
+let stopping = false;
+let wrangler: ReturnType<typeof spawn> | null = null;
+
+async function stop(code: number): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  // wrangler runs workerd as a grandchild: stop the whole process group, or workerd outlives us.
+  if (wrangler?.pid !== undefined) {
     try {
-      process.kill(-child.pid, signal);
+      process.kill(-wrangler.pid, "SIGTERM");
     } catch {
       // already gone
     }
   }
-};
-for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(signal, () => stop(signal));
-child.on("exit", (code, signal) => {
-  stop("SIGTERM");
-  process.exit(code ?? (signal ? 1 : 0));
-});
+  await supervisor.close();
+  process.exit(code);
+}
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(signal, () => void stop(0));
+
+async function answers(url: string): Promise<boolean> {
+  try {
+    await fetch(url, { signal: AbortSignal.timeout(1000) });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function main(): Promise<void> {
+  await supervisor.listen();
+  const args = ["wrangler", "dev", "--port", String(port), "--ip", "127.0.0.1", "--show-interactive-dev-session=false"];
+  for (const [k, v] of Object.entries(local)) args.push("--var", `${k}:${v}`);
+  wrangler = spawn("npx", args, { stdio: ["ignore", "inherit", "inherit"], detached: true, env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_SEND_METRICS: "false" } });
+  wrangler.on("exit", (code, signal) => {
+    if (!stopping) console.error(`longscribe: wrangler dev exited (${signal ?? `code ${code}`})`);
+    void stop(code ?? 1);
+  });
+  for (let i = 0; i < 240 && !(await answers(`${api}/healthz`)); i++) await new Promise((r) => setTimeout(r, 250));
+  if (!(await answers(`${api}/healthz`))) {
+    console.error(`longscribe: the API did not answer on ${api} within 60 s; see wrangler's output above`);
+    return stop(1);
+  }
+  const key = vars.get("API_KEYS")!.split(",")[0]!;
+  console.log(`\nlongscribe: ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  console.log(`  API       ${api}/v1/transcriptions`);
+  console.log(`  API key   ${created ? `${key} (new, saved in .dev.vars)` : "the first of API_KEYS in .dev.vars"}`);
+  console.log(`  machines  started on demand through the local supervisor at ${supervisor.url} (at most ${local.MAX_MACHINES})`);
+  console.log(`  try       npx longscribe transcribe ../shared/data/jfk/jfk.flac --wait --format text\n`);
+}
+
+void main();

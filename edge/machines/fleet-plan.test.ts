@@ -25,7 +25,7 @@ describe("fleet size", () => {
   ] as const)("%s", (_case, input, desired, start) => {
     const d = plan(input);
     expect([d.desired, d.start]).toEqual([desired, start]);
-    expect(d.desired).toBeLessThanOrEqual(input.maxMachines ?? base.maxMachines);
+    expect(d.desired).toBeLessThanOrEqual((input as Partial<FleetInput>).maxMachines ?? base.maxMachines);
   });
 
   it("a crash loop backs off, growing, and then tries one machine at a time", () => {
