@@ -30,7 +30,7 @@ export default defineConfig({
       {
         test: {
           name: "node",
-          include: ["shared/**/*.test.ts", "gpu-machine/**/*.test.ts", "test/**/*.test.ts"],
+          include: ["shared/**/*.test.ts", "gpu-machine/**/*.test.ts", "cli/**/*.test.ts", "test/**/*.test.ts"],
           environment: "node",
         },
       },

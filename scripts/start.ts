@@ -82,6 +82,8 @@ async function answers(url: string): Promise<boolean> {
 async function main(): Promise<void> {
   await supervisor.listen();
   const args = ["wrangler", "dev", "--port", String(port), "--ip", "127.0.0.1", "--show-interactive-dev-session=false"];
+  // Tests keep their state apart from .wrangler/state.
+  if (process.env.LONGSCRIBE_STATE_DIR) args.push("--persist-to", process.env.LONGSCRIBE_STATE_DIR);
   for (const [k, v] of Object.entries(local)) args.push("--var", `${k}:${v}`);
   wrangler = spawn("npx", args, { stdio: ["ignore", "inherit", "inherit"], detached: true, env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_SEND_METRICS: "false" } });
   wrangler.on("exit", (code, signal) => {

@@ -90,8 +90,11 @@ export class Machine {
     this.stopped ??= (async () => {
       this.stopping.abort();
       for (const a of this.active.values()) a.controller.abort(new TaskStopped("shutdown"));
-      const grace = sleep(this.options.config.SHUTDOWN_GRACE_SEC * 1000);
+      // The grace timer is cleared once tasks are done: left running it would keep an idle machine's process alive.
+      const graceOver = new AbortController();
+      const grace = sleep(this.options.config.SHUTDOWN_GRACE_SEC * 1000, graceOver.signal);
       await Promise.race([Promise.allSettled([...this.active.values()].map((a) => a.done)), grace]);
+      graceOver.abort();
     })();
     return this.stopped;
   }
