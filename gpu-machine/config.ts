@@ -44,7 +44,9 @@ export type MachineConfig = z.infer<typeof MachineConfig>;
 export function readConfig(env: Record<string, string | undefined> = process.env): MachineConfig {
   // On Fly (and under the local supervisor) the machine's own id names it to the edge,
   // which tracks the machines it started by that id.
-  const parsed = MachineConfig.safeParse({ ...(env.FLY_MACHINE_ID ? { MACHINE_ID: env.FLY_MACHINE_ID } : {}), ...env });
+  // An empty variable counts as unset (a Dockerfile's `ENV X=` with no build arg).
+  const set = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
+  const parsed = MachineConfig.safeParse({ ...(set.FLY_MACHINE_ID ? { MACHINE_ID: set.FLY_MACHINE_ID } : {}), ...set });
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
     throw new Error(`Invalid machine configuration: ${problems}`);

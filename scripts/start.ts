@@ -100,7 +100,7 @@ async function main(): Promise<void> {
   console.log(`  API       ${api}/v1/transcriptions`);
   console.log(`  API key   ${created ? `${key} (new, saved in .dev.vars)` : "the first of API_KEYS in .dev.vars"}`);
   console.log(`  machines  started on demand through the local supervisor at ${supervisor.url} (at most ${local.MAX_MACHINES})`);
-  console.log(`  try       npx longscribe transcribe ../shared/data/jfk/jfk.flac --wait --format text\n`);
+  console.log(`  try       npx longscribe transcribe <audio file or URL> --wait --format srt\n`);
 }
 
 void main();

