@@ -24,7 +24,12 @@ export default defineConfig({
   test: {
     projects: [
       // Edge code runs inside workerd, as it does in production.
-      edgeProject("edge", ["edge/**/*.test.ts"], ["edge/**/*.loopback.test.ts"], { ALLOW_LOOPBACK_URLS: "false" }),
+      edgeProject("edge", ["edge/**/*.test.ts"], ["edge/**/*.loopback.test.ts", "edge/**/*.fleet.test.ts"], { ALLOW_LOOPBACK_URLS: "false" }),
+      // The same Worker starting machines through a (fake) Fly Machines API.
+      edgeProject("edge-fleet", ["edge/**/*.fleet.test.ts"], [], {
+        ALLOW_LOOPBACK_URLS: "false", MACHINE_PROVIDER: "fly", FLY_API_URL: "https://fly.test", FLY_APP: "longscribe-machines", FLY_API_TOKEN: "fly-test-token",
+        PUBLIC_BASE_URL: "https://api.test", MACHINE_REGION: "ord", MAX_MACHINES: "3", MACHINE_START_GRACE_SEC: "60",
+      }),
       // The same Worker in local mode, where media may live on 127.0.0.1.
       edgeProject("edge-local", ["edge/**/*.loopback.test.ts"], [], { ALLOW_LOOPBACK_URLS: "true" }),
       {

@@ -17,7 +17,9 @@ const supervisorPort = Number(process.env.SUPERVISOR_PORT ?? String(port + 2));
 const api = `http://127.0.0.1:${port}`;
 const app = "longscribe-local";
 
-const vars = readDevVars(".dev.vars");
+// Tests keep their secrets apart from the developer's .dev.vars.
+const devVarsPath = process.env.LONGSCRIBE_DEV_VARS ?? ".dev.vars";
+const vars = readDevVars(devVarsPath);
 let created: string | null = null;
 if (!vars.get("API_KEYS")) {
   created = randomToken("lsk_");
@@ -26,7 +28,7 @@ if (!vars.get("API_KEYS")) {
 for (const secret of ["WEBHOOK_SIGNING_KEY", "MACHINE_TOKEN", "FLY_API_TOKEN"]) {
   if ((vars.get(secret) ?? "").length < 32) vars.set(secret, randomToken("", 48));
 }
-writeDevVars(".dev.vars", vars);
+writeDevVars(devVarsPath, vars);
 
 const supervisor = new LocalSupervisor({
   app,
@@ -85,6 +87,8 @@ async function main(): Promise<void> {
   // Tests keep their state apart from .wrangler/state.
   if (process.env.LONGSCRIBE_STATE_DIR) args.push("--persist-to", process.env.LONGSCRIBE_STATE_DIR);
   for (const [k, v] of Object.entries(local)) args.push("--var", `${k}:${v}`);
+  // wrangler reads ./.dev.vars itself; secrets from another file go in as vars, which win.
+  if (devVarsPath !== ".dev.vars") for (const [k, v] of vars) args.push("--var", `${k}:${v}`);
   wrangler = spawn("npx", args, { stdio: ["ignore", "inherit", "inherit"], detached: true, env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_SEND_METRICS: "false" } });
   wrangler.on("exit", (code, signal) => {
     if (!stopping) console.error(`longscribe: wrangler dev exited (${signal ?? `code ${code}`})`);
@@ -98,7 +102,7 @@ async function main(): Promise<void> {
   const key = vars.get("API_KEYS")!.split(",")[0]!;
   console.log(`\nlongscribe: ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   console.log(`  API       ${api}/v1/transcriptions`);
-  console.log(`  API key   ${created ? `${key} (new, saved in .dev.vars)` : "the first of API_KEYS in .dev.vars"}`);
+  console.log(`  API key   ${created ? `${key} (new, saved in ${devVarsPath})` : `the first of API_KEYS in ${devVarsPath}`}`);
   console.log(`  machines  started on demand through the local supervisor at ${supervisor.url} (at most ${local.MAX_MACHINES})`);
   console.log(`  try       npx longscribe transcribe <audio file or URL> --wait --format srt\n`);
 }

@@ -26,6 +26,7 @@ describe.skipIf(need.missing)("npm start: the edge and the local supervisor star
   let media: MediaServer;
   let readySec = 0;
   const state = mkdtempSync(join(tmpdir(), "stack-state-"));
+  const devVars = join(state, "dev.vars");
 
   beforeAll(async () => {
     const port = await freePort();
@@ -38,7 +39,7 @@ describe.skipIf(need.missing)("npm start: the edge and the local supervisor star
       detached: true,
       stdio: ["ignore", "pipe", "pipe"],
       env: {
-        ...process.env, PORT: String(port), SUPERVISOR_PORT: String(supervisorPort), LONGSCRIBE_STATE_DIR: state,
+        ...process.env, PORT: String(port), SUPERVISOR_PORT: String(supervisorPort), LONGSCRIBE_STATE_DIR: join(state, "wrangler"), LONGSCRIBE_DEV_VARS: devVars,
         WHISPER_MODEL_DIR: await packagedModel("tiny"), WHISPER_THREADS: "1", IDLE_EXIT_SEC: String(IDLE_EXIT_SEC), MAX_MACHINES: String(MAX_MACHINES), NO_COLOR: "1",
       },
     });
@@ -50,7 +51,7 @@ describe.skipIf(need.missing)("npm start: the edge and the local supervisor star
     }
     expect(output).toContain("longscribe: ready");
     readySec = (Date.now() - started) / 1000;
-    const vars = readDevVars(join(REPO_ROOT, ".dev.vars"));
+    const vars = readDevVars(devVars);
     key = vars.get("API_KEYS")!.split(",")[0]!;
     fly = new FlyClient({ baseUrl: `http://127.0.0.1:${supervisorPort}`, app: "longscribe-local", token: vars.get("FLY_API_TOKEN")!, attempts: 1 });
   }, 180_000);

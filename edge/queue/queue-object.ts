@@ -92,10 +92,9 @@ export class WorkQueue extends DurableObject<Env> {
   }
 
   async claim(machineId: string, capacity: number, leaseSec: number): Promise<UnsignedTask[]> {
-    // A claim proves the machine came up: its start succeeded, and any crash loop is over.
-    if (this.ctx.storage.sql.exec("DELETE FROM machine_starts WHERE machine_id = ?", machineId).rowsWritten > 0) {
-      this.ctx.storage.sql.exec("UPDATE fleet SET failed_starts = 0, last_failed_start_at = NULL, backoff_until = NULL");
-    }
+    // A claim proves machines come up: this one's start succeeded, and any crash loop is over.
+    this.ctx.storage.sql.exec("DELETE FROM machine_starts WHERE machine_id = ?", machineId);
+    this.ctx.storage.sql.exec("UPDATE fleet SET failed_starts = 0, last_failed_start_at = NULL, backoff_until = NULL WHERE failed_starts > 0");
     const tasks: UnsignedTask[] = [];
     const exhausted = new Set<string>();
     while (tasks.length < capacity) {

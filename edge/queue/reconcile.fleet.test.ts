@@ -1,0 +1,48 @@
+import { env, runDurableObjectAlarm } from "cloudflare:test";
+import { describe, expect, it } from "vitest";
+import { submit } from "../test-helpers.ts";
+
+// Runs in the "edge-fleet" project: MACHINE_PROVIDER "fly" against fly.test (test/support/fake-internet.ts).
+const queue = () => env.QUEUE.get(env.QUEUE.idFromName("queue:default"));
+const control = async <T>(path: string): Promise<T> => (await fetch(`https://fly.test/_control/${path}`)).json() as Promise<T>;
+interface Machine { id: string; state: string; config: { env: Record<string, string>; guest: unknown; restart: unknown; metadata: Record<string, string> }; region?: string }
+
+describe("the queue's alarm sizes the fleet through the Fly Machines API", () => {
+  it("starts a machine for new work, backs off when it dies without claiming, and reuses it once machines claim again", async () => {
+    await submit({ audio_url: "https://media.test/audio.mp3" });
+    // New work sets the queue's alarm for now: it may be running already.
+    await runDurableObjectAlarm(queue());
+    for (let i = 0; i < 100 && (await queue().fleetStatus()).last_reconcile_at === null; i++) await new Promise((r) => setTimeout(r, 50));
+    let machines = await control<Machine[]>("machines");
+    expect(machines).toHaveLength(1);
+    const [m] = machines;
+    expect(m!.config.env.EDGE_URL).toBe("https://api.test");
+    expect(m!.config.restart).toEqual({ policy: "no" });
+    expect(m!.config.metadata).toEqual({ longscribe_role: "transcriber" });
+    expect(m!.region).toBe("ord");
+    expect((await queue().fleetStatus()).desired).toBe(1);
+
+    // Enough machines: the next tick asks Fly nothing but the list.
+    const before = (await control<string[]>("calls")).length;
+    expect(await runDurableObjectAlarm(queue())).toBe(true);
+    expect((await control<string[]>("calls")).slice(before)).toEqual(["GET /v1/apps/longscribe-machines/machines"]);
+
+    // The machine dies before its first claim: a failed start, and no new start during the back-off.
+    await control(`set?id=${m!.id}&state=stopped`);
+    expect(await runDurableObjectAlarm(queue())).toBe(true);
+    let status = await queue().fleetStatus();
+    expect(status.failed_starts).toBe(1);
+    expect(status.backoff_until).toBeGreaterThan(Date.now());
+    expect((await control<Machine[]>("machines")).map((x) => x.state)).toEqual(["stopped"]);
+
+    // A machine claiming work ends the crash loop; the next tick reuses the stopped machine.
+    await queue().claim("someone-else", 1, 60);
+    await submit({ audio_url: "https://media.test/audio.mp3" });
+    await runDurableObjectAlarm(queue());
+    status = await queue().fleetStatus();
+    expect(status.failed_starts).toBe(0);
+    machines = await control<Machine[]>("machines");
+    expect(machines.map((x) => [x.id, x.state])).toEqual([[m!.id, "started"]]);
+    expect(await control<string[]>("calls")).toContain(`POST /v1/apps/longscribe-machines/machines/${m!.id}/start`);
+  });
+});
