@@ -2,6 +2,7 @@ import type { JobStatus, TranscriptionJob } from "../shared/api.ts";
 import type { ApiClient } from "./api-client.ts";
 import { ApiUnreachable, Interrupted } from "./cli-errors.ts";
 import type { ProgressDisplay } from "./progress-display.ts";
+import { sleep } from "../shared/sleep.ts";
 
 export function isFinished(status: JobStatus): boolean {
   switch (status) {
@@ -52,14 +53,3 @@ export async function waitForJob(
   }
 }
 
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener("abort", done, { once: true });
-  });
-}

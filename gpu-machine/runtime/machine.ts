@@ -5,6 +5,7 @@ import { MediaError } from "../media/errors.ts";
 import type { FfmpegBinaries } from "../media/ffmpeg-binaries.ts";
 import { EdgeClient, EdgeError } from "./edge-client.ts";
 import { runTask } from "./run-task.ts";
+import { sleep } from "../../shared/sleep.ts";
 
 export interface MachineOptions {
   config: MachineConfig & { EDGE_URL: string; MACHINE_TOKEN: string };
@@ -20,18 +21,6 @@ class TaskStopped extends Error {
   }
 }
 
-/** Resolves after `ms`, or at once when `signal` aborts; leaves no listener behind. */
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise<void>((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal?.addEventListener("abort", done, { once: true });
-  });
-}
 
 /**
  * One machine: claims tasks from the edge, runs them (heartbeating in the
