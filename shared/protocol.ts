@@ -33,6 +33,10 @@ export const MediaHint = z.object({
   container: z.string().max(64),
   duration_sec: Seconds,
   channels: z.number().int().min(1).max(64),
+  /** The file's version when planned; ranges read from another version fail with media_changed. */
+  version: z
+    .object({ size_bytes: z.number().int().min(0), etag: z.string().max(512).nullable(), last_modified: z.string().max(128).nullable() })
+    .optional(),
 });
 export type MediaHint = z.infer<typeof MediaHint>;
 

@@ -11,7 +11,8 @@ export type MediaErrorCode =
   | "not_media"
   | "origin_failed"
   | "decode_failed"
-  | "invalid_range";
+  | "invalid_range"
+  | "media_changed";
 
 const RETRYABLE: Record<MediaErrorCode, boolean> = {
   ffmpeg_missing: false,
@@ -22,6 +23,8 @@ const RETRYABLE: Record<MediaErrorCode, boolean> = {
   origin_failed: true,
   decode_failed: false,
   invalid_range: false,
+  // Another version of the file cannot be mixed with what was planned and transcribed.
+  media_changed: false,
 };
 
 export class MediaError extends Error {

@@ -1,6 +1,6 @@
 import { redactUrl } from "./errors.ts";
 import { resolveBinaries, type FfmpegBinaries } from "./ffmpeg-binaries.ts";
-import { OriginReader, type OriginOptions, type OriginStats } from "./origin-reader.ts";
+import { OriginReader, type MediaVersion, type OriginOptions, type OriginStats } from "./origin-reader.ts";
 import { DecodeStream, type DecodeSummary } from "./stream-range.ts";
 import { concatSamples, toSample, type PcmBlock } from "./pcm.ts";
 import { demuxedDurationSec, probeMedia, type MediaInfo } from "./probe.ts";
@@ -53,6 +53,10 @@ export class MediaSource {
 
   get sizeBytes(): number {
     return this.reader.size;
+  }
+
+  get version(): MediaVersion {
+    return this.reader.version;
   }
 
   probe(): Promise<MediaInfo> {

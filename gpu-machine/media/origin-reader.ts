@@ -7,7 +7,16 @@ import { MediaError, redactUrl } from "./errors.ts";
  * through here, so "bytes read from the origin" is exact and an origin that
  * ignores Range is caught before it streams a multi-gigabyte file at us.
  */
+/** Which version of a file was read: a job must not mix two. */
+export interface MediaVersion {
+  size_bytes: number;
+  etag: string | null;
+  last_modified: string | null;
+}
+
 export interface OriginOptions {
+  /** The version the plan read; a range task refuses another. */
+  expect?: MediaVersion | null;
   retry?: Partial<Pick<RetryOptions, "attempts" | "baseMs" | "capMs" | "sleep">>;
   /** Per request; a stalled origin must not hold a lease forever. */
   timeoutMs?: number;
@@ -43,6 +52,8 @@ export class OriginReader {
   private cached = 0;
   private sizeBytes = Number.POSITIVE_INFINITY;
   private type: string | null = null;
+  private etag: string | null = null;
+  private lastModified: string | null = null;
 
   private constructor(
     readonly url: string,
@@ -58,6 +69,10 @@ export class OriginReader {
     return this.type;
   }
 
+  get version(): MediaVersion {
+    return { size_bytes: this.sizeBytes, etag: this.etag, last_modified: this.lastModified };
+  }
+
   /** Checks the origin answers a one-byte Range request with 206 and learns the size. */
   static async open(url: string, options: OriginOptions = {}): Promise<OriginReader> {
     const reader = new OriginReader(url, options);
@@ -68,8 +83,26 @@ export class OriginReader {
     }
     reader.sizeBytes = Number(total[1]);
     reader.type = res.headers.get("content-type");
+    reader.etag = res.headers.get("etag");
+    reader.lastModified = res.headers.get("last-modified");
     if (reader.size === 0) throw new MediaError("empty_media", `${redactUrl(url)} is empty (0 bytes).`);
+    if (options.expect) reader.checkVersion(options.expect, reader.version, "since the job was planned");
     return reader;
+  }
+
+  /** Throws media_changed when `after` is another version of the file than `before`. */
+  private checkVersion(before: MediaVersion, after: MediaVersion, when: string): void {
+    const differs =
+      before.size_bytes !== after.size_bytes
+        ? `its size went from ${before.size_bytes} to ${after.size_bytes} bytes`
+        : before.etag !== null && after.etag !== null && before.etag !== after.etag
+          ? `its ETag went from ${before.etag} to ${after.etag}`
+          : before.last_modified !== null && after.last_modified !== null && before.last_modified !== after.last_modified
+            ? `its Last-Modified went from ${before.last_modified} to ${after.last_modified}`
+            : null;
+    if (differs) {
+      throw new MediaError("media_changed", `${redactUrl(this.url)} changed ${when} (${differs}); submit the job again to transcribe the new version.`);
+    }
   }
 
   /** Bytes [start, end] inclusive, clamped to the file. */
@@ -108,6 +141,17 @@ export class OriginReader {
             headers: { range: `bytes=${start}-${end}`, "accept-encoding": "identity" },
             signal: AbortSignal.timeout(this.options.timeoutMs ?? 30_000),
           });
+          if (context !== "open" && (res.status === 206 || res.status === 416)) {
+            const total = /\/(\d+)\s*$/.exec(res.headers.get("content-range") ?? "");
+            const answered = { size_bytes: total ? Number(total[1]) : this.sizeBytes, etag: res.headers.get("etag"), last_modified: res.headers.get("last-modified") };
+            // Each answer must come from the version opened: a range of another file would splice two recordings.
+            try {
+              this.checkVersion(this.version, answered, "while it was being read");
+            } catch (error) {
+              await res.body?.cancel();
+              throw error;
+            }
+          }
           if (res.status === 200) {
             await res.body?.cancel();
             throw new MediaError("range_not_supported", `${redactUrl(this.url)} ignores Range requests (answered 200 with the whole file); serve it from a host that supports byte ranges.`);

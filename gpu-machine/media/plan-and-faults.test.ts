@@ -45,6 +45,7 @@ describe.skipIf(shared.missing)("planning and bad input", () => {
       "/flaky.flac": { file: flac, fault: { kind: "status", status: 503, fromRequest: 3, times: 2 } },
       "/dropping.flac": { file: flac, fault: { kind: "drop", fromRequest: 3, afterBytes: 1000, times: 2 } },
       "/gone.flac": { file: flac, fault: { kind: "status", status: 404, fromRequest: 3, times: 99 } },
+      "/replaced.flac": { file: flac, fault: { kind: "replace", fromRequest: 3, file: join(formats, "excerpt.mp3") } },
       "/stereo.wav": { file: sharedPath("data", "speech", "stereo", "stereo_diarization.wav") },
       "/surround.flac": {
         file: await generated("surround.flac", (o) => ["-i", join(formats, "excerpt.flac"), "-af", "pan=5.1|FL=c0|FR=c0|FC=c0|LFE=c0|BL=c0|BR=c0", "-c:a", "flac", o]),
@@ -131,6 +132,20 @@ describe.skipIf(shared.missing)("planning and bad input", () => {
     expect(e.message).toContain("range 10.000–60.000 s");
     expect(e.message).toContain("3 tries");
     expect(e.message).not.toContain("secret");
+  });
+
+  it("fails with media_changed when the file changes while it is read, or since the plan", async () => {
+    const during = await collect(streamRange(server.url("/replaced.flac"), 10, 60, { origin: fast })).catch((e: unknown) => e);
+    expect(during).toBeInstanceOf(MediaError);
+    expect((during as MediaError).code).toBe("media_changed");
+    expect((during as MediaError).retryable).toBe(false);
+    expect((during as MediaError).message).toMatch(/changed while it was being read \(its size went from \d+ to \d+ bytes\)/);
+
+    const planned = await plan(server.url("/excerpt.flac"), { origin: fast });
+    const since = await MediaSource.open(server.url("/excerpt.flac"), { origin: { ...fast, expect: { ...planned.version, etag: '"another"' } } }).catch((e: unknown) => e);
+    expect((since as MediaError).code).toBe("media_changed");
+    const same = await MediaSource.open(server.url("/excerpt.flac"), { origin: { ...fast, expect: planned.version } });
+    await same.close();
   });
 
   it.each([

@@ -1,5 +1,6 @@
 import { MediaError, redactUrl } from "./errors.ts";
 import { MediaSource, type MediaSourceOptions } from "./media-source.ts";
+import type { MediaVersion } from "./origin-reader.ts";
 import { toSample, toSec } from "./pcm.ts";
 import { quietestPoint } from "./quietest-point.ts";
 
@@ -31,6 +32,8 @@ export interface Plan {
   codec: string;
   container: string;
   ranges: PlannedRange[];
+  /** The version of the file that was planned. */
+  version: MediaVersion;
   /** Things a caller should know about how this file is read (costs, estimates). */
   notes: string[];
   bytesRead: number;
@@ -77,6 +80,7 @@ export async function plan(url: string, options: PlanOptions = {}): Promise<Plan
       codec: info.codec,
       container: info.container,
       ranges: edges.slice(1).map((end, index) => ({ index, startSec: toSec(edges[index]!), endSec: toSec(end) })),
+      version: source.version,
       notes,
       bytesRead: source.originStats.bytes,
     };

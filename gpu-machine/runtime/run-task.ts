@@ -27,7 +27,7 @@ export async function runPlan(task: PlanTask, ctx: TaskContext): Promise<void> {
     plan: {
       duration_sec: result.durationSec,
       ranges: result.ranges.map((r) => ({ start_sec: r.startSec, end_sec: r.endSec })),
-      media: { container: result.container, duration_sec: result.durationSec, channels: result.channels },
+      media: { container: result.container, duration_sec: result.durationSec, channels: result.channels, version: result.version },
     },
   });
 }
@@ -44,7 +44,7 @@ async function* untilAborted(chunks: AsyncIterable<MicroChunk>, signal: AbortSig
 export async function runRange(task: RangeTask, ctx: TaskContext): Promise<void> {
   const started = performance.now();
   const known = task.media ? { container: task.media.container, durationSec: task.media.duration_sec, channels: task.media.channels } : undefined;
-  const source = await MediaSource.open(task.media_url, { binaries: ctx.binaries, ...(known ? { known } : {}) });
+  const source = await MediaSource.open(task.media_url, { binaries: ctx.binaries, origin: { expect: task.media?.version ?? null }, ...(known ? { known } : {}) });
   try {
     const detector = await loadSpeechDetector(ctx.config);
     const stream = await source.stream(task.start_sec, task.end_sec);

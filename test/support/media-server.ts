@@ -14,7 +14,11 @@ export type Fault =
   /** The n-th GET (1-based) and the ones after it, up to `times`, answer `status`. */
   | { kind: "status"; status: number; fromRequest: number; times: number }
   /** The n-th GET sends `afterBytes` bytes of its body, then the socket is destroyed. */
-  | { kind: "drop"; fromRequest: number; afterBytes: number; times: number };
+  | { kind: "drop"; fromRequest: number; afterBytes: number; times: number }
+  /** The n-th GET and the ones after it, up to `times`, wait `ms` before answering. */
+  | { kind: "stall"; fromRequest: number; ms: number; times: number }
+  /** From the n-th GET on, another file is served at this path (with its own ETag and size). */
+  | { kind: "replace"; fromRequest: number; file: string };
 
 export interface ServedFile {
   /** Path on disk. */
@@ -65,7 +69,7 @@ export async function startMediaServer(files: Record<string, ServedFile>): Promi
       entry.status = status;
       res.writeHead(status, headers);
       if (!body || req.method === "HEAD" || body.end < body.start) return void res.end();
-      const stream = createReadStream(served!.file, { start: body.start, end: body.end });
+      const stream = createReadStream(file, { start: body.start, end: body.end });
       let limit = Number.POSITIVE_INFINITY;
       const n = getCounts.get(path) ?? 0;
       const f = served?.fault;
@@ -90,24 +94,37 @@ export async function startMediaServer(files: Record<string, ServedFile>): Promi
     };
 
     if (!served) return finish(404, { "content-type": "text/plain", "content-length": 0 });
-    const size = statSync(served.file).size;
-    const type = served.contentType ?? TYPES[extname(served.file)] ?? "application/octet-stream";
     if (req.method === "GET") getCounts.set(path, (getCounts.get(path) ?? 0) + 1);
     const n = getCounts.get(path) ?? 0;
     const fault = served.fault;
+    const file = fault?.kind === "replace" && n >= fault.fromRequest ? fault.file : served.file;
+    const stat = statSync(file);
+    const size = stat.size;
+    const type = served.contentType ?? TYPES[extname(served.file)] ?? "application/octet-stream";
+    // Validators as real origins send them, so a changed file is visible.
+    const validators = { etag: `"${size.toString(16)}-${Math.round(stat.mtimeMs).toString(16)}"`, "last-modified": stat.mtime.toUTCString() };
+    if (fault?.kind === "stall" && req.method === "GET" && n >= fault.fromRequest && n < fault.fromRequest + fault.times) {
+      const timer = setTimeout(() => respond(), fault.ms);
+      res.on("close", () => clearTimeout(timer));
+      return;
+    }
+    respond();
+
+    function respond(): void {
     if (fault?.kind === "status" && req.method === "GET" && n >= fault.fromRequest && n < fault.fromRequest + fault.times) {
       return finish(fault.status, { "content-type": "text/plain", "content-length": 0 });
     }
     const range = parseRange(req.headers.range, size);
     if (fault?.kind === "ignore_range" || range === null) {
-      return finish(200, { "content-type": type, "content-length": size, ...(fault?.kind === "ignore_range" ? {} : { "accept-ranges": "bytes" }) }, { start: 0, end: size - 1 });
+      return finish(200, { "content-type": type, "content-length": size, ...validators, ...(fault?.kind === "ignore_range" ? {} : { "accept-ranges": "bytes" }) }, { start: 0, end: size - 1 });
     }
     if (range === "unsatisfiable") return finish(416, { "content-range": `bytes */${size}`, "content-length": 0 });
     return finish(
       206,
-      { "content-type": type, "content-length": range.end - range.start + 1, "content-range": `bytes ${range.start}-${range.end}/${size}`, "accept-ranges": "bytes" },
+      { "content-type": type, "content-length": range.end - range.start + 1, "content-range": `bytes ${range.start}-${range.end}/${size}`, "accept-ranges": "bytes", ...validators },
       range,
     );
+    }
   };
 
   const server: Server = createServer(handle);
