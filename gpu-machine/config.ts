@@ -33,6 +33,11 @@ export const MachineConfig = z
     MACHINE_ID: z.string().min(1).max(128).default(`${hostname()}-${process.pid}`),
     /** Tasks run at once; more than 1 only pays when the engine waits on media. */
     MACHINE_CAPACITY: z.coerce.number().int().min(1).max(16).default(1),
+    /**
+     * Media on loopback or private addresses (local mode only). Off in production:
+     * a user's URL must not reach into the machine's own network.
+     */
+    ALLOW_PRIVATE_MEDIA: flag.default(false),
     /** Exit after this long with no work (scale to zero). */
     IDLE_EXIT_SEC: seconds.default(120),
     /** On SIGTERM, how long running tasks get to hand their work back. */

@@ -36,7 +36,8 @@ const supervisor = new LocalSupervisor({
   command: [process.execPath, "--import", "tsx", "gpu-machine/cli.ts", "serve"],
   cwd: process.cwd(),
   // What Fly would inject as app secrets, plus this shell's settings (WHISPER_MODEL_DIR …).
-  env: { ...process.env, MACHINE_TOKEN: vars.get("MACHINE_TOKEN")! },
+  // Local mode: media on 127.0.0.1 (the CLI serves local files there) is allowed.
+  env: { ...process.env, MACHINE_TOKEN: vars.get("MACHINE_TOKEN")!, ALLOW_PRIVATE_MEDIA: "1" },
   port: supervisorPort,
 });
 

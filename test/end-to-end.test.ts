@@ -31,7 +31,7 @@ describe.skipIf(need.missing)("end to end: the Worker under wrangler dev, two ma
     let log = "";
     const child = spawn(process.execPath, ["--import", "tsx", "gpu-machine/cli.ts", "serve", "--model", model, "--threads", "1", "--batch", "4"], {
       cwd: REPO_ROOT,
-      env: { ...process.env, EDGE_URL: edge.url, MACHINE_TOKEN: TEST_MACHINE_TOKEN, MACHINE_ID: id, IDLE_EXIT_SEC: "900" },
+      env: { ...process.env, EDGE_URL: edge.url, MACHINE_TOKEN: TEST_MACHINE_TOKEN, MACHINE_ID: id, IDLE_EXIT_SEC: "900", ALLOW_PRIVATE_MEDIA: "1" },
       stdio: ["ignore", "ignore", "pipe"],
     });
     child.stderr?.on("data", (d: Buffer) => (log += d.toString()));

@@ -52,7 +52,7 @@ describe.skipIf(shared.missing)("machine runtime", () => {
 
   const machineFor = (edgeUrl: string, env: Record<string, string>) =>
     new Machine({
-      config: { ...readConfig({ ...process.env, EDGE_URL: edgeUrl, MACHINE_TOKEN: TOKEN, MACHINE_ID: "runtime-test", ...env }), EDGE_URL: edgeUrl, MACHINE_TOKEN: TOKEN },
+      config: { ...readConfig({ ...process.env, EDGE_URL: edgeUrl, MACHINE_TOKEN: TOKEN, MACHINE_ID: "runtime-test", ALLOW_PRIVATE_MEDIA: "1", ...env }), EDGE_URL: edgeUrl, MACHINE_TOKEN: TOKEN },
       engine,
       binaries: resolveBinaries(),
       log: (line) => logs.push(line),

@@ -12,7 +12,8 @@ export type MediaErrorCode =
   | "origin_failed"
   | "decode_failed"
   | "invalid_range"
-  | "media_changed";
+  | "media_changed"
+  | "url_not_allowed";
 
 const RETRYABLE: Record<MediaErrorCode, boolean> = {
   ffmpeg_missing: false,
@@ -25,6 +26,7 @@ const RETRYABLE: Record<MediaErrorCode, boolean> = {
   invalid_range: false,
   // Another version of the file cannot be mixed with what was planned and transcribed.
   media_changed: false,
+  url_not_allowed: false,
 };
 
 export class MediaError extends Error {

@@ -1,5 +1,6 @@
 import { retry, type RetryOptions } from "../../shared/retry.ts";
 import { MediaError, redactUrl } from "./errors.ts";
+import { mediaFetch } from "./public-fetch.ts";
 
 /**
  * Reads a media URL only by bounded byte ranges, with retries, and counts what
@@ -20,6 +21,11 @@ export interface OriginOptions {
   retry?: Partial<Pick<RetryOptions, "attempts" | "baseMs" | "capMs" | "sleep">>;
   /** Per request; a stalled origin must not hold a lease forever. */
   timeoutMs?: number;
+  /**
+   * Loopback and private addresses allowed (local mode, the CLI on one's own files).
+   * Machines serving the public API set it false (public-fetch.ts). Default true.
+   */
+  allowPrivate?: boolean;
 }
 
 export interface OriginStats {
@@ -137,10 +143,11 @@ export class OriginReader {
         async (attempt) => {
           if (attempt > 1) this.stats.retries++;
           this.stats.requests++;
-          const res = await fetch(this.url, {
-            headers: { range: `bytes=${start}-${end}`, "accept-encoding": "identity" },
-            signal: AbortSignal.timeout(this.options.timeoutMs ?? 30_000),
-          });
+          const res = await mediaFetch(
+            this.url,
+            { headers: { range: `bytes=${start}-${end}`, "accept-encoding": "identity" }, signal: AbortSignal.timeout(this.options.timeoutMs ?? 30_000) },
+            this.options.allowPrivate ?? true,
+          );
           if (context !== "open" && (res.status === 206 || res.status === 416)) {
             const total = /\/(\d+)\s*$/.exec(res.headers.get("content-range") ?? "");
             const answered = { size_bytes: total ? Number(total[1]) : this.sizeBytes, etag: res.headers.get("etag"), last_modified: res.headers.get("last-modified") };

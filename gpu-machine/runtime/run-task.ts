@@ -20,7 +20,7 @@ export interface TaskContext {
 /** Probes the recording and posts its plan with the completion. */
 export async function runPlan(task: PlanTask, ctx: TaskContext): Promise<void> {
   const started = performance.now();
-  const result = await plan(task.media_url, { binaries: ctx.binaries, macroChunkSec: task.options.macro_chunk_sec });
+  const result = await plan(task.media_url, { binaries: ctx.binaries, macroChunkSec: task.options.macro_chunk_sec, origin: { allowPrivate: ctx.config.ALLOW_PRIVATE_MEDIA } });
   ctx.signal.throwIfAborted();
   await ctx.client.complete(task, {
     machine_sec: (performance.now() - started) / 1000,
@@ -44,7 +44,7 @@ async function* untilAborted(chunks: AsyncIterable<MicroChunk>, signal: AbortSig
 export async function runRange(task: RangeTask, ctx: TaskContext): Promise<void> {
   const started = performance.now();
   const known = task.media ? { container: task.media.container, durationSec: task.media.duration_sec, channels: task.media.channels } : undefined;
-  const source = await MediaSource.open(task.media_url, { binaries: ctx.binaries, origin: { expect: task.media?.version ?? null }, ...(known ? { known } : {}) });
+  const source = await MediaSource.open(task.media_url, { binaries: ctx.binaries, origin: { expect: task.media?.version ?? null, allowPrivate: ctx.config.ALLOW_PRIVATE_MEDIA }, ...(known ? { known } : {}) });
   try {
     const detector = await loadSpeechDetector(ctx.config);
     const stream = await source.stream(task.start_sec, task.end_sec);
