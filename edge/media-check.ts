@@ -31,6 +31,7 @@ export async function checkMedia(audioUrl: string, opts: SafeFetchOptions): Prom
       if (/\*\/0$/.test(probe.headers.get("content-range") ?? "")) throw empty(audioUrl);
       throw rangeUnsupported(audioUrl, "answered 416 to a request for its first byte");
     }
+    if (probe.status === 200 && probe.headers.get("content-length") === "0") throw empty(audioUrl);
     if (probe.status === 200) throw rangeUnsupported(audioUrl, "answered 200 with the whole file instead of 206");
     if (probe.status !== 206) throw unreachable(probe.status, audioUrl);
     rejectNonMedia(probe.headers, audioUrl);

@@ -21,8 +21,9 @@ export async function safeFetch(raw: string, init: RequestInit, opts: SafeFetchO
   for (let hop = 0; hop <= opts.maxRedirects; hop++) {
     const verdict = checkUrl(current, opts);
     if (!verdict.ok) {
-      const via = hop > 0 ? ` (reached by redirect from ${raw})` : "";
-      return { ok: false, code: verdict.code, message: `${verdict.message}${via}` };
+      if (hop === 0) return { ok: false, code: verdict.code, message: verdict.message };
+      // The caller's URL was fine; the server sent us somewhere we will not go.
+      return { ok: false, code: "url_not_allowed", message: `${verdict.message} (reached by redirect from ${raw})` };
     }
     let response: Response;
     try {
@@ -34,7 +35,11 @@ export async function safeFetch(raw: string, init: RequestInit, opts: SafeFetchO
     const location = response.headers.get("location");
     if (!REDIRECTS.has(response.status) || location === null) return { ok: true, response, url: verdict.url };
     await response.body?.cancel();
-    current = new URL(location, verdict.url).href;
+    try {
+      current = new URL(location, verdict.url).href;
+    } catch {
+      return { ok: false, code: "media_unreachable", message: `${verdict.url.href} redirected to an invalid Location: ${location.slice(0, 200)}` };
+    }
   }
   return { ok: false, code: "media_unreachable", message: `more than ${opts.maxRedirects} redirects starting at ${raw}` };
 }

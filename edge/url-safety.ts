@@ -33,11 +33,24 @@ export function checkUrl(raw: string, policy: UrlPolicy): UrlVerdict {
   return { ok: false, code: "url_not_allowed", message: `${url.host} is a ${kind} address; only public internet addresses are allowed` };
 }
 
+/**
+ * A webhook URL: the same rules, and https outside local mode, since events
+ * carry the job and its metadata and would otherwise cross the internet in clear.
+ */
+export function checkWebhookUrl(raw: string, policy: UrlPolicy): UrlVerdict {
+  const verdict = checkUrl(raw, policy);
+  if (verdict.ok && verdict.url.protocol !== "https:" && !policy.allowLoopback) {
+    return { ok: false, code: "invalid_url", message: "webhooks are sent only to https URLs" };
+  }
+  return verdict;
+}
+
 export type HostKind = "public" | "loopback" | "private" | "link-local" | "reserved" | "multicast" | "metadata" | "internal-name";
 
 /** `hostname` as WHATWG URL gives it: IPv4 already normalised from hex/octal/integer forms, IPv6 in brackets. */
 export function classifyHost(hostname: string): HostKind {
-  const host = hostname.toLowerCase().replace(/\.$/, "");
+  // WHATWG leaves `localhost..` and `127.0.0.1..` as names; every trailing dot goes.
+  const host = hostname.toLowerCase().replace(/\.+$/, "");
   if (host.startsWith("[")) {
     const groups = parseIpv6(host.slice(1, -1));
     return groups ? classifyIpv6(groups) : "reserved";
@@ -124,9 +137,14 @@ function classifyIpv6(g: number[]): HostKind {
   const zeroUntil = (n: number) => g.slice(0, n).every((x) => x === 0);
   if (zeroUntil(8)) return "reserved"; // ::
   if (zeroUntil(7) && g[7] === 1) return "loopback"; // ::1
-  // IPv4-mapped (::ffff:a.b.c.d), IPv4-compatible (::a.b.c.d) and NAT64 (64:ff9b::/96) embed an IPv4 address.
-  const embedsV4 = (zeroUntil(5) && (g[5] === 0xffff || g[5] === 0)) || (a === 0x64 && b === 0xff9b && g.slice(2, 6).every((x) => x === 0));
+  // IPv4-mapped (::ffff:a.b.c.d), IPv4-compatible (::a.b.c.d), IPv4-translated (::ffff:0:a.b.c.d)
+  // and NAT64 (64:ff9b::/96) embed an IPv4 address.
+  const embedsV4 =
+    (zeroUntil(5) && (g[5] === 0xffff || g[5] === 0)) ||
+    (zeroUntil(4) && g[4] === 0xffff && g[5] === 0) ||
+    (a === 0x64 && b === 0xff9b && g.slice(2, 6).every((x) => x === 0));
   if (embedsV4) return classifyIpv4((((g[6] ?? 0) << 16) | (g[7] ?? 0)) >>> 0);
+  if (a === 0x64 && b === 0xff9b && g[2] === 1) return "private"; // local-use NAT64 64:ff9b:1::/48 (RFC 8215)
   if ((a & 0xfe00) === 0xfc00) return "private"; // fc00::/7 unique local (AWS metadata fd00:ec2::254 too)
   if ((a & 0xffc0) === 0xfe80) return "link-local";
   if ((a & 0xffc0) === 0xfec0) return "private"; // deprecated site-local

@@ -27,8 +27,13 @@ function base64url(bytes: Uint8Array): string {
 
 function fromBase64url(text: string): Uint8Array | null {
   if (!/^[A-Za-z0-9_-]*$/.test(text)) return null;
-  const bin = atob(text.replace(/-/g, "+").replace(/_/g, "/"));
-  return Uint8Array.from(bin, (c) => c.charCodeAt(0));
+  try {
+    const bin = atob(text.replace(/-/g, "+").replace(/_/g, "/"));
+    return Uint8Array.from(bin, (c) => c.charCodeAt(0));
+  } catch {
+    // A length base64 cannot have (`tt1.A.B`): a garbled token, not a server error.
+    return null;
+  }
 }
 
 export async function mintTaskToken(machineToken: string, claims: TaskClaims): Promise<string> {

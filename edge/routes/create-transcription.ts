@@ -7,7 +7,7 @@ import { ApiError, unwrap } from "../errors.ts";
 import { newId, sha256Hex } from "../ids.ts";
 import { jobStub, keyIndexStub } from "../job-stubs.ts";
 import { checkMedia } from "../media-check.ts";
-import { checkUrl } from "../url-safety.ts";
+import { checkUrl, checkWebhookUrl } from "../url-safety.ts";
 
 const MEDIA_FETCH = { timeoutMs: 10_000, maxRedirects: 5 };
 
@@ -48,7 +48,7 @@ export async function createTranscription(c: Context<AppEnv>): Promise<Response>
 
   try {
     if (body.webhook_url !== undefined) {
-      const verdict = checkUrl(body.webhook_url, policy);
+      const verdict = checkWebhookUrl(body.webhook_url, policy);
       if (!verdict.ok) throw new ApiError(verdict.code === "invalid_url" ? 400 : 422, verdict.code, `webhook_url: ${verdict.message}`, "webhook_url");
     }
     const urlVerdict = checkUrl(body.audio_url, policy);

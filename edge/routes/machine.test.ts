@@ -1,53 +1,11 @@
 import { describe, expect, it } from "vitest";
-import type { Task } from "../../shared/protocol.ts";
-import { TEST_MACHINE_TOKEN } from "../../test/support/test-secrets.ts";
 import { seg } from "../job/job-fixtures.ts";
-import { call, expectError, getJob, submit } from "../test-helpers.ts";
-
-const V = { version: 1 } as const;
-
-function machine(path: string, body: unknown, token: string | null = TEST_MACHINE_TOKEN) {
-  return call("POST", path, { key: token, body });
-}
-
-async function claim(capacity = 1, machineId = "m-1"): Promise<Task[]> {
-  const r = await machine("/v1/machine/claim", { ...V, machine_id: machineId, capacity });
-  if (r.status === 204) return [];
-  expect(r.status).toBe(200);
-  return ((await r.json()) as { tasks: Task[] }).tasks;
-}
-
-/** Claims until a task of `jobId` of the wanted kind turns up (other tests' jobs share the queue). */
-const claimed: Task[] = [];
-async function claimFor(jobId: string, kind: Task["kind"]): Promise<Task> {
-  for (let i = 0; i < 50; i++) {
-    const at = claimed.findIndex((t) => t.job_id === jobId && t.kind === kind);
-    if (at >= 0) return claimed.splice(at, 1)[0]!;
-    const tasks = await claim(4);
-    if (tasks.length === 0) break;
-    claimed.push(...tasks);
-  }
-  throw new Error(`no ${kind} task for ${jobId}`);
-}
-
-const post = (t: Task, action: string, body: unknown, token = t.task_token) => machine(`/v1/machine/tasks/${t.task_id}/${action}`, { ...V, attempt: t.attempt, ...(body as object) }, token);
-const media = { container: "ogg", duration_sec: 120, channels: 1 };
-
-async function planned(ranges: Array<[number, number]>): Promise<{ id: string; plan: Task }> {
-  const { id } = await submit({});
-  const plan = await claimFor(id, "plan");
-  const done = await post(plan, "complete", { machine_sec: 1.5, plan: { duration_sec: ranges.at(-1)![1], ranges: ranges.map(([start_sec, end_sec]) => ({ start_sec, end_sec })), media } });
-  expect(done.status).toBe(200);
-  return { id, plan };
-}
+import { call, expectError, getJob } from "../test-helpers.ts";
+import { claim, claimed, claimFor, media, planned, post } from "./machine-test-helpers.ts";
 
 describe("machine protocol", () => {
-  it("claims need the machine token", async () => {
-    await expectError(await machine("/v1/machine/claim", { ...V, machine_id: "m", capacity: 1 }, null), 401, "unauthorized");
-    await expectError(await machine("/v1/machine/claim", { ...V, machine_id: "m", capacity: 1 }, "x".repeat(40)), 401, "unauthorized");
-    await expectError(await machine("/v1/machine/claim", { version: 2, machine_id: "m", capacity: 1 }), 400, "invalid_request");
-    await expectError(await machine("/v1/machine/claim", { ...V, machine_id: "m", capacity: 1, extra: true }), 400, "unknown_field");
-  });
+  // Refusals (no or wrong machine token, garbled, forged, replayed or foreign
+  // task tokens, bad claim bodies) are rows of the bad-input matrix in bad-input.test.ts.
 
   it("plan, ranges, segments and completion make a transcript", async () => {
     const { id, plan } = await planned([[0, 60], [60, 120]]);
@@ -73,22 +31,6 @@ describe("machine protocol", () => {
     expect(job.status).toBe("completed");
     const text = await (await call("GET", `/v1/transcriptions/${id}/transcript?format=text`)).text();
     expect(text.trim()).toBe("first second third");
-  });
-
-  it("a token works only for its own task, attempt and job", async () => {
-    const a = await planned([[0, 60], [60, 120]]);
-    const b = await planned([[0, 60]]);
-    const ra = await claimFor(a.id, "range");
-    const rb = await claimFor(b.id, "range");
-    // Another task's path with this token, a forged token, a plan task posting segments.
-    await expectError(await machine(`/v1/machine/tasks/${rb.task_id}/segments`, { ...V, attempt: 1, seq: 0, segments: [], audio_sec_done: 0 }, ra.task_token), 403, "forbidden");
-    const [v, body] = ra.task_token.split(".");
-    const forged = `${v}.${btoa(JSON.stringify([b.id, rb.task_id, 1])).replace(/=+$/, "")}.${ra.task_token.split(".")[2]}`;
-    await expectError(await machine(`/v1/machine/tasks/${rb.task_id}/segments`, { ...V, attempt: 1, seq: 0, segments: [], audio_sec_done: 0 }, forged), 401, "unauthorized");
-    expect(body).toBeTruthy();
-    await expectError(await post(a.plan, "segments", { seq: 0, segments: [], audio_sec_done: 0 }), 400, "invalid_request");
-    // The token's attempt is the only one it speaks for.
-    await expectError(await machine(`/v1/machine/tasks/${ra.task_id}/heartbeat`, { ...V, attempt: 2 }, ra.task_token), 409, "stale_attempt");
   });
 
   it("after a failed attempt the next one gets a new token and the old one is refused", async () => {

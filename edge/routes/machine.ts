@@ -32,7 +32,9 @@ export const requireMachine = createMiddleware<AppEnv>(async (c, next) => {
 
 /** A task token for exactly the task named in the path. */
 export const requireTask = createMiddleware<AppEnv>(async (c, next) => {
-  const claims = await verifyTaskToken(machineToken(c), bearer(c));
+  const secret = machineToken(c);
+  const token = bearer(c);
+  const claims = await verifyTaskToken(secret, token);
   if (!claims) throw new ApiError(401, "unauthorized", "Invalid task token.");
   if (claims.task_id !== c.req.param("task_id")) throw new ApiError(403, "forbidden", "this task token is for another task");
   c.set("task", claims);

@@ -1,6 +1,6 @@
 import { assertNever } from "../../shared/assert-never.ts";
 import { backoffDelayMs, parseRetryAfterMs } from "../../shared/retry.ts";
-import { checkUrl, type UrlPolicy } from "../url-safety.ts";
+import { checkWebhookUrl, type UrlPolicy } from "../url-safety.ts";
 import { signWebhook } from "./signing.ts";
 
 export const WEBHOOK_TIMEOUT_MS = 10_000;
@@ -26,7 +26,7 @@ export interface WebhookMessage {
  * sending, which receivers compare with their own to refuse replays.
  */
 export async function deliverOnce(msg: WebhookMessage, policy: UrlPolicy): Promise<AttemptOutcome> {
-  const verdict = checkUrl(msg.url, policy);
+  const verdict = checkWebhookUrl(msg.url, policy);
   if (!verdict.ok) return { kind: "blocked", message: verdict.message };
   const sentAt = Date.now();
   const timestamp = Math.floor(sentAt / 1000);

@@ -4,7 +4,8 @@
  * nothing leaves the machine. Hosts:
  *   media.test, 127.0.0.1, localhost  recordings and broken media servers
  *   hooks.test                        webhook receivers whose behaviour is in the path
- *   control.test                      lets a test read what the receivers got
+ *   control.test                      lets a test read what the receivers got, and
+ *                                     POST /report records a reliability row (edge tests have no files)
  *   fly.test                          a Fly Machines API with machines in memory
  */
 
@@ -42,7 +43,7 @@ export async function fakeInternet(request: Request): Promise<Response> {
     case "hooks.test":
       return hook(request, url);
     case "control.test":
-      return control(url);
+      return url.pathname === "/report" && request.method === "POST" ? report(request) : control(url);
     case "fly.test":
       return fly(request, url);
     default:
@@ -62,6 +63,21 @@ function media(request: Request, url: URL): Response {
   if (path === "/redirect-to-loopback") return redirect("http://127.0.0.1/audio.mp3");
   if (path === "/redirect-to-private") return redirect("http://10.1.2.3/audio.mp3");
   if (path === "/redirect-to-metadata") return redirect("http://169.254.169.254/latest/meta-data/");
+  if (path === "/redirect-to-ipv6-loopback") return redirect("http://[::1]/audio.mp3");
+  if (path === "/redirect-to-file") return redirect("file:///etc/passwd");
+  if (path === "/redirect-to-credentials") return redirect("https://user:secret@media.test/audio.mp3");
+  if (path === "/redirect-to-garbage") return redirect("http://[not-an-address/");
+  // Empty recordings the edge cannot size from HEAD: one gives no length and
+  // answers the range probe as RFC 9110 asks (416, `*/0`); one refuses HEAD
+  // and answers every GET with an empty 200, Range or not.
+  if (path === "/empty-unsized.mp3") {
+    if (request.headers.has("range")) return new Response(null, { status: 416, headers: { "content-range": "bytes */0" } });
+    return new Response(null, { headers: { "content-type": "audio/mpeg" } });
+  }
+  if (path === "/empty-200.mp3") {
+    if (request.method === "HEAD") return new Response(null, { status: 405 });
+    return new Response(new Uint8Array(0), { headers: { "content-type": "audio/mpeg", "content-length": "0" } });
+  }
   const hops = /^\/redirect\/(\d+)$/.exec(path);
   if (hops) {
     const n = Number(hops[1]);
@@ -177,4 +193,10 @@ async function fly(request: Request, url: URL): Promise<Response> {
     return Response.json({ ok: true });
   }
   return Response.json(machine);
+}
+
+async function report(request: Request): Promise<Response> {
+  const { recordRow } = await import("./reliability-report.ts");
+  recordRow((await request.json()) as Parameters<typeof recordRow>[0]);
+  return new Response(null, { status: 204 });
 }

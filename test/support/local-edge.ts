@@ -27,8 +27,13 @@ export interface LocalEdge {
  * The Worker under `wrangler dev` (local workerd, SQLite Durable Objects in a
  * fresh folder), as `npm start` runs it, with the given vars and secrets.
  */
-export async function startLocalEdge(vars: Record<string, string>, persistTo = mkdtempSync(join(tmpdir(), "edge-state-"))): Promise<LocalEdge> {
-  const port = await freePort();
+export async function startLocalEdge(
+  vars: Record<string, string>,
+  persistTo = mkdtempSync(join(tmpdir(), "edge-state-")),
+  /** A restart keeps its port (machines know it) and its state. */
+  opts: { port?: number; keepState?: boolean } = {},
+): Promise<LocalEdge> {
+  const port = opts.port ?? (await freePort());
   const args = ["wrangler", "dev", "--port", String(port), "--ip", "127.0.0.1", "--persist-to", persistTo, "--show-interactive-dev-session=false"];
   for (const [k, v] of Object.entries({ ALLOW_LOOPBACK_URLS: "true", ...vars })) args.push("--var", `${k}:${v}`);
   const child: ChildProcess = spawn("npx", args, {
@@ -43,14 +48,23 @@ export async function startLocalEdge(vars: Record<string, string>, persistTo = m
   const url = `http://127.0.0.1:${port}`;
   const stop = async () => {
     if (child.pid !== undefined && child.exitCode === null) {
+      const exited = new Promise((r) => child.once("exit", r));
       try {
         process.kill(-child.pid, "SIGTERM");
       } catch {
         // already gone
       }
+      // workerd must be gone before a restart takes the same port.
+      if ((await Promise.race([exited.then(() => true), new Promise((r) => setTimeout(() => r(false), 5000))])) === false) {
+        try {
+          process.kill(-child.pid, "SIGKILL");
+        } catch {
+          // already gone
+        }
+      }
       await new Promise((r) => setTimeout(r, 300));
     }
-    rmSync(persistTo, { recursive: true, force: true });
+    if (!opts.keepState) rmSync(persistTo, { recursive: true, force: true });
   };
   for (let i = 0; i < 600; i++) {
     if (child.exitCode !== null) throw new Error(`wrangler dev exited (${child.exitCode}):\n${output}`);
