@@ -87,7 +87,7 @@ function parseFleet(env: Env, publicBaseUrl: string | null, hasMachineToken: boo
       env: { ...extraEnv, EDGE_URL: publicBaseUrl },
     },
     maxMachines: bounded(env.MAX_MACHINES, "MAX_MACHINES", 0, 1000, true),
-    audioSecPerMachine: bounded(env.AUDIO_SEC_PER_MACHINE, "AUDIO_SEC_PER_MACHINE", 60, 1_000_000),
+    audioSecPerMachine: bounded(env.AUDIO_SEC_PER_MACHINE, "AUDIO_SEC_PER_MACHINE", 1, 1_000_000),
     startGraceSec: bounded(env.MACHINE_START_GRACE_SEC, "MACHINE_START_GRACE_SEC", 10, 3600),
   };
 }

@@ -47,3 +47,8 @@ export async function getJob(id: string, key: string = KEY_A): Promise<Transcrip
   expect(r.status).toBe(200);
   return (await r.json()) as TranscriptionJob;
 }
+
+/** Records a row of reports/reliability.md through the fake internet (workerd has no files). */
+export async function reportRow(row: { suite: string; case: string; expected: string; observed: string; pass: boolean }): Promise<void> {
+  await fetch("https://control.test/report", { method: "POST", body: JSON.stringify(row) });
+}

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { seg } from "../job/job-fixtures.ts";
-import { call, expectError, getJob } from "../test-helpers.ts";
+import { call, expectError, getJob, reportRow } from "../test-helpers.ts";
 import { claim, claimed, claimFor, media, planned, post } from "./machine-test-helpers.ts";
 
 describe("machine protocol", () => {
@@ -31,6 +31,7 @@ describe("machine protocol", () => {
     expect(job.status).toBe("completed");
     const text = await (await call("GET", `/v1/transcriptions/${id}/transcript?format=text`)).text();
     expect(text.trim()).toBe("first second third");
+    await reportRow({ suite: "machine posts", case: "duplicate and reordered segment posts", expected: "each segment once, in time order", observed: `"${text.trim()}"`, pass: text.trim() === "first second third" });
   });
 
   it("after a failed attempt the next one gets a new token and the old one is refused", async () => {
@@ -44,7 +45,9 @@ describe("machine protocol", () => {
     await expectError(await post(first, "segments", { seq: 1, segments: [seg(3, 4, "stale")], audio_sec_done: 20 }), 409, "stale_attempt");
     expect((await post(second, "segments", { seq: 0, segments: [seg(5, 6, "kept")], audio_sec_done: 60 })).status).toBe(200);
     expect((await post(second, "complete", { machine_sec: 3 })).status).toBe(200);
-    expect((await (await call("GET", `/v1/transcriptions/${id}/transcript?format=text`)).text()).trim()).toBe("kept");
+    const kept = (await (await call("GET", `/v1/transcriptions/${id}/transcript?format=text`)).text()).trim();
+    expect(kept).toBe("kept");
+    await reportRow({ suite: "machine posts", case: "posts from a superseded attempt", expected: "409 stale_attempt; the attempt's segments never reach the transcript", observed: `409 stale_attempt; transcript "${kept}"`, pass: kept === "kept" });
   });
 
   it("a canceled job tells its machine to stop at the next heartbeat", async () => {

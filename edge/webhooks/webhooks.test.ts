@@ -6,7 +6,8 @@ import { TEST_WEBHOOK_SIGNING_KEY } from "../../test/support/test-secrets.ts";
 import { keyIdOf } from "../ids.ts";
 import { unwrap } from "../errors.ts";
 import { drainAlarms, leaseNext, waitForIdleAlarm, plan, seg, stubFor } from "../job/job-fixtures.ts";
-import { call, getJob, KEY_A, submit } from "../test-helpers.ts";
+import { call, getJob, KEY_A, reportRow, submit } from "../test-helpers.ts";
+import { WEBHOOK_TIMEOUT_MS } from "./delivery.ts";
 import { deriveWebhookSecret } from "./signing.ts";
 
 interface Delivery {
@@ -59,6 +60,25 @@ describe("webhooks", () => {
     expect(job.webhook).toMatchObject({ url: `https://hooks.test${path}`, last_delivery_status: "delivered", last_response_status: 200, attempts: 1 });
   });
 
+  /** A row of reports/reliability.md, recorded through the fake internet (workerd has no files). */
+  const report = (name: string, expected: string, observed: string, pass: boolean) => reportRow({ suite: "webhook receivers", case: name, expected, observed, pass });
+
+  it("retries a receiver that hangs past the timeout, and delivers once it answers", { timeout: 60_000 }, async () => {
+    const path = hookPath(`hang-first/1/${WEBHOOK_TIMEOUT_MS + 1500}`);
+    const { id } = await submit({ webhook_url: `https://hooks.test${path}` });
+    await completeJob(id);
+    await attemptsReach(id, 1);
+    const first = (await getJob(id)).webhook!;
+    await drainAlarms(id);
+    const after = (await getJob(id)).webhook!;
+    const got = await deliveries(path);
+    const ids = new Set(got.map((d) => d.headers["webhook-id"]));
+    await report("receiver hangs past the 10 s timeout once", "retried, then delivered, one event id", `attempt 1: ${first.last_error ?? first.last_delivery_status}; then ${after.last_delivery_status} after ${after.attempts} attempts, ${ids.size} id`, after.last_delivery_status === "delivered" && ids.size === 1);
+    expect(first.last_error).toContain("no answer within");
+    expect(after).toMatchObject({ last_delivery_status: "delivered", attempts: 2 });
+    expect(ids.size).toBe(1);
+  });
+
   it("retries a receiver that fails three times, with the same webhook-id", async () => {
     const path = hookPath("fail/3/503");
     const { id } = await submit({ webhook_url: `https://hooks.test${path}` });
@@ -83,6 +103,7 @@ describe("webhooks", () => {
       ["completed", 4, 200], ["completed", 3, 503], ["completed", 2, 503], ["completed", 1, 503],
     ]);
     expect(attempts[1]!.error).toContain("503");
+    await report("receiver down (503) for the first 3 attempts", "delivered on attempt 4, same event id", `delivered after ${got.length} attempts, ${new Set(got.map((d) => d.headers["webhook-id"])).size} id`, got.length === 4);
   });
 
   it("spaces retries with growing, jittered delays and honours Retry-After", async () => {
@@ -103,6 +124,7 @@ describe("webhooks", () => {
     await drainAlarms(id);
     expect(await deliveries(path)).toHaveLength(1);
     expect((await getJob(id)).webhook).toMatchObject({ last_delivery_status: "failed", last_response_status: 410, attempts: 1 });
+    await report("receiver answers 410 Gone", "no more attempts, recorded as failed", `${(await deliveries(path)).length} attempt, ${(await getJob(id)).webhook!.last_delivery_status}`, true);
   });
 
   it("keeps retrying a receiver that answers 500 for at least 24 hours, then gives up", async () => {
@@ -120,6 +142,7 @@ describe("webhooks", () => {
     expect(row.last_attempt_at - row.first_attempt_at).toBeGreaterThanOrEqual(24 * 3600_000);
     expect(row.attempts).toBe((await deliveries(path)).length);
     expect((await getJob(id)).webhook).toMatchObject({ last_delivery_status: "failed", last_response_status: 500 });
+    await report("receiver answers 500 forever", "retried for ≥ 24 h, then failed", `${row.attempts} attempts over ${((row.last_attempt_at - row.first_attempt_at) / 3600_000).toFixed(1)} h, then ${row.state}`, true);
   });
 
   it("sends canceled and failed events too", async () => {

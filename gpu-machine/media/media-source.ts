@@ -1,4 +1,4 @@
-import { redactUrl } from "./errors.ts";
+import { MediaError, redactUrl } from "./errors.ts";
 import { resolveBinaries, type FfmpegBinaries } from "./ffmpeg-binaries.ts";
 import { OriginReader, type MediaVersion, type OriginOptions, type OriginStats } from "./origin-reader.ts";
 import { DecodeStream, type DecodeSummary } from "./stream-range.ts";
@@ -22,6 +22,9 @@ export interface MediaSourceOptions {
    */
   known?: { container: string; durationSec: number; channels: number };
 }
+
+/** What a probe may read before the file is judged not to be media. */
+const PROBE_BUDGET_BYTES = 64 * 2 ** 20;
 
 /** Reads of about this much audio at a time bound the overshoot past a range's end. */
 const READ_AHEAD_SEC = 30;
@@ -60,7 +63,11 @@ export class MediaSource {
   }
 
   probe(): Promise<MediaInfo> {
-    this.info ??= this.withProxy("probe", (url, signal) => probeMedia(this.binaries.ffprobe, url, redactUrl(this.url), signal));
+    // Real recordings tell ffprobe what they are within a few megabytes (an MP4's
+    // index at the end is a seek, not a scan). Random bytes named .mp3 make it scan
+    // for frame sync through the whole file: 2 GB read to say "not audio".
+    const budget = { bytes: PROBE_BUDGET_BYTES, error: () => new MediaError("not_media", `${redactUrl(this.url)}: no audio found in the first ${PROBE_BUDGET_BYTES / 2 ** 20} MB read; it is not a recording ffmpeg can read.`) };
+    this.info ??= this.withProxy("probe", (url, signal) => probeMedia(this.binaries.ffprobe, url, redactUrl(this.url), signal), budget);
     return this.info;
   }
 
@@ -113,8 +120,8 @@ export class MediaSource {
     return container === "mp3" ? mp3SeekArgs(await this.mp3Seeking()) : [];
   }
 
-  private async withProxy<T>(what: string, fn: (url: string, failed: AbortSignal) => Promise<T>): Promise<T> {
-    const handle = this.proxy.register(this.reader, what);
+  private async withProxy<T>(what: string, fn: (url: string, failed: AbortSignal) => Promise<T>, budget: Parameters<RangeProxy["register"]>[3] = null): Promise<T> {
+    const handle = this.proxy.register(this.reader, what, undefined, budget);
     try {
       return await fn(handle.url, handle.failed);
     } catch (error) {

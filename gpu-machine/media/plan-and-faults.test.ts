@@ -1,7 +1,7 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { decodeWhole, generated, hourLong, MEDIA_CACHE } from "../../test/support/media-files.ts";
+import { decodeWhole, generated, hourLong, MEDIA_CACHE, randomBytesFile } from "../../test/support/media-files.ts";
 import { startMediaServer, type MediaServer } from "../../test/support/media-server.ts";
 import { missingShared, sharedPath } from "../../test/support/shared-data.ts";
 import { MediaError } from "./errors.ts";
@@ -45,6 +45,7 @@ describe.skipIf(shared.missing)("planning and bad input", () => {
       "/flaky.flac": { file: flac, fault: { kind: "status", status: 503, fromRequest: 3, times: 2 } },
       "/dropping.flac": { file: flac, fault: { kind: "drop", fromRequest: 3, afterBytes: 1000, times: 2 } },
       "/gone.flac": { file: flac, fault: { kind: "status", status: 404, fromRequest: 3, times: 99 } },
+      "/random.mp3": { file: randomBytesFile(join(MEDIA_CACHE, "random-2gb.mp3")) },
       "/replaced.flac": { file: flac, fault: { kind: "replace", fromRequest: 3, file: join(formats, "excerpt.mp3") } },
       "/stereo.wav": { file: sharedPath("data", "speech", "stereo", "stereo_diarization.wav") },
       "/surround.flac": {
@@ -147,6 +148,14 @@ describe.skipIf(shared.missing)("planning and bad input", () => {
     const same = await MediaSource.open(server.url("/excerpt.flac"), { origin: { ...fast, expect: planned.version } });
     await same.close();
   });
+
+  it("gives up on 2 GB of random bytes named .mp3 after a bounded read, as not_media", async () => {
+    server.reset();
+    const error = await plan(server.url("/random.mp3"), { origin: fast }).catch((e: unknown) => e);
+    expect((error as MediaError).code).toBe("not_media");
+    expect((error as MediaError).message).toContain("no audio found in the first 64 MB");
+    expect(server.bytesSent("/random.mp3")).toBeLessThan(80 * 2 ** 20);
+  }, 60_000);
 
   it.each([
     ["/no-range.flac", "range_not_supported"],

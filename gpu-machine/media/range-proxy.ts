@@ -32,6 +32,8 @@ interface Entry {
   failed: AbortController;
   /** Origin reads under way, so a caller can wait for their bytes to be counted. */
   inflight: Set<Promise<unknown>>;
+  served: number;
+  budget: { bytes: number; error: () => MediaError } | null;
 }
 
 export class RangeProxy {
@@ -67,10 +69,12 @@ export class RangeProxy {
     reader: OriginReader,
     context: string,
     maxChunkBytes = this.maxChunk,
+    /** Bytes this handle may read in all; past them the work is called off with `overBudget`. */
+    budget: { bytes: number; error: () => MediaError } | null = null,
   ): { url: string; error: () => MediaError | null; failed: AbortSignal; release: () => Promise<void> } {
     const token = randomBytes(9).toString("base64url");
     const maxChunk = Math.max(this.minChunk, Math.min(this.maxChunk, maxChunkBytes));
-    const entry: Entry = { reader, context, nextSequential: -1, chunk: this.minChunk, maxChunk, error: null, failed: new AbortController(), inflight: new Set() };
+    const entry: Entry = { reader, context, nextSequential: -1, chunk: this.minChunk, maxChunk, error: null, failed: new AbortController(), inflight: new Set(), served: 0, budget };
     this.entries.set(token, entry);
     const name = fileNameOf(reader.url);
     return {
@@ -122,6 +126,12 @@ export class RangeProxy {
       entry.inflight.delete(reading);
     }
     entry.nextSequential = start + body.length;
+    entry.served += body.length;
+    if (entry.budget && entry.served > entry.budget.bytes) {
+      entry.error = entry.budget.error();
+      entry.failed.abort(entry.error);
+      return void res.writeHead(502).end();
+    }
     res.writeHead(206, {
       "content-type": type,
       "content-length": body.length,

@@ -136,6 +136,10 @@ async function hook(request: Request, url: URL): Promise<Response> {
       return new Response("receiver error", { status: n <= Number(parts[1]) ? Number(parts[2]) : 200 });
     case "status":
       return new Response("receiver says", { status: Number(parts[1]) });
+    case "hang-first":
+      // Holds the first n deliveries past the sender's timeout, then answers.
+      if (n <= Number(parts[1])) await new Promise((r) => setTimeout(r, Number(parts[2])));
+      return new Response("ok");
     case "retry-after":
       return n === 1 ? new Response("slow down", { status: 429, headers: { "retry-after": parts[1]! } }) : new Response("ok");
     default:

@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { existsSync, mkdirSync, renameSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, renameSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { resolveBinaries } from "../../gpu-machine/media/ffmpeg-binaries.ts";
@@ -90,3 +90,39 @@ export async function decodeWhole(file: string, seconds?: number, mix: string[] 
   );
   return new Float32Array(stdout.buffer.slice(stdout.byteOffset, stdout.byteOffset + stdout.length));
 }
+
+/** A WAV of `hours` of digital silence, sparse on disk: a header, then a hole. */
+export function silentWav(path: string, hours: number): string {
+  const dataBytes = hours * 3600 * 16000 * 2;
+  const header = Buffer.alloc(44);
+  header.write("RIFF", 0);
+  header.writeUInt32LE(36 + dataBytes, 4);
+  header.write("WAVEfmt ", 8);
+  header.writeUInt32LE(16, 16);
+  header.writeUInt16LE(1, 20); // PCM
+  header.writeUInt16LE(1, 22); // mono
+  header.writeUInt32LE(16000, 24);
+  header.writeUInt32LE(32000, 28);
+  header.writeUInt16LE(2, 32);
+  header.writeUInt16LE(16, 34);
+  header.write("data", 36);
+  header.writeUInt32LE(dataBytes, 40);
+  const fd = openSync(path, "w");
+  writeSync(fd, header, 0, 44, 0);
+  writeSync(fd, Buffer.alloc(2), 0, 2, 44 + dataBytes - 2); // the rest is a hole of zeros
+  closeSync(fd);
+  return path;
+}
+
+/** 2 GB that start with 1 MB of random bytes (what a decoder sees first), sparse after. */
+export function randomBytesFile(path: string): string {
+  const fd = openSync(path, "w");
+  let x = 7;
+  const head = Buffer.alloc(1 << 20);
+  for (let i = 0; i < head.length; i++) head[i] = (x = (x * 1103515245 + 12345) >>> 0) >>> 24;
+  writeSync(fd, head, 0, head.length, 0);
+  writeSync(fd, Buffer.alloc(1), 0, 1, 2 * 1024 ** 3 - 1);
+  closeSync(fd);
+  return path;
+}
+
