@@ -13,7 +13,7 @@ import { sameTranscript, Stack, type Transcript } from "./stack.ts";
  * end with the fault-free transcript: same segments, same order, same text.
  */
 const need = missingShared("data/longform/en-20min.opus");
-const LEASE_SEC = 10;
+const LEASE_SEC = 6;
 /** Every job ends within this, faults included (a lost lease costs LEASE_SEC, a dead fleet a reconcile tick or two). */
 const BOUND_SEC = 150;
 const SUITE = "faults (full local stack)";
@@ -27,9 +27,9 @@ describe.skipIf(need.missing)(SUITE, () => {
   let other = "";
 
   beforeAll(async () => {
-    // 150 s of the long-form recording, planned in 60 s ranges: three ranges, two machines.
-    excerpt = await generated("reliability-excerpt.opus", (o) => ["-i", sharedPath("data/longform/en-20min.opus"), "-t", "150", "-c", "copy", o]);
-    other = await generated("reliability-other.opus", (o) => ["-i", sharedPath("data/longform/en-20min.opus"), "-ss", "600", "-t", "150", "-c", "copy", o]);
+    // 120 s of the long-form recording, planned in 60 s ranges: two or three ranges, two machines.
+    excerpt = await generated("reliability-excerpt-120.opus", (o) => ["-i", sharedPath("data/longform/en-20min.opus"), "-t", "120", "-c", "copy", o]);
+    other = await generated("reliability-other-120.opus", (o) => ["-i", sharedPath("data/longform/en-20min.opus"), "-ss", "600", "-t", "120", "-c", "copy", o]);
     for (const name of ["clean", "kill-one", "kill-all", "kill-supervisor", "restart-edge", "changes"]) files[`/${name}.opus`] = { file: excerpt };
     files["/drop.opus"] = { file: excerpt, fault: { kind: "drop", fromRequest: 8, afterBytes: 4000, times: 2 } };
     files["/flaky.opus"] = { file: excerpt, fault: { kind: "status", status: 503, fromRequest: 8, times: 2 } };
@@ -75,7 +75,7 @@ describe.skipIf(need.missing)(SUITE, () => {
     expect(done.status).toBe("completed");
     baseline = await stack.transcript(job.id);
     expect(baseline.segments.length).toBeGreaterThan(10);
-    expect(done.progress?.ranges_total).toBeGreaterThanOrEqual(3);
+    expect(done.progress?.ranges_total).toBeGreaterThanOrEqual(2);
     recordRow({ suite: SUITE, case: "fault-free baseline", expected: "completed", observed: `completed: ${baseline.segments.length} segments in ${done.progress?.ranges_total} ranges`, pass: true });
   }, 300_000);
 
