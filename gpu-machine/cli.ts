@@ -4,6 +4,7 @@ import { renderTranscript, type TranscriptFormat } from "../shared/formats/rende
 import { toWhisperLanguage } from "../shared/languages.ts";
 import { readConfig, type MachineConfig } from "./config.ts";
 import { ModelFilesError, packagedModelDir } from "./engine/model-dir.ts";
+import { SimulatedEngine } from "./engine/simulated-engine.ts";
 import { EngineError, WhisperEngine } from "./engine/whisper-engine.ts";
 import { MediaError } from "./media/errors.ts";
 import { resolveBinaries } from "./media/ffmpeg-binaries.ts";
@@ -159,6 +160,13 @@ async function serve(args: string[]): Promise<void> {
   const { EDGE_URL, MACHINE_TOKEN } = config;
   if (!EDGE_URL || !MACHINE_TOKEN) throw new UsageError("serve needs EDGE_URL and MACHINE_TOKEN in the environment");
   const binaries = resolveBinaries(config);
+  if (config.SIMULATED_RTF !== undefined) {
+    const machine = new Machine({ config: { ...config, EDGE_URL, MACHINE_TOKEN }, engine: new SimulatedEngine(config.SIMULATED_RTF), binaries });
+    process.once("SIGTERM", () => void machine.shutdown());
+    process.stderr.write(`machine ${machine.id} serving ${EDGE_URL} with SIMULATED inference (a sleep of ${config.SIMULATED_RTF} × audio): this measures the distribution system, not the model\n`);
+    process.stderr.write(`machine ${machine.id} stopped (${await machine.run()})\n`);
+    return;
+  }
   const engine = await WhisperEngine.load(modelDir(config), { device: config.WHISPER_DEVICE, threads: config.WHISPER_THREADS });
   const machine = new Machine({ config: { ...config, EDGE_URL, MACHINE_TOKEN }, engine, binaries });
   const stop = () => void machine.shutdown();

@@ -38,6 +38,8 @@ export const MachineConfig = z
      * a user's URL must not reach into the machine's own network.
      */
     ALLOW_PRIVATE_MEDIA: flag.default(false),
+    /** Benchmarks only: inference becomes a sleep of this × the audio (bench/scaling.ts). */
+    SIMULATED_RTF: z.coerce.number().positive().optional(),
     /** Exit after this long with no work (scale to zero). */
     IDLE_EXIT_SEC: seconds.default(120),
     /** On SIGTERM, how long running tasks get to hand their work back. */

@@ -1,5 +1,5 @@
 import type { Segment } from "../shared/segment.ts";
-import type { ChunkTranscript, TranscribeOptions, WhisperEngine } from "./engine/whisper-engine.ts";
+import type { ChunkEngine, ChunkTranscript, TranscribeOptions } from "./engine/whisper-engine.ts";
 import type { MicroChunk } from "./media/micro-chunks.ts";
 
 /** One engine batch, turned into absolute segments. */
@@ -27,7 +27,7 @@ export interface ChunkCounts {
  * language (whisper-tiny wrote English speech as Norwegian or Welsh); detecting
  * first in a separate pass would cost every chunk of the batch a second encoder pass.
  */
-async function transcribeIn(engine: WhisperEngine, batch: readonly MicroChunk[], options: TranscribeOptions, language: string): Promise<{ results: ChunkTranscript[]; language: string }> {
+async function transcribeIn(engine: ChunkEngine, batch: readonly MicroChunk[], options: TranscribeOptions, language: string): Promise<{ results: ChunkTranscript[]; language: string }> {
   const samples = batch.map((c) => c.samples);
   const results = await engine.transcribe(samples, { ...options, language });
   if (language !== "auto") return { results, language };
@@ -68,7 +68,7 @@ export function absoluteSegments(chunk: MicroChunk, r: ChunkTranscript): Segment
  */
 export async function transcribeChunks(
   chunks: AsyncIterable<MicroChunk>,
-  engine: WhisperEngine,
+  engine: ChunkEngine,
   options: TranscribeOptions,
   onBatch: (batch: TranscribedBatch) => Promise<void>,
 ): Promise<ChunkCounts> {

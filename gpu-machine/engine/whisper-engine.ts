@@ -34,6 +34,9 @@ export interface EngineSegment {
   words?: TimedWord[];
 }
 
+/** What the machine runtime needs of an engine (bench/ puts a simulated one in its place). */
+export type ChunkEngine = Pick<WhisperEngine, "transcribe">;
+
 export interface ChunkTranscript {
   segments: EngineSegment[];
   language: string;

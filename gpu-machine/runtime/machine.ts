@@ -1,6 +1,6 @@
 import type { Task } from "../../shared/protocol.ts";
 import type { MachineConfig } from "../config.ts";
-import type { WhisperEngine } from "../engine/whisper-engine.ts";
+import type { ChunkEngine } from "../engine/whisper-engine.ts";
 import { MediaError } from "../media/errors.ts";
 import type { FfmpegBinaries } from "../media/ffmpeg-binaries.ts";
 import { EdgeClient, EdgeError } from "./edge-client.ts";
@@ -9,7 +9,7 @@ import { sleep } from "../../shared/sleep.ts";
 
 export interface MachineOptions {
   config: MachineConfig & { EDGE_URL: string; MACHINE_TOKEN: string };
-  engine: WhisperEngine;
+  engine: ChunkEngine;
   binaries: FfmpegBinaries;
   log?: (line: string) => void;
 }

@@ -1,6 +1,6 @@
 import type { PlanTask, RangeTask, Task } from "../../shared/protocol.ts";
 import type { MachineConfig } from "../config.ts";
-import type { WhisperEngine } from "../engine/whisper-engine.ts";
+import type { ChunkEngine } from "../engine/whisper-engine.ts";
 import type { FfmpegBinaries } from "../media/ffmpeg-binaries.ts";
 import { MediaSource } from "../media/media-source.ts";
 import { microChunks, type MicroChunk } from "../media/micro-chunks.ts";
@@ -11,7 +11,7 @@ import type { EdgeClient } from "./edge-client.ts";
 
 export interface TaskContext {
   client: EdgeClient;
-  engine: WhisperEngine;
+  engine: ChunkEngine;
   binaries: FfmpegBinaries;
   config: MachineConfig;
   signal: AbortSignal;
