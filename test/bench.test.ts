@@ -4,13 +4,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
-import { missingShared, REPO_ROOT } from "./support/shared-data.ts";
+import { REPO_ROOT } from "./support/shared-data.ts";
 
 const run = promisify(execFile);
-const need = missingShared("data/longform/en-20min.opus");
 
 /** Benchmarks are not timed tests: this only checks that each runs on a tiny input and writes valid results. */
-describe.skipIf(need.missing)("benchmarks run on a tiny input and write valid results", () => {
+describe("benchmarks run on a tiny input and write valid results", () => {
   const dir = mkdtempSync(join(tmpdir(), "bench-"));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
   const env = { ...process.env, BENCH_RESULTS_DIR: dir };
