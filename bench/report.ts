@@ -82,7 +82,20 @@ if (engine) {
   md += "\n";
 } else md += "Needs measure 1.\n";
 
-md += "\n## 2. Pipeline overhead, 4. Edge latency\n\nNot in `npm run bench` yet. Figures measured by the suites: status polls p50/p99 in `reports/reliability.md` (load); claims per second in the README.\n";
+// 4. Edge
+interface Hammer { requests: number; failed: number; per_sec: number; p50_ms: number; p99_ms: number }
+const edge = read<Meta & { note: string; concurrency: number; seconds: number; status_polls: Hammer; segment_posts: Hammer }>("edge");
+md += "\n## 4. Edge latency and throughput (local workerd)\n\n";
+if (edge) {
+  md += `${stamp(edge)} ${edge.note} ${edge.concurrency} concurrent clients for ${edge.seconds} s each.\n\n`;
+  md += table(["request", "requests", "per second", "p50 ms", "p99 ms", "failed"], [
+    ["GET /v1/transcriptions/{id}", edge.status_polls.requests, edge.status_polls.per_sec, edge.status_polls.p50_ms, edge.status_polls.p99_ms, edge.status_polls.failed],
+    ["POST …/segments (10 segments)", edge.segment_posts.requests, edge.segment_posts.per_sec, edge.segment_posts.p50_ms, edge.segment_posts.p99_ms, edge.segment_posts.failed],
+  ]);
+  md += "\n";
+} else md += "Not run yet: `npx tsx bench/edge.ts`.\n";
+
+md += "\n## 2. Pipeline overhead\n\nNot in `npm run bench` yet. A one-off figure (whisper-base, the 20-minute file, one machine): the full local stack (`npm start`, then `npx longscribe transcribe … --wait`) took 132 s from submit to completion (130.5 machine-seconds); the same file through `npm run machine -- transcribe` (media pipeline and engine in one process, no edge, no plan) took 93.7 s. The difference holds machine start, the plan, five range tasks and their posts.\n";
 
 const out = process.env.BENCH_RESULTS_DIR ? join(dir, "README.md") : join(REPO_ROOT, "bench", "README.md");
 writeFileSync(out, md);
