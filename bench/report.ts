@@ -1,4 +1,5 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { cpus } from "node:os";
 import { join } from "node:path";
 import * as vega from "vega";
 import { compile, type TopLevelSpec } from "vega-lite";
@@ -55,7 +56,7 @@ const scaling = read<Meta & { note: string; params: { hours: number; engine_rtf:
 md += "\n## 3. Scaling to many machines (simulated inference)\n\n";
 if (scaling) {
   const p = scaling.params;
-  md += `${stamp(scaling)} ${scaling.note} A ${p.hours} h plan; per-machine RTF ${p.engine_rtf} from measure 1, compressed ${p.time_compression}× in time (sleep = ${p.simulated_rtf.toPrecision(3)} × audio). Efficiency = ideal (audio × RTF / N) ÷ wall time after the plan.\n\n`;
+  md += `${stamp(scaling)} ${scaling.note} A ${p.hours} h plan; per-machine RTF ${p.engine_rtf} from measure 1, compressed ${p.time_compression}× in time (sleep = ${p.simulated_rtf.toPrecision(3)} × audio). Efficiency = ideal (audio × RTF / N) ÷ wall time after the plan. Every machine still streams, decodes and cuts its ranges and posts its segments for real, and all N share this machine's ${cpus().length} cores: past ${cpus().length} machines the wall time measures those cores, not the edge (no claim failed, no lease was lost). Run it where there are at least N cores, or with \`--target-sec 600\` (less compression), to measure the distribution system itself.\n\n`;
   md += table(["machines", "wall s", "plan s", "ideal s", "efficiency %", "first segment s", "last range tail s", "ranges"], scaling.rows.map((r) => [r.machines, r.wall_sec, r.plan_sec, r.ideal_sec, r.efficiency_pct, r.first_segment_sec, r.last_range_tail_sec, r.ranges]));
   md += `\n\n${await chart("scaling-efficiency", {
     $schema: "https://vega.github.io/schema/vega-lite/v6.json",
