@@ -63,9 +63,20 @@ interface Row {
   claims_failed: number;
 }
 
+/** Whatever a run has started, so a Ctrl-C does not leave workerd or machines behind. */
+const cleanups = new Set<() => Promise<void> | void>();
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.once(signal, () => void Promise.allSettled([...cleanups].map((c) => c())).then(() => process.exit(130)));
+}
+
 async function runOnce(n: number, mediaUrl: string): Promise<Row> {
   const edge = await startLocalEdge({ API_KEYS: TEST_API_KEYS.join(","), WEBHOOK_SIGNING_KEY: TEST_WEBHOOK_SIGNING_KEY, MACHINE_TOKEN: TEST_MACHINE_TOKEN, LEASE_SEC: "60" });
   const machines: Array<{ child: ChildProcess; log: string }> = [];
+  const cleanup = async () => {
+    for (const m of machines) m.child.kill("SIGKILL");
+    await edge.stop();
+  };
+  cleanups.add(cleanup);
   try {
     for (let i = 0; i < n; i++) {
       const m = { child: spawn(process.execPath, ["--import", "tsx", "gpu-machine/cli.ts", "serve"], {
@@ -109,8 +120,8 @@ async function runOnce(n: number, mediaUrl: string): Promise<Row> {
       claims_failed: machines.reduce((s, m) => s + (m.log.match(/claim failed/g)?.length ?? 0), 0),
     };
   } finally {
-    for (const m of machines) m.child.kill("SIGKILL");
-    await edge.stop();
+    cleanups.delete(cleanup);
+    await cleanup();
   }
 }
 

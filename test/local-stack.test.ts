@@ -12,7 +12,7 @@ import { missingShared, REPO_ROOT, sharedPath } from "./support/shared-data.ts";
 import { packagedModel } from "./support/whisper-models.ts";
 
 const need = missingShared("data/speech/jfk/jfk.wav");
-const JOBS = 8;
+const JOBS = 6;
 const IDLE_EXIT_SEC = 5;
 const MAX_MACHINES = 2;
 

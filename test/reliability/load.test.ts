@@ -14,7 +14,7 @@ import { KEY, Stack } from "./stack.ts";
  * `npm test` keeps the same shape at a size two cores finish in about two minutes.
  */
 const SOAK = process.env.RELIABILITY_SOAK === "1";
-const JOBS = SOAK ? 100 : 16;
+const JOBS = SOAK ? 100 : 12;
 const POLL_SEC = SOAK ? 30 : 5;
 const POLL_RATE = 1000;
 const SILENT_HOURS = SOAK ? 10 : 1;
