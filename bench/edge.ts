@@ -5,7 +5,7 @@ import { startLocalEdge } from "../test/support/local-edge.ts";
 import { generated } from "../test/support/media-files.ts";
 import { startMediaServer } from "../test/support/media-server.ts";
 import { TEST_API_KEYS, TEST_MACHINE_TOKEN, TEST_WEBHOOK_SIGNING_KEY } from "../test/support/test-secrets.ts";
-import { benchMeta, writeResult } from "./results.ts";
+import { benchArg, benchMeta, writeResult } from "./results.ts";
 
 /**
  * Measure 4: the edge on local workerd (wrangler dev). Status-poll and
@@ -14,12 +14,8 @@ import { benchMeta, writeResult } from "./results.ts";
  *
  *   npx tsx bench/edge.ts [--seconds 10] [--concurrency 16]
  */
-const arg = (name: string, fallback: string) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return (i > 0 ? process.argv[i + 1] : undefined) ?? fallback;
-};
-const seconds = Number(arg("seconds", "10"));
-const concurrency = Number(arg("concurrency", "16"));
+const seconds = Number(benchArg("seconds", "10"));
+const concurrency = Number(benchArg("concurrency", "16"));
 const KEY = TEST_API_KEYS[0];
 const RANGES = 64;
 

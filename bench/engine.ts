@@ -6,6 +6,7 @@ import { packagedModelDir } from "../gpu-machine/engine/model-dir.ts";
 import { wordErrorRate } from "../gpu-machine/eval/wer.ts";
 import { decodeWhole } from "../test/support/media-files.ts";
 import { REPO_ROOT, sharedPath } from "../test/support/shared-data.ts";
+import { benchArg } from "./results.ts";
 
 /**
  * First version of the engine benchmark: real-time factor and WER of this engine
@@ -17,13 +18,9 @@ interface BaselineClip { set: string; audio: string; reference: string; hypothes
 interface BaselineModel { model: string; rtf: number; wall_sec: number; audio_sec: number; clips: BaselineClip[] }
 const baseline = JSON.parse(readFileSync(join(REPO_ROOT, "test/fixtures/transformersjs-baseline.json"), "utf8")) as { models: BaselineModel[] };
 
-const arg = (name: string, fallback: string) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return (i > 0 ? process.argv[i + 1] : undefined) ?? fallback;
-};
-const models = arg("models", "tiny,base").split(",") as Array<"tiny" | "base">;
-const batches = arg("batches", "1,4,8").split(",").map(Number);
-const threads = Number(arg("threads", "2"));
+const models = benchArg("models", "tiny,base").split(",") as Array<"tiny" | "base">;
+const batches = benchArg("batches", "1,4,8").split(",").map(Number);
+const threads = Number(benchArg("threads", "2"));
 
 const rows: Array<Record<string, unknown>> = [];
 for (const size of models) {

@@ -7,7 +7,7 @@ import { generated } from "../test/support/media-files.ts";
 import { startMediaServer } from "../test/support/media-server.ts";
 import { REPO_ROOT } from "../test/support/shared-data.ts";
 import { TEST_API_KEYS, TEST_MACHINE_TOKEN, TEST_WEBHOOK_SIGNING_KEY } from "../test/support/test-secrets.ts";
-import { benchMeta, writeResult } from "./results.ts";
+import { benchArg, benchMeta, writeResult } from "./results.ts";
 
 /**
  * Measure 3: scaling to many machines. The real edge (wrangler dev: job object,
@@ -18,12 +18,8 @@ import { benchMeta, writeResult } from "./results.ts";
  *
  *   npx tsx bench/scaling.ts [--hours 10] [--machines 1,2,4,8,16,32] [--rtf R] [--target-sec 60]
  */
-const arg = (name: string, fallback: string) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return (i > 0 ? process.argv[i + 1] : undefined) ?? fallback;
-};
-const hours = Number(arg("hours", "10"));
-const counts = arg("machines", "1,2,4,8,16,32").split(",").map(Number);
+const hours = Number(benchArg("hours", "10"));
+const counts = benchArg("machines", "1,2,4,8,16,32").split(",").map(Number);
 const KEY = TEST_API_KEYS[0];
 
 /** The per-machine real-time factor of the engine (measure 1's best batch), or 0.1. */
@@ -34,10 +30,10 @@ function measuredRtf(): number {
   const ours = rows.filter((r) => typeof r.rtf === "number" && r.engine !== "transformers.js").map((r) => r.rtf!);
   return ours.length > 0 ? Math.min(...ours) : 0.1;
 }
-const rtf = Number(arg("rtf", String(measuredRtf())));
+const rtf = Number(benchArg("rtf", String(measuredRtf())));
 const audioSec = hours * 3600;
 // Compress time so that one machine needs about target-sec: the ratios are what count.
-const targetSec = Number(arg("target-sec", "60"));
+const targetSec = Number(benchArg("target-sec", "60"));
 const simulatedRtf = Math.min(rtf, targetSec / audioSec);
 const compression = rtf / simulatedRtf;
 

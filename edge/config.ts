@@ -50,6 +50,7 @@ function parse(env: Env): Config {
   const price = Number(env.MACHINE_PRICE_PER_HOUR_USD ?? "2.50");
   if (!Number.isFinite(price) || price < 0) throw misconfigured("MACHINE_PRICE_PER_HOUR_USD must be a non-negative number");
   const base = env.PUBLIC_BASE_URL?.trim() ?? "";
+  const publicBaseUrl = base.length > 0 ? base.replace(/\/+$/, "") : null;
   const machineToken = env.MACHINE_TOKEN?.trim() ?? "";
   if (machineToken.length > 0 && machineToken.length < 32) throw misconfigured("MACHINE_TOKEN must be at least 32 random characters");
   const leaseSec = Number(env.LEASE_SEC ?? "60");
@@ -59,10 +60,10 @@ function parse(env: Env): Config {
     webhookSigningKey,
     allowLoopbackUrls: env.ALLOW_LOOPBACK_URLS === "true",
     machinePricePerHourUsd: price,
-    publicBaseUrl: base.length > 0 ? base.replace(/\/+$/, "") : null,
+    publicBaseUrl,
     machineToken: machineToken.length > 0 ? machineToken : null,
     leaseSec,
-    fleet: parseFleet(env, base.length > 0 ? base.replace(/\/+$/, "") : null, machineToken.length > 0),
+    fleet: parseFleet(env, publicBaseUrl, machineToken.length > 0),
   };
 }
 

@@ -50,5 +50,6 @@ export async function getJob(id: string, key: string = KEY_A): Promise<Transcrip
 
 /** Records a row of reports/reliability.md through the fake internet (workerd has no files). */
 export async function reportRow(row: { suite: string; case: string; expected: string; observed: string; pass: boolean }): Promise<void> {
-  await fetch("https://control.test/report", { method: "POST", body: JSON.stringify(row) });
+  const res = await fetch("https://control.test/report", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(row) });
+  if (!res.ok) throw new Error(`the reliability row "${row.case}" was not recorded: ${res.status}`);
 }

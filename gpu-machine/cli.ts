@@ -160,22 +160,19 @@ async function serve(args: string[]): Promise<void> {
   const { EDGE_URL, MACHINE_TOKEN } = config;
   if (!EDGE_URL || !MACHINE_TOKEN) throw new UsageError("serve needs EDGE_URL and MACHINE_TOKEN in the environment");
   const binaries = resolveBinaries(config);
-  if (config.SIMULATED_RTF !== undefined) {
-    const machine = new Machine({ config: { ...config, EDGE_URL, MACHINE_TOKEN }, engine: new SimulatedEngine(config.SIMULATED_RTF), binaries });
-    process.once("SIGTERM", () => void machine.shutdown());
-    process.stderr.write(`machine ${machine.id} serving ${EDGE_URL} with SIMULATED inference (a sleep of ${config.SIMULATED_RTF} × audio): this measures the distribution system, not the model\n`);
-    process.stderr.write(`machine ${machine.id} stopped (${await machine.run()})\n`);
-    return;
-  }
-  const engine = await WhisperEngine.load(modelDir(config), { device: config.WHISPER_DEVICE, threads: config.WHISPER_THREADS });
-  const machine = new Machine({ config: { ...config, EDGE_URL, MACHINE_TOKEN }, engine, binaries });
+  const simulatedRtf = config.SIMULATED_RTF;
+  const whisper = simulatedRtf === undefined ? await WhisperEngine.load(modelDir(config), { device: config.WHISPER_DEVICE, threads: config.WHISPER_THREADS }) : null;
+  const machine = new Machine({ config: { ...config, EDGE_URL, MACHINE_TOKEN }, engine: whisper ?? new SimulatedEngine(simulatedRtf!), binaries });
   const stop = () => void machine.shutdown();
   process.once("SIGTERM", stop);
   process.once("SIGINT", stop);
-  process.stderr.write(`machine ${machine.id} serving ${EDGE_URL} with ${engine.model.files.name} on ${engine.model.device}\n`);
+  const using = whisper
+    ? `${whisper.model.files.name} on ${whisper.model.device}`
+    : `SIMULATED inference (a sleep of ${simulatedRtf} × audio): this measures the distribution system, not the model`;
+  process.stderr.write(`machine ${machine.id} serving ${EDGE_URL} with ${using}\n`);
   const why = await machine.run();
   await machine.shutdown();
-  await engine.model.release();
+  await whisper?.model.release();
   process.stderr.write(`machine ${machine.id} stopped (${why})\n`);
 }
 

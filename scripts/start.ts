@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { LocalSupervisor } from "../gpu-machine/supervisor/local-supervisor.ts";
+import { LocalSupervisor, MACHINE_COMMAND } from "../gpu-machine/supervisor/local-supervisor.ts";
 import { randomToken, readDevVars, writeDevVars } from "./dev-vars.ts";
 
 /**
@@ -33,7 +33,7 @@ writeDevVars(devVarsPath, vars);
 const supervisor = new LocalSupervisor({
   app,
   token: vars.get("FLY_API_TOKEN")!,
-  command: [process.execPath, "--import", "tsx", "gpu-machine/cli.ts", "serve"],
+  command: MACHINE_COMMAND,
   cwd: process.cwd(),
   // What Fly would inject as app secrets, plus this shell's settings (WHISPER_MODEL_DIR …).
   // Local mode: media on 127.0.0.1 (the CLI serves local files there) is allowed.

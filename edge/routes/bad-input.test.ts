@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { ApiErrorBody } from "../../shared/api.ts";
 import type { Task } from "../../shared/protocol.ts";
 import { TEST_MACHINE_TOKEN } from "../../test/support/test-secrets.ts";
-import { BASE, call, getJob, KEY_A, KEY_B, submit } from "../test-helpers.ts";
+import { BASE, call, getJob, KEY_A, KEY_B, reportRow, submit } from "../test-helpers.ts";
 import { claimFor, machine, planned, post, V } from "./machine-test-helpers.ts";
 
 /**
@@ -34,12 +34,7 @@ async function runRow(suite: Suite, row: Row): Promise<void> {
   const expected = `${row.status} ${row.code}`;
   const observed = await observe(row);
   const pass = observed === expected;
-  const report = await fetch("https://control.test/report", {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ suite, case: row.case, expected, observed, pass }),
-  });
-  expect(report.ok, "the reliability row was recorded").toBe(true);
+  await reportRow({ suite, case: row.case, expected, observed, pass });
   expect(observed).toBe(expected);
 }
 

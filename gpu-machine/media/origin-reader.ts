@@ -39,6 +39,12 @@ const DEFAULT_RETRY = { attempts: 3, baseMs: 300, capMs: 3000 };
 /** Answers that retrying cannot change: the URL's credentials or the file are gone. */
 const FINAL_STATUSES = [401, 403, 410];
 
+/** The file's size: the total after the slash in Content-Range (also in a 416 answer), or null. */
+function totalSize(headers: Headers): number | null {
+  const m = /\/(\d+)\s*$/.exec(headers.get("content-range") ?? "");
+  return m ? Number(m[1]) : null;
+}
+
 class HttpStatusError extends Error {
   constructor(readonly status: number) {
     super(`HTTP ${status}`);
@@ -83,11 +89,11 @@ export class OriginReader {
   static async open(url: string, options: OriginOptions = {}): Promise<OriginReader> {
     const reader = new OriginReader(url, options);
     const res = await reader.request(0, 0, "open");
-    const total = /\/(\d+)\s*$/.exec(res.headers.get("content-range") ?? "");
-    if (!total) {
+    const total = totalSize(res.headers);
+    if (total === null) {
       throw new MediaError("range_not_supported", `${redactUrl(url)} answered 206 without a total size in Content-Range; cannot read it by ranges.`);
     }
-    reader.sizeBytes = Number(total[1]);
+    reader.sizeBytes = total;
     reader.type = res.headers.get("content-type");
     reader.etag = res.headers.get("etag");
     reader.lastModified = res.headers.get("last-modified");
@@ -149,8 +155,7 @@ export class OriginReader {
             this.options.allowPrivate ?? true,
           );
           if (context !== "open" && (res.status === 206 || res.status === 416)) {
-            const total = /\/(\d+)\s*$/.exec(res.headers.get("content-range") ?? "");
-            const answered = { size_bytes: total ? Number(total[1]) : this.sizeBytes, etag: res.headers.get("etag"), last_modified: res.headers.get("last-modified") };
+            const answered = { size_bytes: totalSize(res.headers) ?? this.sizeBytes, etag: res.headers.get("etag"), last_modified: res.headers.get("last-modified") };
             // Each answer must come from the version opened: a range of another file would splice two recordings.
             try {
               this.checkVersion(this.version, answered, "while it was being read");

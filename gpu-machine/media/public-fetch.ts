@@ -50,8 +50,7 @@ function refuse(url: string, why: string): MediaError {
 function checkLiteral(url: URL): void {
   const kind = classifyHost(url.hostname);
   // Names are checked once resolved; literals and well-known names here.
-  if (kind !== "public" && kind !== "internal-name") throw refuse(url.href, `the host is ${kind}`);
-  if (kind === "internal-name") throw refuse(url.href, "the host is a name only a private network resolves");
+  if (kind !== "public") throw refuse(url.href, kind === "internal-name" ? "the host is a name only a private network resolves" : `the host is ${kind}`);
 }
 
 /**

@@ -12,6 +12,9 @@ import type { AddressInfo } from "node:net";
  * survives any machine's crash.
  */
 
+/** What a local "machine" runs: the gpu-machine service, from the repository root. */
+export const MACHINE_COMMAND: readonly string[] = [process.execPath, "--import", "tsx", "gpu-machine/cli.ts", "serve"];
+
 export interface SupervisorOptions {
   app: string;
   /** Bearer token the edge presents (its FLY_API_TOKEN). */

@@ -1,4 +1,4 @@
-import { LocalSupervisor } from "./local-supervisor.ts";
+import { LocalSupervisor, MACHINE_COMMAND } from "./local-supervisor.ts";
 
 /**
  * The local supervisor as a process of its own (npm start runs it inside its own
@@ -15,7 +15,7 @@ if (token.length < 16 || !Number.isInteger(port)) {
 const supervisor = new LocalSupervisor({
   app: process.env.FLY_APP ?? "longscribe-local",
   token,
-  command: [process.execPath, "--import", "tsx", "gpu-machine/cli.ts", "serve"],
+  command: MACHINE_COMMAND,
   cwd: process.cwd(),
   env: { ...process.env },
   port,

@@ -52,18 +52,18 @@ describe.skipIf(need.missing)("load and bad media (full local stack)", () => {
     const completed = jobs.filter((j) => j.status === "completed").length;
     const distinctIds = new Set(ids).size;
     const agreeing = texts.filter((t) => t === texts[0]).length;
-    const peak = (await stack.machines()).length; // the supervisor keeps every machine it ever ran
+    const created = (await stack.machines()).length; // the supervisor keeps every machine it ever ran
     const pass = completed === JOBS && distinctIds === JOBS && agreeing === JOBS && texts[0]!.length > 0;
     recordRow({
       suite: "load",
       case: `${JOBS} concurrent jobs, ≤ 4 machines`,
       expected: "all completed, each once, same transcript",
-      observed: `${completed}/${JOBS} completed in ${wall.toFixed(0)} s, ${distinctIds} distinct ids, ${agreeing}/${JOBS} identical transcripts, ${peak} machines created`,
+      observed: `${completed}/${JOBS} completed in ${wall.toFixed(0)} s, ${distinctIds} distinct ids, ${agreeing}/${JOBS} identical transcripts, ${created} machines created`,
       pass,
     });
     expect(completed).toBe(JOBS);
     expect(agreeing).toBe(JOBS);
-    expect(peak).toBeLessThanOrEqual(4);
+    expect(created).toBeLessThanOrEqual(4);
   }, 900_000);
 
   it(`status polls at up to ${POLL_RATE}/s for ${POLL_SEC} s: latency recorded, none failed`, async () => {
