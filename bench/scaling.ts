@@ -27,7 +27,7 @@ function measuredRtf(): number {
   const file = join(REPO_ROOT, "bench/results/engine.json");
   if (!existsSync(file)) return 0.1;
   const rows = (JSON.parse(readFileSync(file, "utf8")) as { rows?: Array<{ rtf?: number; engine?: string }> }).rows ?? [];
-  const ours = rows.filter((r) => typeof r.rtf === "number" && r.engine !== "transformers.js").map((r) => r.rtf!);
+  const ours = rows.filter((r) => typeof r.rtf === "number" && r.engine === "longscribe").map((r) => r.rtf!);
   return ours.length > 0 ? Math.min(...ours) : 0.1;
 }
 const rtf = Number(benchArg("rtf", String(measuredRtf())));

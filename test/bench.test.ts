@@ -9,12 +9,36 @@ import { REPO_ROOT } from "./support/shared-data.ts";
 const run = promisify(execFile);
 
 /** Benchmarks are not timed tests: this only checks that each runs on a tiny input and writes valid results. */
-describe("benchmarks run on a tiny input and write valid results", () => {
+describe.sequential("benchmarks run on a tiny input and write valid results", () => {
   const dir = mkdtempSync(join(tmpdir(), "bench-"));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
   const env = { ...process.env, BENCH_RESULTS_DIR: dir };
 
-  it("scaling (simulated inference), edge latency, and the report with its charts", async () => {
+  it("engine vs transformers.js and pipeline overhead, on half a minute of the long-form file", async () => {
+    await run(process.execPath, ["--import", "tsx", "bench/engine.ts", "--models", "tiny", "--batches", "1,2", "--minutes", "0.5"], { cwd: REPO_ROOT, env, timeout: 240_000 });
+    const engine = JSON.parse(readFileSync(join(dir, "engine.json"), "utf8")) as { commit: string; rows: Array<{ engine: string; batch: number | null; audio_sec: number; rtf: number; wer: number | null; speedup_vs_transformersjs: number }> };
+    expect(engine.rows.map((r) => [r.engine, r.batch])).toEqual([["transformers.js", null], ["transformers.js (text only)", null], ["longscribe", 1], ["longscribe", 2]]);
+    for (const r of engine.rows) {
+      expect(r.audio_sec).toBeGreaterThanOrEqual(30);
+      expect(r.rtf).toBeGreaterThan(0);
+      expect(r.speedup_vs_transformersjs).toBeGreaterThan(0);
+      // Real speech through real weights: a broken path would read as nonsense.
+      if (r.engine !== "transformers.js (text only)") expect(r.wer).toBeLessThan(40);
+    }
+    await run(process.execPath, ["--import", "tsx", "bench/pipeline.ts", "--model", "tiny", "--minutes", "0.5"], { cwd: REPO_ROOT, env, timeout: 300_000 });
+    const pipeline = JSON.parse(readFileSync(join(dir, "pipeline.json"), "utf8")) as { engine_alone: { wall_sec: number; segments: number }; stack: Array<{ machine: string; wall_sec: number; segments: number; machine_sec: number | null; wer: number | null; overhead_pct: number }> };
+    expect(pipeline.engine_alone.wall_sec).toBeGreaterThan(0);
+    expect(pipeline.stack.map((r) => r.machine)).toEqual(["cold", "warm"]);
+    for (const r of pipeline.stack) {
+      expect(r.wall_sec).toBeGreaterThan(0);
+      expect(r.segments).toBeGreaterThan(0);
+      expect(r.machine_sec).toBeGreaterThan(0);
+      expect(r.wer).toBeLessThan(40);
+      expect(Number.isFinite(r.overhead_pct)).toBe(true);
+    }
+  }, 600_000);
+
+  it("scaling (simulated inference), edge latency, and the report with its charts over all of them", async () => {
     await run(process.execPath, ["--import", "tsx", "bench/scaling.ts", "--hours", "0.1", "--machines", "1,2", "--target-sec", "3"], { cwd: REPO_ROOT, env, timeout: 240_000 });
     const scaling = JSON.parse(readFileSync(join(dir, "scaling.json"), "utf8")) as { commit: string; note: string; rows: Array<{ machines: number; wall_sec: number; efficiency_pct: number; ranges: number }> };
     expect(scaling.note).toContain("not the model");
@@ -31,10 +55,13 @@ describe("benchmarks run on a tiny input and write valid results", () => {
     expect(edge.status_polls.failed + edge.segment_posts.failed).toBe(0);
     await run(process.execPath, ["--import", "tsx", "bench/report.ts"], { cwd: REPO_ROOT, env, timeout: 60_000 });
     const md = readFileSync(join(dir, "README.md"), "utf8");
+    expect(md).toContain("## 1. Engine vs transformers.js");
+    expect(md).toContain("full stack, warm machine");
     expect(md).toContain("## 3. Scaling to many machines");
+    expect(md).toContain("## Targets");
     expect(md).toContain("POST …/segments");
     expect(md).toMatch(/\| 2 \| [\d.]+ \|/);
     expect(existsSync(join(dir, "scaling-efficiency.svg"))).toBe(true);
-    expect(readFileSync(join(dir, "scaling-efficiency.svg"), "utf8")).toMatch(/^<svg/);
+    for (const svg of ["engine-rtf", "scaling-efficiency", "cost-per-hour"]) expect(readFileSync(join(dir, `${svg}.svg`), "utf8")).toMatch(/^<svg/);
   }, 300_000);
 });

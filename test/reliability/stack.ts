@@ -24,6 +24,8 @@ export interface StackOptions {
   idleExitSec: number;
   /** Small, so that a job of a few minutes calls for several machines. */
   audioSecPerMachine: number;
+  /** Extra environment for the machines the supervisor starts (WHISPER_THREADS, WHISPER_BATCH …). */
+  machineEnv?: Record<string, string>;
 }
 
 export interface Delivery {
@@ -105,6 +107,7 @@ export class Stack {
       env: {
         ...process.env, SUPERVISOR_PORT: String(this.supervisorPort), FLY_APP: APP, FLY_API_TOKEN: FLY_TOKEN, MACHINE_TOKEN: TEST_MACHINE_TOKEN,
         WHISPER_MODEL_DIR: this.options.model, WHISPER_THREADS: "1", WHISPER_BATCH: "4", ALLOW_PRIVATE_MEDIA: "1",
+        ...this.options.machineEnv,
       },
     });
     child.stderr?.on("data", (d: Buffer) => (this.supervisorLog = (this.supervisorLog + d.toString()).slice(-200_000)));
