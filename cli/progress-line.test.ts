@@ -6,6 +6,7 @@ const progress = (done: number, total: number, ranges: [number, number], eta?: n
   audio_sec_done: done,
   audio_sec_total: total,
   ranges_done: ranges[0],
+  ranges_active: 0,
   ranges_total: ranges[1],
   ...(eta === undefined ? {} : { eta_sec: eta }),
 });

@@ -1,7 +1,12 @@
-import { Hono } from "hono";
+import { OpenAPIHono, type RouteConfig } from "@hono/zod-openapi";
+import type { Handler } from "hono";
 import type { AppEnv } from "./app-env.ts";
 import { requireApiKey } from "./auth.ts";
+import { readConfig } from "./config.ts";
 import { ApiError, errorResponse } from "./errors.ts";
+import { docsPage } from "./openapi/docs-page.ts";
+import { describeApi, openApiDocument } from "./openapi/document.ts";
+import { ROUTES } from "./openapi/routes.ts";
 import { createTranscription } from "./routes/create-transcription.ts";
 import {
   cancelTranscription,
@@ -10,28 +15,41 @@ import {
   getTranscription,
   listTranscriptions,
 } from "./routes/read-transcriptions.ts";
+import { createUpload, readUpload } from "./routes/uploads.ts";
 import { claimTasks, completeTask, failTask, heartbeatTask, postTaskSegments, requireMachine, requireTask } from "./routes/machine.ts";
 
-export const app = new Hono<AppEnv>();
+export const app = new OpenAPIHono<AppEnv>();
 
 app.onError((error) => errorResponse(error));
 app.notFound((c) => errorResponse(new ApiError(404, "not_found", `no route for ${c.req.method} ${new URL(c.req.url).pathname}`)));
 
-app.get("/healthz", (c) => c.json({ ok: true }));
+/** Mounts handlers on a documented route: nothing is served that the OpenAPI document does not describe. */
+function serve(route: RouteConfig, ...handlers: [Handler<AppEnv>, ...Handler<AppEnv>[]]): void {
+  app.openAPIRegistry.registerPath(route);
+  app.on(route.method.toUpperCase(), route.path.replace(/\{(\w+)\}/g, ":$1"), ...handlers);
+}
+
+describeApi(app);
+serve(ROUTES.health, (c) => c.json({ ok: true, uploads: readConfig(c.env).allowLoopbackUrls && c.env.UPLOADS !== undefined }));
+serve(ROUTES.openapi, (c) => c.json(openApiDocument(app, c.env, new URL(c.req.url).origin)));
+serve(ROUTES.docs, (c) => c.html(docsPage()));
 
 app.use("/v1/transcriptions", requireApiKey);
 app.use("/v1/transcriptions/*", requireApiKey);
-app.post("/v1/transcriptions", createTranscription);
-app.get("/v1/transcriptions", listTranscriptions);
-app.get("/v1/transcriptions/:id", getTranscription);
-app.delete("/v1/transcriptions/:id", deleteTranscription);
-app.post("/v1/transcriptions/:id/cancel", cancelTranscription);
-app.get("/v1/transcriptions/:id/transcript", getTranscript);
+serve(ROUTES.createTranscription, createTranscription);
+serve(ROUTES.listTranscriptions, listTranscriptions);
+serve(ROUTES.getTranscription, getTranscription);
+serve(ROUTES.deleteTranscription, deleteTranscription);
+serve(ROUTES.cancelTranscription, cancelTranscription);
+serve(ROUTES.getTranscript, getTranscript);
+app.use("/v1/uploads", requireApiKey);
+serve(ROUTES.createUpload, createUpload);
+serve(ROUTES.readUpload, readUpload);
 
 // Machines: the shared machine token to claim, then each task's own token.
-app.post("/v1/machine/claim", requireMachine, claimTasks);
+serve(ROUTES.claim, requireMachine, claimTasks);
 app.use("/v1/machine/tasks/:task_id/*", requireTask);
-app.post("/v1/machine/tasks/:task_id/heartbeat", heartbeatTask);
-app.post("/v1/machine/tasks/:task_id/segments", postTaskSegments);
-app.post("/v1/machine/tasks/:task_id/complete", completeTask);
-app.post("/v1/machine/tasks/:task_id/fail", failTask);
+serve(ROUTES.heartbeat, heartbeatTask);
+serve(ROUTES.segments, postTaskSegments);
+serve(ROUTES.complete, completeTask);
+serve(ROUTES.fail, failTask);

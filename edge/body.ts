@@ -1,4 +1,5 @@
 import type { z } from "zod";
+import { isApiErrorCode } from "../shared/error-codes.ts";
 import { ApiError } from "./errors.ts";
 
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -55,7 +56,8 @@ export function parseWith<S extends z.ZodType>(schema: S, value: unknown): z.inf
     throw new ApiError(400, "unknown_field", `unknown field "${field}"`, field);
   }
   const field = issue.path.join(".");
-  const code = issue.code === "custom" && typeof issue.params?.error_code === "string" ? issue.params.error_code : "invalid_request";
+  const named: unknown = issue.code === "custom" ? issue.params?.error_code : undefined;
+  const code = typeof named === "string" && isApiErrorCode(named) ? named : "invalid_request";
   const message = field ? `${field}: ${issue.message}` : issue.message;
   throw new ApiError(400, code, message, field || undefined);
 }

@@ -1,5 +1,6 @@
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { ApiErrorBody } from "../shared/api.ts";
+import type { ApiErrorCode } from "../shared/error-codes.ts";
 
 /**
  * The one error type of the edge. Handlers and helpers throw it; `errorResponse`
@@ -8,7 +9,7 @@ import type { ApiErrorBody } from "../shared/api.ts";
 export class ApiError extends Error {
   constructor(
     readonly status: ContentfulStatusCode,
-    readonly code: string,
+    readonly code: ApiErrorCode,
     message: string,
     readonly param?: string,
   ) {
@@ -24,7 +25,7 @@ export class ApiError extends Error {
 /** An ApiError as plain data, for crossing the RPC boundary to and from Durable Objects. */
 export interface Failure {
   status: ContentfulStatusCode;
-  code: string;
+  code: ApiErrorCode;
   message: string;
   param?: string;
 }
@@ -35,7 +36,7 @@ export function ok<T>(value: T): Result<T> {
   return { ok: true, value };
 }
 
-export function fail<T = never>(status: ContentfulStatusCode, code: string, message: string): Result<T> {
+export function fail<T = never>(status: ContentfulStatusCode, code: ApiErrorCode, message: string): Result<T> {
   return { ok: false, error: { status, code, message } };
 }
 
@@ -45,7 +46,7 @@ export function unwrap<T>(result: Result<T>): T {
   throw new ApiError(status, code, message, param);
 }
 
-export function errorBody(code: string, message: string, param?: string): ApiErrorBody {
+export function errorBody(code: ApiErrorCode, message: string, param?: string): ApiErrorBody {
   return { error: { code, message, ...(param ? { param } : {}) } };
 }
 

@@ -1,5 +1,6 @@
 import { spawn } from "node:child_process";
 import { LocalSupervisor, MACHINE_COMMAND } from "../gpu-machine/supervisor/local-supervisor.ts";
+import { buildWeb } from "./build-web.ts";
 import { randomToken, readDevVars, writeDevVars } from "./dev-vars.ts";
 
 /**
@@ -83,6 +84,7 @@ async function answers(url: string): Promise<boolean> {
 }
 
 async function main(): Promise<void> {
+  await buildWeb();
   await supervisor.listen();
   const args = ["wrangler", "dev", "--port", String(port), "--ip", "127.0.0.1", "--show-interactive-dev-session=false"];
   // Tests keep their state apart from .wrangler/state.
@@ -102,7 +104,8 @@ async function main(): Promise<void> {
   }
   const key = vars.get("API_KEYS")!.split(",")[0]!;
   console.log(`\nlongscribe: ready in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-  console.log(`  API       ${api}/v1/transcriptions`);
+  console.log(`  web page  ${api}/`);
+  console.log(`  API       ${api}/v1/transcriptions   (reference: ${api}/docs)`);
   console.log(`  API key   ${created ? `${key} (new, saved in ${devVarsPath})` : `the first of API_KEYS in ${devVarsPath}`}`);
   console.log(`  machines  started on demand through the local supervisor at ${supervisor.url} (at most ${local.MAX_MACHINES})`);
   console.log(`  try       npx longscribe transcribe <audio file or URL> --wait --format srt\n`);

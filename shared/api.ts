@@ -35,16 +35,26 @@ const Metadata = z.record(z.string(), z.unknown()).refine(
 );
 
 export const CreateTranscriptionRequest = z.strictObject({
-  audio_url: z.string().min(1).max(MAX_URL_LENGTH),
-  language: Language.default("auto"),
-  webhook_url: z.string().min(1).max(MAX_URL_LENGTH).optional(),
-  webhook_events: z.array(WebhookEventType).max(WEBHOOK_EVENT_TYPES.length).optional(),
-  macro_chunk_sec: z.number().finite().min(60).max(1800).default(300),
-  micro_chunk_sec: z.number().finite().min(5).max(30).default(30),
-  word_timestamps: z.boolean().default(false),
-  metadata: Metadata.optional(),
+  audio_url: z
+    .string()
+    .min(1)
+    .max(MAX_URL_LENGTH)
+    .describe("A public http(s) URL of the recording. The server must answer `Range: bytes=0-0` with 206 (most file hosts and signed storage URLs do)."),
+  language: Language.default("auto").describe('"auto" to detect, or an ISO 639-1 code Whisper knows ("en", "de", "zh", …).'),
+  webhook_url: z.string().min(1).max(MAX_URL_LENGTH).optional().describe("Where to POST signed events (https in production)."),
+  webhook_events: z
+    .array(WebhookEventType)
+    .max(WEBHOOK_EVENT_TYPES.length)
+    .optional()
+    .describe("Which events to send; completed, failed and canceled are always sent when a webhook_url is given."),
+  macro_chunk_sec: z.number().finite().min(60).max(1800).default(300).describe("Target length of the ranges machines work on in parallel; ends move to silence."),
+  micro_chunk_sec: z.number().finite().min(5).max(30).default(30).describe("Longest piece the model sees at once."),
+  word_timestamps: z.boolean().default(false).describe("Add per-word times to verbose_json."),
+  metadata: Metadata.optional().describe(`Your own JSON, returned with the job and in webhooks (at most ${MAX_METADATA_BYTES} bytes).`),
 });
 export type CreateTranscriptionRequest = z.infer<typeof CreateTranscriptionRequest>;
+/** The request as a client writes it: defaults not yet applied. */
+export type CreateTranscriptionRequestBody = z.input<typeof CreateTranscriptionRequest>;
 
 /** What the job keeps of the request: defaults applied, language normalised. */
 export type TranscriptionOptions = Omit<CreateTranscriptionRequest, "audio_url" | "webhook_url" | "webhook_events" | "metadata">;
@@ -59,7 +69,8 @@ export const Progress = z.object({
   audio_sec_total: z.number(),
   ranges_done: z.number().int(),
   ranges_total: z.number().int(),
-  eta_sec: z.number().optional(),
+  ranges_active: z.number().int().describe("Ranges being transcribed right now: one per machine working on this job."),
+  eta_sec: z.number().optional().describe("Seconds to completion, from the job's own pace so far."),
 });
 export type Progress = z.infer<typeof Progress>;
 
@@ -136,5 +147,26 @@ export const WebhookPayload = z.object({
   data: TranscriptionJob,
 });
 export type WebhookPayload = z.infer<typeof WebhookPayload>;
+
+/** GET …/transcript?format=json (verbose_json adds the segment scores, words and usage). */
+export const TranscriptSegment = z.object({
+  start_sec: z.number(),
+  end_sec: z.number(),
+  text: z.string(),
+  language: z.string().describe("Whisper's language code"),
+  bcp47: z.string().describe("The same language as a BCP 47 tag"),
+  avg_logprob: z.number().optional(),
+  no_speech_prob: z.number().optional(),
+  compression_ratio: z.number().optional(),
+  words: z.array(z.object({ word: z.string(), start_sec: z.number(), end_sec: z.number(), probability: z.number() })).optional(),
+});
+export const TranscriptJson = z.object({
+  text: z.string(),
+  language: z.string().nullable(),
+  segments: z.array(TranscriptSegment),
+  audio_duration_sec: z.number().nullable(),
+  usage: Usage.nullable().optional(),
+});
+export type TranscriptJson = z.infer<typeof TranscriptJson>;
 
 export type Metadata = NonNullable<CreateTranscriptionRequest["metadata"]>;

@@ -130,7 +130,7 @@ function view(job: StandInJob): TranscriptionJob {
     audio_url: job.audio_url,
     created_at: "2025-01-01T00:00:00.000Z",
     options: { language: "auto", macro_chunk_sec: 300, micro_chunk_sec: 30, word_timestamps: false },
-    progress: { audio_sec_done: done, audio_sec_total: status === "queued" ? 0 : 120, ranges_done: ranges, ranges_total: status === "queued" ? 0 : 4, ...(eta === undefined ? {} : { eta_sec: eta }) },
+    progress: { audio_sec_done: done, audio_sec_total: status === "queued" ? 0 : 120, ranges_done: ranges, ranges_total: status === "queued" ? 0 : 4, ranges_active: status === "running" ? 1 : 0, ...(eta === undefined ? {} : { eta_sec: eta }) },
     ...(status === "completed" ? { usage: { machine_sec: 6, cost_usd: 0.0012, speedup: 20 }, completed_at: "2025-01-01T00:01:00.000Z" } : {}),
     ...(status === "failed" ? { error: { code: "media_unreadable", message: "could not decode the audio at 01:30" } } : {}),
   };

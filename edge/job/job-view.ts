@@ -41,6 +41,7 @@ function progressOf(s: JobState, ranges: readonly RangeRecord[], startedAt: numb
   const total = ranges.reduce((sum, r) => sum + (r.end_sec - r.start_sec), 0);
   let done = 0;
   let rangesDone = 0;
+  let rangesActive = 0;
   for (const r of ranges) {
     const length = r.end_sec - r.start_sec;
     if (r.state.status === "done") {
@@ -48,6 +49,7 @@ function progressOf(s: JobState, ranges: readonly RangeRecord[], startedAt: numb
       rangesDone += 1;
     } else if (r.state.status === "leased") {
       done += Math.min(length, r.state.audio_sec_done);
+      rangesActive += 1;
     }
   }
   const progress: Progress = {
@@ -55,6 +57,7 @@ function progressOf(s: JobState, ranges: readonly RangeRecord[], startedAt: numb
     audio_sec_total: round1(total),
     ranges_done: rangesDone,
     ranges_total: ranges.length,
+    ranges_active: rangesActive,
   };
   if (s.status === "running" && startedAt !== null && done > 0) {
     // Extrapolates the job's own pace so far; crude early on, honest later.

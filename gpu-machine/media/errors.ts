@@ -1,19 +1,14 @@
+import type { JobErrorCode } from "../../shared/error-codes.ts";
+
 /**
  * The media pipeline's one error class. `retryable` tells the caller whether trying
  * the same work again later can help (an origin hiccup) or not (the file is not audio),
  * so a lease can be given back instead of failing a job for a transient fault.
  */
-export type MediaErrorCode =
-  | "ffmpeg_missing"
-  | "media_unreachable"
-  | "range_not_supported"
-  | "empty_media"
-  | "not_media"
-  | "origin_failed"
-  | "decode_failed"
-  | "invalid_range"
-  | "media_changed"
-  | "url_not_allowed";
+export type MediaErrorCode = Extract<
+  JobErrorCode,
+  "ffmpeg_missing" | "media_unreachable" | "range_not_supported" | "empty_media" | "not_media" | "origin_failed" | "decode_failed" | "invalid_range" | "media_changed" | "url_not_allowed"
+>;
 
 const RETRYABLE: Record<MediaErrorCode, boolean> = {
   ffmpeg_missing: false,

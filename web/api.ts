@@ -1,0 +1,102 @@
+import type { ApiErrorBody, CreatedTranscription, CreateTranscriptionRequestBody, TranscriptionJob, TranscriptionList, TranscriptJson } from "../shared/api.ts";
+
+/** The page's client for this API: same origin, the key from local storage, errors in the API's own words. */
+
+const KEY_STORAGE = "longscribe.api_key";
+
+export class PageError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export const apiKey = {
+  get: (): string => localStorage.getItem(KEY_STORAGE) ?? "",
+  set: (key: string): void => localStorage.setItem(KEY_STORAGE, key),
+  forget: (): void => localStorage.removeItem(KEY_STORAGE),
+};
+
+async function failure(response: Response): Promise<PageError> {
+  let body: Partial<ApiErrorBody> | null = null;
+  try {
+    body = (await response.json()) as Partial<ApiErrorBody>;
+  } catch {
+    // not JSON: a proxy or the network, not this API
+  }
+  if (body?.error) return new PageError(response.status, body.error.code, body.error.message);
+  return new PageError(response.status, "http_error", `The server answered HTTP ${response.status}.`);
+}
+
+async function request(method: string, path: string, body?: unknown): Promise<Response> {
+  const key = apiKey.get();
+  if (!key) throw new PageError(401, "no_key", "Enter your API key first.");
+  let response: Response;
+  try {
+    response = await fetch(path, {
+      method,
+      headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { "content-type": "application/json" }) },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+  } catch {
+    throw new PageError(0, "network", "Could not reach the server. Check your connection and try again.");
+  }
+  if (!response.ok) throw await failure(response);
+  return response;
+}
+
+export async function health(): Promise<{ uploads: boolean }> {
+  const r = await fetch("/healthz");
+  return r.ok ? ((await r.json()) as { uploads: boolean }) : { uploads: false };
+}
+
+export async function createJob(body: CreateTranscriptionRequestBody): Promise<CreatedTranscription> {
+  return (await (await request("POST", "/v1/transcriptions", body)).json()) as CreatedTranscription;
+}
+
+export async function getJob(id: string): Promise<TranscriptionJob> {
+  return (await (await request("GET", `/v1/transcriptions/${encodeURIComponent(id)}`)).json()) as TranscriptionJob;
+}
+
+export async function cancelJob(id: string): Promise<TranscriptionJob> {
+  return (await (await request("POST", `/v1/transcriptions/${encodeURIComponent(id)}/cancel`)).json()) as TranscriptionJob;
+}
+
+export async function listJobs(limit: number): Promise<TranscriptionList> {
+  return (await (await request("GET", `/v1/transcriptions?limit=${limit}`)).json()) as TranscriptionList;
+}
+
+export async function transcriptJson(id: string, partial: boolean): Promise<TranscriptJson> {
+  return (await (await request("GET", `/v1/transcriptions/${encodeURIComponent(id)}/transcript?format=json${partial ? "&partial=true" : ""}`)).json()) as TranscriptJson;
+}
+
+export async function transcriptFile(id: string, format: string): Promise<Blob> {
+  return (await request("GET", `/v1/transcriptions/${encodeURIComponent(id)}/transcript?format=${encodeURIComponent(format)}`)).blob();
+}
+
+/** Local mode: sends a file to the server's upload store, reporting progress; resolves to a URL jobs can read. */
+export function uploadFile(file: File, onProgress: (fraction: number) => void): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", "/v1/uploads");
+    xhr.setRequestHeader("authorization", `Bearer ${apiKey.get()}`);
+    xhr.setRequestHeader("content-type", file.type || "application/octet-stream");
+    xhr.setRequestHeader("x-file-name", encodeURIComponent(file.name));
+    xhr.upload.onprogress = (e) => e.lengthComputable && onProgress(e.loaded / e.total);
+    xhr.onerror = () => reject(new PageError(0, "network", "The upload was interrupted. Try again."));
+    xhr.onload = () => {
+      let body: { url?: string } & Partial<ApiErrorBody> = {};
+      try {
+        body = JSON.parse(xhr.responseText) as typeof body;
+      } catch {
+        // handled below
+      }
+      if (xhr.status === 201 && body.url) resolve(body.url);
+      else reject(new PageError(xhr.status, body.error?.code ?? "http_error", body.error?.message ?? `The upload failed with HTTP ${xhr.status}.`));
+    };
+    xhr.send(file);
+  });
+}
