@@ -17,7 +17,7 @@ import { missingShared, REPO_ROOT, sharedPath } from "./support/shared-data.ts";
  * console error. Screenshots go to reports/web/.
  */
 const CHROMIUM = "/usr/bin/chromium";
-const need = missingShared("data/formats/excerpt.mp3", "data/formats/excerpt.jsonl", "data/speech/jfk/jfk.wav");
+const need = missingShared("data/formats/excerpt.mp3", "data/formats/excerpt.jsonl", "data/speech/jfk/jfk.wav", "data/longform/en-20min.opus");
 if (!existsSync(CHROMIUM)) console.warn(`skipped: ${CHROMIUM} not found; install Debian's chromium (apt-get install chromium), as .ci/run does`);
 const SHOTS = join(REPO_ROOT, "reports", "web");
 
@@ -44,7 +44,7 @@ describe.skipIf(need.missing || !existsSync(CHROMIUM))("the web page, in Chromiu
   beforeAll(async () => {
     mkdirSync(SHOTS, { recursive: true });
     await buildWeb();
-    media = await startMediaServer({ "/excerpt.mp3": { file: sharedPath("data", "formats", "excerpt.mp3") } });
+    media = await startMediaServer({ "/excerpt.mp3": { file: sharedPath("data", "formats", "excerpt.mp3") }, "/long.opus": { file: sharedPath("data", "longform", "en-20min.opus") } });
     // Batch 1: a post per micro chunk, so the bar moves in steps a person (and this test) can see.
     stack = await Stack.start({ model: packagedModelDir("tiny")!, maxMachines: 1, leaseSec: 20, idleExitSec: 60, audioSecPerMachine: 3600, machineEnv: { WHISPER_BATCH: "1" } });
     browser = await chromium.launch({
@@ -177,6 +177,23 @@ describe.skipIf(need.missing || !existsSync(CHROMIUM))("the web page, in Chromiu
     await expect(page.locator("#recent li").first().textContent()).resolves.toContain("up_");
     expect(consoleErrors).toEqual([]);
   }, 180_000);
+
+  it("cancels a running job from its Cancel button and keeps what was transcribed", async () => {
+    await page.goto(`${stack.api}/`);
+    await page.fill("#audio-url", media.url("/long.opus"));
+    await page.click("#submit");
+    await page.waitForFunction(() => Number(document.querySelector("#progress")?.getAttribute("aria-valuenow")) > 0, null, { timeout: 90_000 });
+    await page.click("#cancel");
+    await page.waitForFunction(() => document.querySelector("#job-status")?.textContent === "canceled", null, { timeout: 30_000 });
+    await expect(page.locator("#progress-text").textContent()).resolves.toContain("Canceled");
+    expect(await page.locator("#cancel").isHidden()).toBe(true);
+    expect(await page.locator("#downloads").isHidden()).toBe(true);
+    // The machine hears of it at its next heartbeat and stops.
+    const id = (await page.locator("#job-id").textContent())!;
+    for (let i = 0; i < 150 && !stack.logs().includes(`stopping ${id}.`); i++) await page.waitForTimeout(200);
+    expect(stack.logs()).toContain(`stopping ${id}.`);
+    expect(consoleErrors).toEqual([]);
+  }, 150_000);
 
   it("serves the API reference at /docs from its own assets", async () => {
     await page.goto(`${stack.api}/docs`);
