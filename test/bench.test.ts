@@ -22,8 +22,8 @@ describe.sequential("benchmarks run on a tiny input and write valid results", ()
       expect(r.audio_sec).toBeGreaterThanOrEqual(30);
       expect(r.rtf).toBeGreaterThan(0);
       expect(r.speedup_vs_transformersjs).toBeGreaterThan(0);
-      // Real speech through real weights: a broken path would read as nonsense.
-      if (r.engine !== "transformers.js (text only)") expect(r.wer).toBeLessThan(40);
+      // Real speech through real weights: a broken path of ours would read as nonsense.
+      expect(r.wer).toBeLessThan(r.engine === "longscribe" ? 40 : 100);
     }
     await run(process.execPath, ["--import", "tsx", "bench/pipeline.ts", "--model", "tiny", "--minutes", "0.5"], { cwd: REPO_ROOT, env, timeout: 300_000 });
     const pipeline = JSON.parse(readFileSync(join(dir, "pipeline.json"), "utf8")) as { engine_alone: { wall_sec: number; segments: number }; stack: Array<{ machine: string; wall_sec: number; segments: number; machine_sec: number | null; wer: number | null; overhead_pct: number }> };

@@ -188,10 +188,11 @@ describe.skipIf(need.missing || !existsSync(CHROMIUM))("the web page, in Chromiu
     await expect(page.locator("#progress-text").textContent()).resolves.toContain("Canceled");
     expect(await page.locator("#cancel").isHidden()).toBe(true);
     expect(await page.locator("#downloads").isHidden()).toBe(true);
-    // The machine hears of it at its next heartbeat and stops.
+    // The machine hears of it at its next heartbeat or segment post, and stops.
     const id = (await page.locator("#job-id").textContent())!;
-    for (let i = 0; i < 150 && !stack.logs().includes(`stopping ${id}.`); i++) await page.waitForTimeout(200);
-    expect(stack.logs()).toContain(`stopping ${id}.`);
+    const stopped = new RegExp(`(stopping|stopped) ${id}\\.r\\d+`);
+    for (let i = 0; i < 150 && !stopped.test(stack.logs()); i++) await page.waitForTimeout(200);
+    expect(stack.logs()).toMatch(stopped);
     expect(consoleErrors).toEqual([]);
   }, 150_000);
 
