@@ -24,7 +24,7 @@ const ErrorBody = z
       param: z.string().optional().describe("The request field or parameter at fault, when there is one."),
     }),
   })
-  .meta({ id: "Error", description: `Every 4xx and 5xx answer has this body. Codes:\n\n${codeList(Object.fromEntries(Object.entries(API_ERROR_CODES).map(([c, v]) => [c, `HTTP ${v.status}. ${v.description}`])))}` });
+  .meta({ id: "Error", description: `Every 4xx and 5xx answer has this body. Codes may be added in later versions: treat one you do not know by its HTTP status. Codes:\n\n${codeList(Object.fromEntries(Object.entries(API_ERROR_CODES).map(([c, v]) => [c, `HTTP ${v.status}. ${v.description}`])))}` });
 
 const Job = TranscriptionJob.meta({
   id: "Transcription",
