@@ -123,6 +123,7 @@ describe.skipIf(need.missing || !existsSync(CHROMIUM))("the web page, in Chromiu
     // The transcript grew while the job ran: more than one non-zero count was shown.
     expect([...segmentCounts].filter((n) => n > 0).length, `segment counts seen: ${[...segmentCounts].join(", ")}`).toBeGreaterThan(1);
     await page.waitForSelector("#downloads:not([hidden])");
+    await page.waitForSelector('#segments[aria-busy="false"]', { timeout: 10_000 });
     await expect(page.locator("#progress-text").textContent()).resolves.toMatch(/^Done: 1:10 of audio/);
     await page.screenshot({ path: join(SHOTS, "3-done.png"), fullPage: true });
 
@@ -144,21 +145,25 @@ describe.skipIf(need.missing || !existsSync(CHROMIUM))("the web page, in Chromiu
     expect(srt).toMatch(/^1\n00:00:\d\d,\d{3} --> 00:00:\d\d,\d{3}\n\S/);
     expect(srt.split("\n\n").filter((c) => c.trim()).length).toBe(await page.locator("#segments li").count());
 
-    // Contrast of the text people read, against what it sits on.
-    const pairs = await page.evaluate(() => {
-      const bg = (el: Element | null): string => {
-        for (let e = el; e; e = e.parentElement) {
-          const c = getComputedStyle(e).backgroundColor;
-          if (c !== "rgba(0, 0, 0, 0)" && c !== "transparent") return c;
-        }
-        return "rgb(255, 255, 255)";
-      };
-      return ["body", "label", ".hint", "#submit", ".badge", ".seg span", ".seg time", "nav a"].map((sel) => {
-        const el = document.querySelector(sel)!;
-        return { sel, fg: getComputedStyle(el).color, bg: bg(el) };
+    // Contrast of the text people read, against what it sits on, in both colour schemes.
+    for (const colorScheme of ["light", "dark"] as const) {
+      await page.emulateMedia({ colorScheme });
+      const pairs = await page.evaluate(() => {
+        const bg = (el: Element | null): string => {
+          for (let e = el; e; e = e.parentElement) {
+            const c = getComputedStyle(e).backgroundColor;
+            if (c !== "rgba(0, 0, 0, 0)" && c !== "transparent") return c;
+          }
+          return getComputedStyle(document.body).backgroundColor;
+        };
+        return ["body", "label", ".hint", "#submit", ".badge", ".seg span", ".seg time", "nav a"].map((sel) => {
+          const el = document.querySelector(sel)!;
+          return { sel, fg: getComputedStyle(el).color, bg: bg(el) };
+        });
       });
-    });
-    for (const p of pairs) expect(contrast(p.fg, p.bg), `${p.sel}: ${p.fg} on ${p.bg}`).toBeGreaterThanOrEqual(4.5);
+      for (const p of pairs) expect(contrast(p.fg, p.bg), `${colorScheme}: ${p.sel}: ${p.fg} on ${p.bg}`).toBeGreaterThanOrEqual(4.5);
+    }
+    await page.emulateMedia({ colorScheme: "light" });
     expect(consoleErrors).toEqual([]);
   }, 240_000);
 
@@ -169,6 +174,8 @@ describe.skipIf(need.missing || !existsSync(CHROMIUM))("the web page, in Chromiu
     await page.click("#submit");
     await page.waitForSelector("#job:not([hidden])");
     await page.waitForFunction(() => document.querySelector("#job-status")?.textContent === "completed", null, { timeout: 120_000 });
+    // The final transcript is fetched once the completed status is drawn.
+    await page.waitForSelector('#segments[aria-busy="false"]', { timeout: 10_000 });
     const text = (await page.locator("#segments").textContent()) ?? "";
     expect(text.toLowerCase()).toContain("ask not what your country can do for you");
     expect(await page.locator("#job-source").textContent()).toContain("/v1/uploads/up_");

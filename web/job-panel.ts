@@ -37,6 +37,7 @@ export function watch(id: string): void {
   ui.jobId.textContent = id;
   ui.jobSource.textContent = "";
   ui.segments.replaceChildren();
+  ui.segments.setAttribute("aria-busy", "true");
   ui.segmentCount.textContent = "";
   ui.player.removeAttribute("src");
   show(ui.jobError, null);
@@ -67,7 +68,9 @@ async function poll(w: Watch): Promise<void> {
   if ((moved && Date.now() - w.transcriptAt >= every) || (ended && w.lastStatus !== job.status)) {
     if (job.status !== "queued" && job.status !== "planning") {
       try {
-        renderTranscript(w, await transcriptJson(w.id, job.status !== "completed"));
+        const transcript = await transcriptJson(w.id, job.status !== "completed");
+        if (watching !== w) return;
+        renderTranscript(w, transcript);
         w.transcriptAt = Date.now();
       } catch (error) {
         show(ui.jobError, explain(error));
@@ -77,7 +80,11 @@ async function poll(w: Watch): Promise<void> {
   }
   w.lastStatus = job.status;
   if (!ended) w.timer = window.setTimeout(() => void poll(w), POLL_MS);
-  else onEnded();
+  else {
+    // The list is final now: assistive technology (and tests) may read it whole.
+    ui.segments.setAttribute("aria-busy", "false");
+    onEnded();
+  }
 }
 
 function renderJob(job: TranscriptionJob): void {
