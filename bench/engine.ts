@@ -1,9 +1,8 @@
-import { WhisperEngine } from "../gpu-machine/engine/whisper-engine.ts";
 import { packagedModelDir } from "../gpu-machine/engine/model-dir.ts";
 import { wordErrorRate } from "../gpu-machine/eval/wer.ts";
 import { loadSpeechDetector } from "../gpu-machine/media/speech-detector.ts";
 import { sharedPath } from "../test/support/shared-data.ts";
-import { excerpt, transcribeInMemory } from "./in-memory.ts";
+import { excerpt, loadWarmEngine, transcribeInMemory } from "./in-memory.ts";
 import { benchArg, benchMeta, writeResult } from "./results.ts";
 import { loadTransformersJs, transformersVersion, type WhisperSize } from "./transformersjs.ts";
 
@@ -53,8 +52,7 @@ for (const size of models) {
   }
   await theirs.dispose();
 
-  const engine = await WhisperEngine.load(dir, { threads });
-  await engine.transcribe([new Float32Array(SAMPLE_RATE).fill(0.01)], { language: "en" }); // warm-up
+  const engine = await loadWarmEngine(dir, threads);
   for (const batch of batches) {
     const { segments, wallSec: wall } = await transcribeInMemory(samples, engine, detector, batch);
     const row: Row = { model: `whisper-${size}`, engine: "longscribe", batch, audio_sec: +audioSec.toFixed(1), wall_sec: +wall.toFixed(2), rtf: +(wall / audioSec).toFixed(4), wer: wer(segments.map((s) => s.text).join(" ")), speedup_vs_transformersjs: +(theirWall / wall).toFixed(2) };

@@ -1,11 +1,12 @@
-import { existsSync, readFileSync } from "node:fs";
-import type { ChunkEngine } from "../gpu-machine/engine/whisper-engine.ts";
+import { existsSync } from "node:fs";
+import { WhisperEngine, type ChunkEngine } from "../gpu-machine/engine/whisper-engine.ts";
 import { microChunks } from "../gpu-machine/media/micro-chunks.ts";
 import type { PcmBlock } from "../gpu-machine/media/pcm.ts";
 import type { SpeechDetector } from "../gpu-machine/media/speech-detector.ts";
 import { transcribeChunks } from "../gpu-machine/transcribe-chunks.ts";
 import type { Segment } from "../shared/segment.ts";
 import { decodeWhole } from "../test/support/media-files.ts";
+import { readJsonl } from "../test/support/shared-data.ts";
 
 /** What the engine benchmarks share: a long recording in memory and the engine's own long-form path over it. */
 const SAMPLE_RATE = 16_000;
@@ -25,7 +26,7 @@ export async function excerpt(file: string, minutes: number): Promise<{ samples:
     const samples = await decodeWhole(file, Number.isFinite(limit) ? limit : undefined);
     return { samples, cutSec: samples.length / SAMPLE_RATE, reference: null };
   }
-  const utterances = readFileSync(list, "utf8").trim().split("\n").map((l) => JSON.parse(l) as Utterance);
+  const utterances = readJsonl<Utterance>(list);
   // Every utterance that starts within the limit, so an excerpt is never shorter than asked.
   const whole = utterances.filter((u) => u.start < limit);
   const last = whole.at(-1);
@@ -34,6 +35,13 @@ export async function excerpt(file: string, minutes: number): Promise<{ samples:
   const cutSec = next ? (last.end + next.start) / 2 : undefined;
   const samples = await decodeWhole(file, cutSec);
   return { samples, cutSec: samples.length / SAMPLE_RATE, reference: whole.map((u) => u.text).join(" ") };
+}
+
+/** A Whisper export loaded and run once on a second of sound, so the first timed batch pays no start-up. */
+export async function loadWarmEngine(dir: string, threads: number): Promise<WhisperEngine> {
+  const engine = await WhisperEngine.load(dir, { threads });
+  await engine.transcribe([new Float32Array(SAMPLE_RATE).fill(0.01)], { language: "en" });
+  return engine;
 }
 
 /** Decoded audio as the media pipeline hands it over: 1 s blocks. */

@@ -1,4 +1,3 @@
-import { WhisperEngine } from "../gpu-machine/engine/whisper-engine.ts";
 import { packagedModelDir } from "../gpu-machine/engine/model-dir.ts";
 import { wordErrorRate } from "../gpu-machine/eval/wer.ts";
 import { loadSpeechDetector } from "../gpu-machine/media/speech-detector.ts";
@@ -7,7 +6,8 @@ import { generated } from "../test/support/media-files.ts";
 import { startMediaServer } from "../test/support/media-server.ts";
 import { sharedPath } from "../test/support/shared-data.ts";
 import { Stack } from "../test/reliability/stack.ts";
-import { excerpt, transcribeInMemory } from "./in-memory.ts";
+import { excerpt, loadWarmEngine, transcribeInMemory } from "./in-memory.ts";
+import { JobTimeline } from "./job-timeline.ts";
 import { benchArg, benchMeta, writeResult } from "./results.ts";
 
 /**
@@ -35,9 +35,8 @@ const file = minutes ? await generated(`en-20min-first-${audioSec.toFixed(2)}s.o
 const wer = (text: string) => (reference === null ? null : +(wordErrorRate([{ reference, hypothesis: text }]).wer * 100).toFixed(2));
 
 // The engine alone, loaded and warmed before the clock starts.
-const engine = await WhisperEngine.load(dir, { threads });
+const engine = await loadWarmEngine(dir, threads);
 const detector = await loadSpeechDetector({ VAD: true });
-await engine.transcribe([new Float32Array(16_000).fill(0.01)], { language: "en" });
 const alone = await transcribeInMemory(samples, engine, detector, Number(batch));
 await engine.model.release();
 console.log(`engine alone: ${audioSec.toFixed(1)} s in ${alone.wallSec.toFixed(1)} s`);
@@ -51,23 +50,18 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => 
 const runs: StackRun[] = [];
 try {
   for (const machine of ["cold", "warm"] as const) {
-    const t0 = Date.now();
+    const timeline = new JobTimeline();
     const job = await stack.submit({ audio_url: media.url("/long.opus"), language: "en" });
-    let planned: number | null = null;
-    let first: number | null = null;
-    const done: TranscriptionJob = await stack.until(job.id, (j) => {
-      if (planned === null && (j.status === "running" || j.status === "completed")) planned = Date.now();
-      if (first === null && (j.progress?.audio_sec_done ?? 0) > 0) first = Date.now();
-      return ["completed", "failed", "canceled"].includes(j.status);
-    }, 3600);
-    const wall = (Date.now() - t0) / 1000;
+    const done: TranscriptionJob = await stack.until(job.id, (j) => timeline.see(j), 3600);
+    const wall = timeline.wallSec;
+    const first = timeline.firstSegmentSec;
     if (done.status !== "completed") throw new Error(`job ${done.status}: ${JSON.stringify(done.error)}`);
     const transcript = await stack.transcript(job.id);
     const run: StackRun = {
       machine,
       wall_sec: +wall.toFixed(2),
-      plan_sec: planned === null ? null : +((planned - t0) / 1000).toFixed(2),
-      first_segment_sec: first === null ? null : +((first - t0) / 1000).toFixed(2),
+      plan_sec: +timeline.planSec.toFixed(2),
+      first_segment_sec: first === null ? null : +first.toFixed(2),
       machine_sec: done.usage?.machine_sec ?? null,
       segments: transcript.segments.length,
       wer: wer(transcript.text),

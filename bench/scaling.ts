@@ -7,6 +7,7 @@ import { generated } from "../test/support/media-files.ts";
 import { startMediaServer } from "../test/support/media-server.ts";
 import { REPO_ROOT } from "../test/support/shared-data.ts";
 import { TEST_API_KEYS, TEST_MACHINE_TOKEN, TEST_WEBHOOK_SIGNING_KEY } from "../test/support/test-secrets.ts";
+import { JobTimeline } from "./job-timeline.ts";
 import { benchArg, benchMeta, writeResult } from "./results.ts";
 
 /**
@@ -85,23 +86,19 @@ async function runOnce(n: number, mediaUrl: string): Promise<Row> {
     }
     for (let i = 0; i < 600 && !machines.every((m) => m.log.includes("serving")); i++) await new Promise((r) => setTimeout(r, 100));
     const headers = { authorization: `Bearer ${KEY}` };
-    const t0 = Date.now();
+    const timeline = new JobTimeline();
     const job = (await (await fetch(`${edge.url}/v1/transcriptions`, { method: "POST", headers, body: JSON.stringify({ audio_url: mediaUrl, language: "en" }) })).json()) as TranscriptionJob;
-    let planned: number | null = null;
-    let first: number | null = null;
     let done: TranscriptionJob | null = null;
     while (!done) {
       const j = (await (await fetch(`${edge.url}/v1/transcriptions/${job.id}`, { headers })).json()) as TranscriptionJob;
-      if (planned === null && j.status === "running") planned = Date.now();
-      if (first === null && (j.progress?.audio_sec_done ?? 0) > 0) first = Date.now();
-      if (["completed", "failed", "canceled"].includes(j.status)) done = j;
+      if (timeline.see(j)) done = j;
       else await new Promise((r) => setTimeout(r, 100));
     }
-    const end = Date.now();
+    const end = timeline.endedAt!;
     if (done.status !== "completed") throw new Error(`job ${done.status}: ${JSON.stringify(done.error)}`);
     const starts = machines.flatMap((m) => [...m.log.matchAll(new RegExp(`^(\\S+) \\S+ start ${job.id}\\.r\\d+`, "gm"))].map((x) => Date.parse(x[1]!)));
-    const wall = (end - t0) / 1000;
-    const planSec = ((planned ?? end) - t0) / 1000;
+    const wall = timeline.wallSec;
+    const planSec = timeline.planSec;
     const ideal = (audioSec * simulatedRtf) / n;
     return {
       machines: n,
@@ -110,7 +107,7 @@ async function runOnce(n: number, mediaUrl: string): Promise<Row> {
       ideal_sec: +ideal.toFixed(2),
       // Against the time after the plan, which one machine does whatever N is.
       efficiency_pct: +((100 * ideal) / Math.max(1e-9, wall - planSec)).toFixed(1),
-      first_segment_sec: first === null ? null : +((first - t0) / 1000).toFixed(2),
+      first_segment_sec: timeline.firstSegmentSec === null ? null : +timeline.firstSegmentSec.toFixed(2),
       last_range_tail_sec: starts.length > 0 ? +((end - Math.max(...starts)) / 1000).toFixed(2) : null,
       ranges: done.progress?.ranges_total ?? 0,
       claims_failed: machines.reduce((s, m) => s + (m.log.match(/claim failed/g)?.length ?? 0), 0),

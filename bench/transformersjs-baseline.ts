@@ -16,7 +16,7 @@ import { createRequire } from "node:module";
 import os from "node:os";
 import { dirname, join, relative, resolve } from "node:path";
 import { decodeWhole } from "../test/support/media-files.ts";
-import { REPO_ROOT, sharedPath } from "../test/support/shared-data.ts";
+import { REPO_ROOT, readJsonl, sharedPath } from "../test/support/shared-data.ts";
 import { benchArg } from "./results.ts";
 import { loadTransformersJs, TRANSFORMERS_DTYPE, transformersVersion, type WhisperSize } from "./transformersjs.ts";
 
@@ -36,8 +36,7 @@ async function loadClips(): Promise<Clip[]> {
   const clips: Clip[] = [];
   for (const set of SETS) {
     const manifest = sharedPath("data", "speech", set, "manifest.jsonl");
-    for (const line of readFileSync(manifest, "utf8").split("\n").filter((l) => l.trim() !== "")) {
-      const e = JSON.parse(line) as { audio: string; text: string };
+    for (const e of readJsonl<{ audio: string; text: string }>(manifest)) {
       const file = join(dirname(manifest), e.audio);
       clips.push({ set, audio: relative(sharedPath("data", "speech"), file), reference: e.text, samples: await decodeWhole(file) });
     }

@@ -8,7 +8,12 @@ export function newId(prefix: string): string {
   return `${prefix}_${out}`;
 }
 
-export const JOB_ID_PATTERN = /^tr_[0-9a-hjkmnp-tv-z]{24}$/;
+/** What `newId(prefix)` makes, and nothing else. */
+export function idPattern(prefix: string): RegExp {
+  return new RegExp(`^${prefix}_[${ALPHABET}]{24}$`);
+}
+
+export const JOB_ID_PATTERN = idPattern("tr");
 
 export async function sha256Hex(text: string): Promise<string> {
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));

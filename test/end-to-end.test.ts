@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WhisperEngine } from "../gpu-machine/engine/whisper-engine.ts";
@@ -9,7 +9,7 @@ import type { TranscriptionJob } from "../shared/api.ts";
 import { startLocalEdge, type LocalEdge } from "./support/local-edge.ts";
 import { decodeWhole } from "./support/media-files.ts";
 import { startMediaServer, type MediaServer } from "./support/media-server.ts";
-import { missingShared, REPO_ROOT, sharedPath } from "./support/shared-data.ts";
+import { missingShared, REPO_ROOT, readJsonl, sharedPath } from "./support/shared-data.ts";
 import { TEST_API_KEYS, TEST_MACHINE_TOKEN, TEST_WEBHOOK_SIGNING_KEY } from "./support/test-secrets.ts";
 import { packagedModel } from "./support/whisper-models.ts";
 
@@ -25,7 +25,7 @@ describe.skipIf(need.missing)("end to end: the Worker under wrangler dev, two ma
   let media: MediaServer;
   let model: string;
   const machines: MachineProcess[] = [];
-  const reference = () => readFileSync(sharedPath("data/longform/en-20min.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as Utterance);
+  const reference = () => readJsonl<Utterance>(sharedPath("data/longform/en-20min.jsonl"));
 
   const startMachine = (id: string): MachineProcess => {
     let log = "";

@@ -7,7 +7,7 @@ import { wordErrorRate } from "../gpu-machine/eval/wer.ts";
 import { buildWeb } from "../scripts/build-web.ts";
 import { KEY, Stack } from "./reliability/stack.ts";
 import { startMediaServer, type MediaServer } from "./support/media-server.ts";
-import { missingShared, REPO_ROOT, sharedPath } from "./support/shared-data.ts";
+import { missingShared, REPO_ROOT, readJsonl, sharedPath } from "./support/shared-data.ts";
 
 /**
  * The web page in a real browser (Debian's chromium, driven by playwright-core)
@@ -129,7 +129,7 @@ describe.skipIf(need.missing || !existsSync(CHROMIUM))("the web page, in Chromiu
 
     // The transcript is the recording's speech.
     const shown = await page.$$eval("#segments .seg span", (spans) => spans.map((s) => s.textContent ?? "").join(" "));
-    const reference = readFileSync(sharedPath("data", "formats", "excerpt.jsonl"), "utf8").trim().split("\n").map((l) => (JSON.parse(l) as { text: string }).text).join(" ");
+    const reference = readJsonl<{ text: string }>(sharedPath("data", "formats", "excerpt.jsonl")).map((u) => u.text).join(" ");
     expect(wordErrorRate([{ reference, hypothesis: shown }]).wer).toBeLessThan(0.5);
 
     // A line plays the recording from its start.

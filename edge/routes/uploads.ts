@@ -1,8 +1,9 @@
 import type { Context } from "hono";
+import { parseByteRange } from "../../shared/byte-range.ts";
 import type { AppEnv } from "../app-env.ts";
 import { readConfig } from "../config.ts";
 import { ApiError } from "../errors.ts";
-import { newId } from "../ids.ts";
+import { idPattern, newId } from "../ids.ts";
 
 /**
  * Local mode's answer to "transcribe this file on my computer" from the web page:
@@ -11,7 +12,7 @@ import { newId } from "../ids.ts";
  * as they would read any signed media URL.
  */
 export const MAX_UPLOAD_BYTES = 8 * 2 ** 30;
-const UPLOAD_ID = /^up_[0-9a-hjkmnp-tv-z]{24}$/;
+const UPLOAD_ID = idPattern("up");
 
 function bucket(c: Context<AppEnv>): R2Bucket {
   const uploads = c.env.UPLOADS;
@@ -42,8 +43,9 @@ export async function readUpload(c: Context<AppEnv>): Promise<Response> {
   if (!UPLOAD_ID.test(id)) throw new ApiError(404, "not_found", "no such upload");
   const head = await store.head(id);
   if (!head) throw new ApiError(404, "not_found", "no such upload");
-  const range = parseRange(c.req.header("range"), head.size);
-  const object = await store.get(id, range ? { range } : {});
+  const range = parseByteRange(c.req.header("range"), head.size);
+  if (range === "unsatisfiable") throw new ApiError(416, "range_not_satisfiable", `the file has ${head.size} bytes`);
+  const object = await store.get(id, range ? { range: { offset: range.start, length: range.end - range.start + 1 } } : {});
   if (!object) throw new ApiError(404, "not_found", "no such upload");
   const headers = new Headers({ "accept-ranges": "bytes", etag: head.httpEtag, "last-modified": head.uploaded.toUTCString(), "cache-control": "private, no-store" });
   head.writeHttpMetadata(headers);
@@ -51,27 +53,7 @@ export async function readUpload(c: Context<AppEnv>): Promise<Response> {
     headers.set("content-length", String(head.size));
     return new Response(object.body, { status: 200, headers });
   }
-  headers.set("content-length", String(range.length));
-  headers.set("content-range", `bytes ${range.offset}-${range.offset + range.length - 1}/${head.size}`);
+  headers.set("content-length", String(range.end - range.start + 1));
+  headers.set("content-range", `bytes ${range.start}-${range.end}/${head.size}`);
   return new Response(object.body, { status: 206, headers });
-}
-
-/** One `bytes=` range as offset and length, or null for the whole file; a range past the end is a 416. */
-function parseRange(header: string | undefined, size: number): { offset: number; length: number } | null {
-  if (!header) return null;
-  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
-  if (!m || (m[1] === "" && m[2] === "")) return null; // not a form we serve: the whole file, as RFC 9110 allows
-  if (m[1] === "") {
-    const suffix = Math.min(Number(m[2]), size);
-    if (suffix === 0) throw unsatisfiable(size);
-    return { offset: size - suffix, length: suffix };
-  }
-  const start = Number(m[1]);
-  const end = m[2] === "" ? size - 1 : Math.min(Number(m[2]), size - 1);
-  if (start >= size || end < start) throw unsatisfiable(size);
-  return { offset: start, length: end - start + 1 };
-}
-
-function unsatisfiable(size: number): ApiError {
-  return new ApiError(416, "range_not_satisfiable", `the file has ${size} bytes`);
 }

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { decodeWhole } from "../../test/support/media-files.ts";
-import { missingShared, REPO_ROOT, sharedPath } from "../../test/support/shared-data.ts";
+import { missingShared, REPO_ROOT, readJsonl, sharedPath } from "../../test/support/shared-data.ts";
 import { packagedModel } from "../../test/support/whisper-models.ts";
 import { normalizeEnglish } from "../eval/english-normalizer.ts";
 import { wordErrorRate } from "../eval/wer.ts";
@@ -13,7 +13,7 @@ import { WhisperEngine } from "./whisper-engine.ts";
 
 interface ManifestItem { audio: string; text: string; language: string; duration_sec: number }
 function manifest(set: string): ManifestItem[] {
-  return readFileSync(sharedPath("data", "speech", set, "manifest.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as ManifestItem);
+  return readJsonl<ManifestItem>(sharedPath("data", "speech", set, "manifest.jsonl"));
 }
 const clip = (set: string, item: ManifestItem) => decodeWhole(sharedPath("data", "speech", set, item.audio));
 

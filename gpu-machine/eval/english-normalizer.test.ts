@@ -1,6 +1,5 @@
-import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { missingShared, sharedPath } from "../../test/support/shared-data.ts";
+import { missingShared, readJsonl, sharedPath } from "../../test/support/shared-data.ts";
 import { normalizeEnglish } from "./english-normalizer.ts";
 
 const LIBRISPEECH = ["librispeech-test-clean", "librispeech-test-other"];
@@ -153,10 +152,7 @@ describe("normalizeEnglish: spelling", () => {
 
 describe("normalizeEnglish: reference transcripts", () => {
   const manifest = (set: string): string[] =>
-    readFileSync(sharedPath("data", "speech", set, "manifest.jsonl"), "utf8")
-      .split("\n")
-      .filter((line) => line.trim() !== "")
-      .map((line) => (JSON.parse(line) as { text: string }).text);
+    readJsonl<{ text: string }>(sharedPath("data", "speech", set, "manifest.jsonl")).map((e) => e.text);
 
   it("is idempotent", () => {
     const texts = [

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { decodeWhole, generated, hourLong, MEDIA_CACHE, randomBytesFile } from "../../test/support/media-files.ts";
 import { startMediaServer, type MediaServer } from "../../test/support/media-server.ts";
-import { missingShared, sharedPath } from "../../test/support/shared-data.ts";
+import { missingShared, readJsonl, sharedPath } from "../../test/support/shared-data.ts";
 import { MediaError } from "./errors.ts";
 import { MediaSource, streamRange } from "./media-source.ts";
 import { microChunks } from "./micro-chunks.ts";
@@ -62,7 +62,7 @@ describe.skipIf(shared.missing)("planning and bad input", () => {
   afterAll(() => server?.close());
 
   it("plans a 20-minute recording with every boundary in a pause between utterances", async () => {
-    const segments = readFileSync(sharedPath("data", "longform", "en-20min.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l) as { start: number; end: number });
+    const segments = readJsonl<{ start: number; end: number }>(sharedPath("data", "longform", "en-20min.jsonl"));
     server.reset();
     const p = await plan(server.url("/longform.opus"), { macroChunkSec: 120 });
     expect(p.durationSec).toBeGreaterThan(1200);

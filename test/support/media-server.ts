@@ -2,6 +2,7 @@ import { createReadStream, statSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { extname } from "node:path";
+import { parseByteRange } from "../../shared/byte-range.ts";
 
 /**
  * A media origin on 127.0.0.1 that serves files with HTTP Range support and counts
@@ -114,7 +115,7 @@ export async function startMediaServer(files: Record<string, ServedFile>): Promi
     if (fault?.kind === "status" && req.method === "GET" && n >= fault.fromRequest && n < fault.fromRequest + fault.times) {
       return finish(fault.status, { "content-type": "text/plain", "content-length": 0 });
     }
-    const range = parseRange(req.headers.range, size);
+    const range = parseByteRange(req.headers.range, size);
     if (fault?.kind === "ignore_range" || range === null) {
       return finish(200, { "content-type": type, "content-length": size, ...validators, ...(fault?.kind === "ignore_range" ? {} : { "accept-ranges": "bytes" }) }, { start: 0, end: size - 1 });
     }
@@ -145,22 +146,4 @@ export async function startMediaServer(files: Record<string, ServedFile>): Promi
         server.close(() => resolve());
       }),
   };
-}
-
-function parseRange(header: string | undefined, size: number): { start: number; end: number } | "unsatisfiable" | null {
-  const m = header ? /^bytes=(\d*)-(\d*)$/.exec(header.trim()) : null;
-  if (!m) return null;
-  const [, a = "", b = ""] = m;
-  if (a === "" && b === "") return null;
-  let start: number;
-  let end: number;
-  if (a === "") {
-    start = Math.max(0, size - Number(b));
-    end = size - 1;
-  } else {
-    start = Number(a);
-    end = b === "" ? size - 1 : Math.min(Number(b), size - 1);
-  }
-  if (start >= size || start > end) return "unsatisfiable";
-  return { start, end };
 }

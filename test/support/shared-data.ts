@@ -1,4 +1,4 @@
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -20,4 +20,12 @@ export function missingShared(...relative: string[]): { missing: boolean; reason
   const reason = gone.length ? `skipped: ${gone.map((g) => sharedPath(g)).join(", ")} not found (the team's shared data sits beside the repository)` : "";
   if (gone.length) console.warn(reason);
   return { missing: gone.length > 0, reason };
+}
+
+/** A JSON Lines file (manifests, segment lists): one object per non-blank line. */
+export function readJsonl<T>(path: string): T[] {
+  return readFileSync(path, "utf8")
+    .split("\n")
+    .filter((line) => line.trim() !== "")
+    .map((line) => JSON.parse(line) as T);
 }
