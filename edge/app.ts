@@ -16,7 +16,7 @@ import {
   listTranscriptions,
 } from "./routes/read-transcriptions.ts";
 import { createUpload, readUpload } from "./routes/uploads.ts";
-import { claimTasks, completeTask, failTask, heartbeatTask, postTaskSegments, requireMachine, requireTask } from "./routes/machine.ts";
+import { claimTasks, machineExit, completeTask, failTask, heartbeatTask, postTaskSegments, requireMachine, requireTask } from "./routes/machine.ts";
 
 export const app = new OpenAPIHono<AppEnv>();
 
@@ -48,6 +48,7 @@ serve(ROUTES.readUpload, readUpload);
 
 // Machines: the shared machine token to claim, then each task's own token.
 serve(ROUTES.claim, requireMachine, claimTasks);
+serve(ROUTES.exit, requireMachine, machineExit);
 app.use("/v1/machine/tasks/:task_id/*", requireTask);
 serve(ROUTES.heartbeat, heartbeatTask);
 serve(ROUTES.segments, postTaskSegments);

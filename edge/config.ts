@@ -2,16 +2,26 @@ import { z } from "zod";
 import { ApiError } from "./errors.ts";
 import { FlyGuest } from "./machines/fly-client.ts";
 import type { MachineSpec } from "./machines/fly-provider.ts";
+import { mergePrices, PriceTable } from "./machines/prices.ts";
+import { RUNPOD_API_URL, type RunPodSpec } from "./machines/runpod-provider.ts";
 
-/** Machines on demand through the Fly Machines API (Fly.io, or the local supervisor). */
+/** A provider as MACHINE_PROVIDER names it: Fly Machines, the local supervisor (same API), or RunPod Pods. */
+export type ProviderConfig =
+  | { kind: "fly" | "local"; apiUrl: string; app: string; token: string; spec: MachineSpec }
+  | { kind: "runpod"; apiUrl: string; apiKey: string; spec: RunPodSpec };
+
+export const PROVIDER_KINDS = ["runpod", "fly", "local"] as const;
+
+/** Machines on demand, from one or more providers in order of preference. */
 export interface FleetConfig {
-  apiUrl: string;
-  app: string;
-  token: string;
-  spec: MachineSpec;
+  providers: ProviderConfig[];
   maxMachines: number;
   audioSecPerMachine: number;
   startGraceSec: number;
+  /** Machines exit after this long without work (passed to them as IDLE_EXIT_SEC). */
+  idleExitSec: number;
+  /** The edge retires a machine idle for IDLE_EXIT_SEC plus this, in case it did not exit (or was restarted). */
+  idleGraceSec: number;
 }
 
 /** The edge's whole configuration, read and checked in this one place. */
@@ -20,7 +30,10 @@ export interface Config {
   webhookSigningKey: string;
   /** Local mode and tests only: lets media and webhook URLs point at 127.0.0.1/localhost. */
   allowLoopbackUrls: boolean;
+  /** $/h for machines the edge did not start (MACHINE_PROVIDER "none", or started by hand). */
   machinePricePerHourUsd: number;
+  /** $/h per provider and machine type: the defaults with MACHINE_PRICES laid over them. */
+  machinePrices: PriceTable;
   /** Origin used in status_url/transcript_url; the request's own origin when unset. */
   publicBaseUrl: string | null;
   /** The machines' shared secret; null when no machine may connect (machine routes then answer 503). */
@@ -60,43 +73,93 @@ function parse(env: Env): Config {
     webhookSigningKey,
     allowLoopbackUrls: env.ALLOW_LOOPBACK_URLS === "true",
     machinePricePerHourUsd: price,
+    machinePrices: mergePrices(json(env.MACHINE_PRICES || "{}", PriceTable, "MACHINE_PRICES")),
     publicBaseUrl,
     machineToken: machineToken.length > 0 ? machineToken : null,
     leaseSec,
-    fleet: parseFleet(env, publicBaseUrl, machineToken.length > 0),
+    fleet: parseFleet(env, publicBaseUrl, machineToken),
   };
 }
 
-function parseFleet(env: Env, publicBaseUrl: string | null, hasMachineToken: boolean): FleetConfig | null {
-  const kind = env.MACHINE_PROVIDER?.trim() || "none";
-  if (kind === "none") return null;
-  if (kind !== "fly") throw misconfigured('MACHINE_PROVIDER must be "none" or "fly"');
-  const token = env.FLY_API_TOKEN?.trim() ?? "";
-  if (token.length === 0) throw misconfigured("FLY_API_TOKEN is not set: `wrangler secret put FLY_API_TOKEN` (or .dev.vars locally)");
-  if (!hasMachineToken) throw misconfigured("MACHINE_TOKEN must be set when MACHINE_PROVIDER is fly: machines need it to claim work");
-  if (!publicBaseUrl) throw misconfigured("PUBLIC_BASE_URL must be set when MACHINE_PROVIDER is fly: machines are told it as EDGE_URL");
-  const guest = json(env.MACHINE_GUEST, FlyGuest, "MACHINE_GUEST");
+function parseFleet(env: Env, publicBaseUrl: string | null, machineToken: string): FleetConfig | null {
+  const kinds = (env.MACHINE_PROVIDER ?? "").split(",").map((k) => k.trim()).filter((k) => k.length > 0);
+  if (kinds.length === 0 || (kinds.length === 1 && kinds[0] === "none")) return null;
+  const unknown = kinds.find((k) => !(PROVIDER_KINDS as readonly string[]).includes(k));
+  if (unknown !== undefined || new Set(kinds).size !== kinds.length) {
+    throw misconfigured(`MACHINE_PROVIDER must be "none" or an ordered list of ${PROVIDER_KINDS.join(", ")} without repeats (e.g. "runpod,fly"); got "${env.MACHINE_PROVIDER}"`);
+  }
+  const named = `MACHINE_PROVIDER is ${kinds.join(",")}`;
+  if (machineToken.length === 0) throw misconfigured(`MACHINE_TOKEN must be set when ${named}: machines need it to claim work`);
+  if (!publicBaseUrl) throw misconfigured(`PUBLIC_BASE_URL must be set when ${named}: machines are told it as EDGE_URL`);
   const extraEnv = json(env.MACHINE_ENV || "{}", z.record(z.string(), z.string()), "MACHINE_ENV");
+  if ("IDLE_EXIT_SEC" in extraEnv || "EDGE_URL" in extraEnv || "MACHINE_TOKEN" in extraEnv) {
+    throw misconfigured("MACHINE_ENV must not set IDLE_EXIT_SEC, EDGE_URL or MACHINE_TOKEN: the edge passes its own (IDLE_EXIT_SEC, PUBLIC_BASE_URL, MACHINE_TOKEN)");
+  }
+  const idleExitSec = bounded(env.IDLE_EXIT_SEC ?? "120", "IDLE_EXIT_SEC", 1, 86_400);
+  const machineEnv = { ...extraEnv, EDGE_URL: publicBaseUrl, IDLE_EXIT_SEC: String(idleExitSec) };
+  const image = nonEmpty(env.MACHINE_IMAGE, "MACHINE_IMAGE", named);
+  const providers = kinds.map((kind): ProviderConfig => {
+    switch (kind) {
+      case "fly":
+      case "local":
+        return {
+          kind,
+          apiUrl: (env.FLY_API_URL || "https://api.machines.dev").replace(/\/+$/, ""),
+          app: nonEmpty(env.FLY_APP, "FLY_APP", named),
+          token: secret(env.FLY_API_TOKEN, "FLY_API_TOKEN", "`fly tokens create deploy -a <app>` (or the local supervisor's token)"),
+          // Fly machines read MACHINE_TOKEN from the app's secrets (`fly secrets set`); the supervisor passes its own.
+          spec: { image, guest: json(env.MACHINE_GUEST, FlyGuest, "MACHINE_GUEST"), region: env.MACHINE_REGION?.trim() || null, env: machineEnv },
+        };
+      case "runpod":
+        return {
+          kind,
+          apiUrl: (env.RUNPOD_API_URL || RUNPOD_API_URL).replace(/\/+$/, ""),
+          apiKey: secret(env.RUNPOD_API_KEY, "RUNPOD_API_KEY", "a RunPod API key with read/write on pods"),
+          spec: {
+            image: env.RUNPOD_IMAGE?.trim() || image,
+            gpuTypes: list(env.RUNPOD_GPU_TYPES, "RUNPOD_GPU_TYPES"),
+            cloudType: oneOf(env.RUNPOD_CLOUD_TYPE || "SECURE", ["SECURE", "COMMUNITY"] as const, "RUNPOD_CLOUD_TYPE"),
+            containerDiskGb: bounded(env.RUNPOD_CONTAINER_DISK_GB || "20", "RUNPOD_CONTAINER_DISK_GB", 5, 2000, true),
+            // A pod has no secret store of ours: the token goes in its env, and is never logged.
+            env: { ...machineEnv, MACHINE_TOKEN: machineToken },
+          },
+        };
+      default:
+        throw misconfigured(`MACHINE_PROVIDER: unknown provider "${kind}"`);
+    }
+  });
   return {
-    apiUrl: (env.FLY_API_URL || "https://api.machines.dev").replace(/\/+$/, ""),
-    app: nonEmpty(env.FLY_APP, "FLY_APP"),
-    token,
-    spec: {
-      image: nonEmpty(env.MACHINE_IMAGE, "MACHINE_IMAGE"),
-      guest,
-      region: env.MACHINE_REGION?.trim() || null,
-      env: { ...extraEnv, EDGE_URL: publicBaseUrl },
-    },
+    providers,
     maxMachines: bounded(env.MAX_MACHINES, "MAX_MACHINES", 0, 1000, true),
     audioSecPerMachine: bounded(env.AUDIO_SEC_PER_MACHINE, "AUDIO_SEC_PER_MACHINE", 1, 1_000_000),
     startGraceSec: bounded(env.MACHINE_START_GRACE_SEC, "MACHINE_START_GRACE_SEC", 10, 3600),
+    idleExitSec,
+    idleGraceSec: bounded(env.MACHINE_IDLE_GRACE_SEC ?? "60", "MACHINE_IDLE_GRACE_SEC", 0, 3600),
   };
 }
 
-function nonEmpty(value: string | undefined, name: string): string {
+function nonEmpty(value: string | undefined, name: string, when: string): string {
   const v = value?.trim() ?? "";
-  if (v.length === 0) throw misconfigured(`${name} must be set when MACHINE_PROVIDER is fly`);
+  if (v.length === 0) throw misconfigured(`${name} must be set when ${when}`);
   return v;
+}
+
+function secret(value: string | undefined, name: string, what: string): string {
+  const v = value?.trim() ?? "";
+  if (v.length === 0) throw misconfigured(`${name} is not set: \`wrangler secret put ${name}\` (or .dev.vars locally) with ${what}`);
+  return v;
+}
+
+function list(value: string | undefined, name: string): string[] {
+  const items = (value ?? "").split(",").map((s) => s.trim()).filter((s) => s.length > 0);
+  if (items.length === 0) throw misconfigured(`${name} must list at least one type, in order of preference (e.g. "NVIDIA L4,NVIDIA RTX A5000")`);
+  return items;
+}
+
+function oneOf<T extends string>(value: string, allowed: readonly T[], name: string): T {
+  const v = value.trim().toUpperCase();
+  if (!(allowed as readonly string[]).includes(v)) throw misconfigured(`${name} must be one of ${allowed.join(", ")}`);
+  return v as T;
 }
 
 function bounded(value: string | undefined, name: string, min: number, max: number, integer = false): number {

@@ -9,5 +9,7 @@ declare namespace Cloudflare {
     MACHINE_TOKEN?: string;
     /** Fly API token (`fly tokens create deploy`), or the local supervisor's token. */
     FLY_API_TOKEN?: string;
+    /** RunPod API key (Settings → API Keys), read/write on pods. */
+    RUNPOD_API_KEY?: string;
   }
 }

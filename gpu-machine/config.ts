@@ -49,11 +49,12 @@ export const MachineConfig = z
 export type MachineConfig = z.infer<typeof MachineConfig>;
 
 export function readConfig(env: Record<string, string | undefined> = process.env): MachineConfig {
-  // On Fly (and under the local supervisor) the machine's own id names it to the edge,
-  // which tracks the machines it started by that id.
+  // On Fly (and under the local supervisor) and on RunPod the machine's own id names it
+  // to the edge, which tracks the machines it started by that id.
   // An empty variable counts as unset (a Dockerfile's `ENV X=` with no build arg).
   const set = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ""));
-  const parsed = MachineConfig.safeParse({ ...(set.FLY_MACHINE_ID ? { MACHINE_ID: set.FLY_MACHINE_ID } : {}), ...set });
+  const platformId = set.FLY_MACHINE_ID ?? set.RUNPOD_POD_ID;
+  const parsed = MachineConfig.safeParse({ ...(platformId ? { MACHINE_ID: platformId } : {}), ...set });
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; ");
     throw new Error(`Invalid machine configuration: ${problems}`);

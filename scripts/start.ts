@@ -47,12 +47,12 @@ const supervisor = new LocalSupervisor({
 const local: Record<string, string> = {
   ALLOW_LOOPBACK_URLS: "true",
   PUBLIC_BASE_URL: api,
-  MACHINE_PROVIDER: "fly",
+  MACHINE_PROVIDER: "local",
   FLY_API_URL: `http://127.0.0.1:${supervisorPort}`,
   FLY_APP: app,
   MACHINE_IMAGE: "local",
   MAX_MACHINES: process.env.MAX_MACHINES ?? "1",
-  MACHINE_ENV: JSON.stringify({ IDLE_EXIT_SEC: process.env.IDLE_EXIT_SEC ?? "60" }),
+  IDLE_EXIT_SEC: process.env.IDLE_EXIT_SEC ?? "60",
 };
 
 let stopping = false;

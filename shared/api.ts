@@ -74,7 +74,28 @@ export const Progress = z.object({
 });
 export type Progress = z.infer<typeof Progress>;
 
-export const Usage = z.object({ machine_sec: z.number(), cost_usd: z.number(), speedup: z.number() });
+/** The machine a task ran on, with the price it was charged at: priced when the task was handed out, so later price changes leave finished work alone. */
+export const MachineLabel = z.object({
+  provider: z.string().describe('"runpod", "fly", "local", or "unmanaged" for machines the service did not start itself.'),
+  machine_type: z.string().describe('The GPU or guest it ran on: "NVIDIA L4", "performance-8x-16gb".'),
+  price_per_hour_usd: z.number().nonnegative(),
+});
+export type MachineLabel = z.infer<typeof MachineLabel>;
+
+export const MachineUsage = MachineLabel.extend({
+  machine_sec: z.number(),
+  cost_usd: z.number(),
+  plan: z.boolean().describe("Whether this machine type planned the job (probed its length and cut its ranges)."),
+  ranges: z.array(z.number().int()).describe("Indexes of the ranges this machine type transcribed."),
+});
+export type MachineUsage = z.infer<typeof MachineUsage>;
+
+export const Usage = z.object({
+  machine_sec: z.number(),
+  cost_usd: z.number().describe("Machine seconds of each range times the hourly price of the machine type that ran it."),
+  speedup: z.number(),
+  machines: z.array(MachineUsage).optional().describe("Which provider and machine type did the plan and each range, and what each cost."),
+});
 export type Usage = z.infer<typeof Usage>;
 
 export const WEBHOOK_DELIVERY_STATES = ["none", "pending", "delivered", "retrying", "failed"] as const;

@@ -20,6 +20,14 @@ export const ClaimRequest = z.strictObject({
 });
 export type ClaimRequest = z.infer<typeof ClaimRequest>;
 
+/** A machine leaving (idle): the edge ends it with its provider at once, whatever the platform does with an exited process. */
+export const ExitNotice = z.strictObject({
+  version: Version,
+  machine_id: z.string().min(1).max(128),
+  reason: z.enum(["idle", "shutdown"]),
+});
+export type ExitNotice = z.infer<typeof ExitNotice>;
+
 export const TaskOptions = z.object({
   language: z.string().min(2).max(8),
   macro_chunk_sec: z.number().positive(),

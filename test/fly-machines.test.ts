@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { FlyApiError, FlyClient } from "../edge/machines/fly-client.ts";
+import { FlyClient } from "../edge/machines/fly-client.ts";
+import { ProviderApiError } from "../edge/machines/provider-api.ts";
 import { FlyProvider, type MachineSpec } from "../edge/machines/fly-provider.ts";
 import { LocalSupervisor } from "../gpu-machine/supervisor/local-supervisor.ts";
 import { REPO_ROOT } from "./support/shared-data.ts";
@@ -35,7 +36,8 @@ describe("Fly Machines client against Fly's documented shapes", () => {
       { body: fixture("machine.json") },
     ]);
     const result = await new FlyProvider(client(fetchFn), SPEC).ensure(3);
-    expect(result).toEqual({ active: 3, started: ["e2865641be3928"], created: ["73d8d46dbee589"] });
+    const type = "performance-8x-16gb";
+    expect(result).toEqual({ active: 3, started: [{ id: "e2865641be3928", machine_type: type }], created: [{ id: "73d8d46dbee589", machine_type: type }], failure: null });
     expect(seen.map((s) => `${s.method} ${s.path}`)).toEqual([
       "GET /v1/apps/longscribe-machines/machines",
       "POST /v1/apps/longscribe-machines/machines/e2865641be3928/start",
@@ -50,7 +52,7 @@ describe("Fly Machines client against Fly's documented shapes", () => {
 
   it("does nothing when enough machines run (idempotent reconcile)", async () => {
     const { seen, fetchFn } = scripted([{ body: fixture("list-machines.json") }]);
-    expect(await new FlyProvider(client(fetchFn), SPEC).ensure(1)).toEqual({ active: 1, started: [], created: [] });
+    expect(await new FlyProvider(client(fetchFn), SPEC).ensure(1)).toEqual({ active: 1, started: [], created: [], failure: null });
     expect(seen).toHaveLength(1);
   });
 
@@ -67,9 +69,9 @@ describe("Fly Machines client against Fly's documented shapes", () => {
     expect(sleeps[0]).toBeGreaterThanOrEqual(2000);
     expect(sleeps).toHaveLength(2);
     const error = await c.get("nope").catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(FlyApiError);
-    expect((error as FlyApiError).status).toBe(404);
-    expect((error as FlyApiError).message).toContain("machine not found");
+    expect(error).toBeInstanceOf(ProviderApiError);
+    expect((error as ProviderApiError).status).toBe(404);
+    expect((error as ProviderApiError).message).toContain("machine not found");
     expect(seen).toHaveLength(4);
   });
 
@@ -101,26 +103,26 @@ describe("Fly Machines client against the local supervisor", () => {
 
   it("creates, stops, reuses and destroys machines as child processes", async () => {
     const c = local();
-    const provider = new FlyProvider(c, { ...SPEC, region: null });
+    const provider = new FlyProvider(c, { ...SPEC, region: null }, "local");
     const first = await provider.ensure(1);
     expect(first.created).toHaveLength(1);
-    const id = first.created[0]!;
+    const id = first.created[0]!.id;
     await c.wait(id, "started", 10);
     for (let i = 0; i < 50 && !lines.some((l) => l.includes(`up ${id} token=true`)); i++) await new Promise((r) => setTimeout(r, 50));
     expect(lines.some((l) => l.includes(`up ${id} token=true`))).toBe(true); // its id and the app secret reach it
     expect((await c.start(id)).previous_state).toBe("started"); // a no-op
-    expect(await provider.list()).toEqual([{ id, state: "started" }]);
+    expect(await provider.list()).toEqual([{ id, state: "started", machine_type: "local" }]);
 
-    await provider.stop(id);
+    await provider.retire(id);
     await c.wait(id, "stopped", 10);
     expect(supervisor.running()).toEqual([]);
     const again = await provider.ensure(1);
-    expect(again).toEqual({ active: 1, started: [id], created: [] }); // reused, not created
+    expect(again).toEqual({ active: 1, started: [{ id, machine_type: "local" }], created: [], failure: null }); // reused, not created
     await c.wait(id, "started", 10);
 
-    expect(await c.destroy(id).catch((e: FlyApiError) => e.status)).toBe(412); // running: needs force
+    expect(await c.destroy(id).catch((e: ProviderApiError) => e.status)).toBe(412); // running: needs force
     await c.destroy(id, true);
-    expect(await c.get(id).catch((e: FlyApiError) => e.status)).toBe(404);
+    expect(await c.get(id).catch((e: ProviderApiError) => e.status)).toBe(404);
   });
 
   it("a machine that crashes is stopped and the supervisor keeps serving", async () => {
@@ -132,6 +134,6 @@ describe("Fly Machines client against the local supervisor", () => {
   });
 
   it("refuses a wrong token", async () => {
-    expect(await local("wrong").list().catch((e: FlyApiError) => e.status)).toBe(401);
+    expect(await local("wrong").list().catch((e: ProviderApiError) => e.status)).toBe(401);
   });
 });

@@ -1,5 +1,5 @@
 import { DurableObject } from "cloudflare:workers";
-import type { TranscriptionJob, TranscriptionOptions, WebhookEventType } from "../../shared/api.ts";
+import type { MachineLabel, TranscriptionJob, TranscriptionOptions, WebhookEventType } from "../../shared/api.ts";
 import { assertNever } from "../../shared/assert-never.ts";
 import { CONTENT_TYPES, renderTranscript, type TranscriptFormat } from "../../shared/formats/render.ts";
 import { clampToRange, decideBatch } from "../../shared/merge.ts";
@@ -16,13 +16,14 @@ import { jobView } from "./job-view.ts";
 import type { MediaHint } from "../../shared/protocol.ts";
 import { queueStub } from "../job-stubs.ts";
 import type { JobWork, UnsignedTask } from "../queue/queue-object.ts";
+import { unmanagedLabel } from "../machines/prices.ts";
 import { INITIAL_RANGE, rangeTransition, type RangeEvent, type RangeState } from "./range-state.ts";
 import { hasSchema, migrate } from "./schema.ts";
 import { streamText } from "./stream-text.ts";
 import { WebhookOutbox } from "./webhook-outbox.ts";
 
 /** What the Worker knows when it creates a job; the rest of the record starts empty. */
-export type CreateJobInput = Omit<JobRecord, "state" | "plan_machine_sec" | "last_progress_event_at" | "plan_media" | "settled_language">;
+export type CreateJobInput = Omit<JobRecord, "state" | "plan_machine_sec" | "plan_machine" | "last_progress_event_at" | "plan_media" | "settled_language">;
 
 export interface TranscriptBody {
   content_type: string;
@@ -105,7 +106,7 @@ export class JobObject extends DurableObject<Env> {
     const existing = this.store.readJob();
     if (existing) return existing.owner === input.owner ? ok(this.view(existing)) : notFound();
     migrate(this.ctx.storage.sql);
-    this.store.insertJob({ ...input, state: { status: "queued", plan_failures: 0 }, plan_machine_sec: 0, last_progress_event_at: null, plan_media: null, settled_language: null });
+    this.store.insertJob({ ...input, state: { status: "queued", plan_failures: 0 }, plan_machine_sec: 0, plan_machine: null, last_progress_event_at: null, plan_media: null, settled_language: null });
     await this.notifyQueue();
     return ok(this.view(this.store.readJob()!));
   }
@@ -148,9 +149,9 @@ export class JobObject extends DurableObject<Env> {
 
   // ---- machine-facing RPC --------------------------------------------------
 
-  async startPlan(machineId: string, leaseSec: number): Promise<Result<PlanTask>> {
+  async startPlan(machineId: string, leaseSec: number, machine: MachineLabel = unlabelled(this.env)): Promise<Result<PlanTask>> {
     const now = Date.now();
-    const result = await this.apply({ type: "plan_started", at: now, machine_id: machineId }, () => {
+    const result = await this.apply({ type: "plan_started", at: now, machine_id: machineId, machine }, () => {
       this.deadlines.set("plan_lease", "plan", now + leaseSec * 1000);
     });
     if (!result.ok) return fail(409, "not_plannable", result.reason);
@@ -167,7 +168,7 @@ export class JobObject extends DurableObject<Env> {
     if (invalid) return fail(400, "invalid_plan", invalid);
     const result = await this.apply({ type: "planned", at: Date.now(), duration_sec: durationSec, ranges: ranges.length }, () => {
       this.store.insertRanges(ranges, INITIAL_RANGE);
-      this.store.addPlanMachineSec(machineSec);
+      this.store.addPlanMachineSec(machineSec, job.state.status === "planning" ? (job.state.machine ?? null) : null);
       if (media) this.store.setPlanMedia(media);
       this.deadlines.clear("plan_lease");
     });
@@ -197,7 +198,7 @@ export class JobObject extends DurableObject<Env> {
     return ok(null);
   }
 
-  async leaseRange(machineId: string, leaseSec: number): Promise<Result<RangeTask | null>> {
+  async leaseRange(machineId: string, leaseSec: number, machine: MachineLabel = unlabelled(this.env)): Promise<Result<RangeTask | null>> {
     const job = this.store.readJob();
     if (!job) return notFound();
     if (job.state.status !== "running") return ok(null);
@@ -205,7 +206,7 @@ export class JobObject extends DurableObject<Env> {
     if (!range) return ok(null);
     const now = Date.now();
     const leaseUntil = now + leaseSec * 1000;
-    const leased = this.changeRange(range.idx, range.state, { type: "lease", at: now, machine_id: machineId, lease_until: leaseUntil }, () => {
+    const leased = this.changeRange(range.idx, range.state, { type: "lease", at: now, machine_id: machineId, machine, lease_until: leaseUntil }, () => {
       this.store.dropRangeSegments(range.idx);
       this.deadlines.set("range_lease", String(range.idx), leaseUntil);
     });
@@ -288,17 +289,17 @@ export class JobObject extends DurableObject<Env> {
    * The queue's one question: the next task of this job for a machine (a plan
    * while queued, else the first pending range), and what is left after it.
    */
-  async leaseNext(machineId: string, leaseSec: number): Promise<Result<{ task: UnsignedTask | null; work: JobWork }>> {
+  async leaseNext(machineId: string, leaseSec: number, machine: MachineLabel): Promise<Result<{ task: UnsignedTask | null; work: JobWork }>> {
     const job = this.store.readJob();
     if (!job) return notFound();
     let task: UnsignedTask | null = null;
     this.quietQueue = true;
     try {
       if (job.state.status === "queued") {
-        const plan = await this.startPlan(machineId, leaseSec);
+        const plan = await this.startPlan(machineId, leaseSec, machine);
         if (plan.ok) task = { kind: "plan", ...this.taskFields(job, `${job.id}.plan`, plan.value.attempt, plan.value.lease_until, leaseSec) };
       } else if (job.state.status === "running") {
-        const range = await this.leaseRange(machineId, leaseSec);
+        const range = await this.leaseRange(machineId, leaseSec, machine);
         if (range.ok && range.value) {
           const r = range.value;
           task = {
@@ -388,17 +389,17 @@ export class JobObject extends DurableObject<Env> {
 
   private work(): JobWork {
     const job = this.store.readJob();
-    const none = { pending: 0, pending_audio_sec: 0, leased: 0, leased_audio_sec: 0 };
+    const none = { pending: 0, pending_audio_sec: 0, leased: 0, leased_audio_sec: 0, machines: [] };
     if (!job) return none;
     switch (job.state.status) {
       case "queued":
         return { ...none, pending: 1 };
       case "planning":
-        return { ...none, leased: 1 };
+        return { ...none, leased: 1, machines: [job.state.machine_id] };
       case "running": {
         const pending = this.store.countRanges("pending");
         const leased = this.store.countRanges("leased");
-        return { pending: pending.n, pending_audio_sec: pending.audio_sec, leased: leased.n, leased_audio_sec: leased.audio_sec };
+        return { pending: pending.n, pending_audio_sec: pending.audio_sec, leased: leased.n, leased_audio_sec: leased.audio_sec, machines: this.store.leasedMachineIds() };
       }
       case "completed":
       case "failed":
@@ -482,7 +483,7 @@ export class JobObject extends DurableObject<Env> {
 
   private view(job: JobRecord, now = Date.now()): TranscriptionJob {
     const webhook = job.webhook ? this.outbox.status(job.webhook) : null;
-    return jobView(job, this.store.readRanges(), webhook, readConfig(this.env).machinePricePerHourUsd, now);
+    return jobView(job, this.store.readRanges(), webhook, unlabelled(this.env), now);
   }
 
   private taskBase(job: JobRecord) {
@@ -551,6 +552,11 @@ export class JobObject extends DurableObject<Env> {
     this.store.setLastProgressEventAt(now);
     this.outbox.enqueue("progress", this.view(job, now), now);
   }
+}
+
+/** The label of work whose machine the caller did not name (tests, records from before labels): unmanaged, at the default price. */
+function unlabelled(env: Env): MachineLabel {
+  return unmanagedLabel(readConfig(env).machinePricePerHourUsd);
 }
 
 /** Why a machine working on this job should stop, whatever its task; null while the job goes on. */

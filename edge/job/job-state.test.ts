@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { MAX_ATTEMPTS, transition, type JobEvent, type JobState } from "./job-state.ts";
 
 const error = { code: "boom", message: "it broke" };
+const machine = { provider: "fly", machine_type: "performance-8x-16gb", price_per_hour_usd: 0.3445 };
 const states: Record<JobState["status"], JobState> = {
   queued: { status: "queued", plan_failures: 0 },
   planning: { status: "planning", started_at: 10, attempt: 1, machine_id: "m" },
@@ -11,7 +12,7 @@ const states: Record<JobState["status"], JobState> = {
   canceled: { status: "canceled", canceled_at: 90, started_at: null, duration_sec: null },
 };
 const events: Record<JobEvent["type"], JobEvent> = {
-  plan_started: { type: "plan_started", at: 100, machine_id: "m" },
+  plan_started: { type: "plan_started", at: 100, machine_id: "m", machine },
   plan_lost: { type: "plan_lost", at: 100, error, retryable: true },
   planned: { type: "planned", at: 100, duration_sec: 600, ranges: 2 },
   ranges_done: { type: "ranges_done", at: 100 },
@@ -57,8 +58,8 @@ describe("transition", () => {
   it("re-queues a lost plan until the attempts run out, and fails at once on a final error", () => {
     let state: JobState = states.queued;
     for (let i = 1; i <= MAX_ATTEMPTS; i++) {
-      const started = transition(state, { type: "plan_started", at: i, machine_id: `m${i}` });
-      expect(started).toMatchObject({ ok: true, state: { status: "planning", attempt: i, machine_id: `m${i}` } });
+      const started = transition(state, { type: "plan_started", at: i, machine_id: `m${i}`, machine });
+      expect(started).toMatchObject({ ok: true, state: { status: "planning", attempt: i, machine_id: `m${i}`, machine } });
       const lost = transition((started as { state: JobState }).state, events.plan_lost);
       state = (lost as { state: JobState }).state;
     }

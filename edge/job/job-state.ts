@@ -1,3 +1,4 @@
+import type { MachineLabel } from "../../shared/api.ts";
 import { assertNever } from "../../shared/assert-never.ts";
 
 /**
@@ -6,7 +7,7 @@ import { assertNever } from "../../shared/assert-never.ts";
  */
 export type JobState =
   | { status: "queued"; plan_failures: number }
-  | { status: "planning"; started_at: number; attempt: number; machine_id: string }
+  | { status: "planning"; started_at: number; attempt: number; machine_id: string; machine?: MachineLabel }
   | { status: "running"; started_at: number; planned_at: number; duration_sec: number }
   | { status: "completed"; started_at: number; completed_at: number; duration_sec: number }
   | { status: "failed"; failed_at: number; started_at: number | null; duration_sec: number | null; error: JobError }
@@ -18,7 +19,7 @@ export interface JobError {
 }
 
 export type JobEvent =
-  | { type: "plan_started"; at: number; machine_id: string }
+  | { type: "plan_started"; at: number; machine_id: string; machine: MachineLabel }
   /** The planning attempt crashed (lease ran out) or reported failure. */
   | { type: "plan_lost"; at: number; error: JobError; retryable: boolean }
   | { type: "planned"; at: number; duration_sec: number; ranges: number }
@@ -76,7 +77,7 @@ export function transition(state: JobState, event: JobEvent): Transition {
   switch (event.type) {
     case "plan_started":
       return state.status === "queued"
-        ? to({ status: "planning", started_at: event.at, attempt: state.plan_failures + 1, machine_id: event.machine_id })
+        ? to({ status: "planning", started_at: event.at, attempt: state.plan_failures + 1, machine_id: event.machine_id, machine: event.machine })
         : illegal(state, event);
     case "plan_lost":
       if (state.status !== "planning") return illegal(state, event);

@@ -1,4 +1,4 @@
-import type { Metadata, TranscriptionOptions, WebhookEventType } from "../../shared/api.ts";
+import type { MachineLabel, Metadata, TranscriptionOptions, WebhookEventType } from "../../shared/api.ts";
 import type { Segment } from "../../shared/segment.ts";
 import type { MediaHint } from "../../shared/protocol.ts";
 import type { MediaInfo } from "../media-check.ts";
@@ -24,6 +24,8 @@ export interface JobRecord {
   media: MediaInfo;
   state: JobState;
   plan_machine_sec: number;
+  /** What planned the job, for usage; null before it is planned (or planned before machines were labelled). */
+  plan_machine: MachineLabel | null;
   last_progress_event_at: number | null;
   /** What the plan learned about the recording, passed to range tasks. */
   plan_media: MediaHint | null;
@@ -40,7 +42,7 @@ export interface RangeRecord {
 
 type JobRow = {
   id: string; owner: string; created_at: number; audio_url: string; options: string; webhook: string | null;
-  metadata: string | null; media: string; state: string; plan_machine_sec: number; last_progress_event_at: number | null;
+  metadata: string | null; media: string; state: string; plan_machine_sec: number; plan_machine: string | null; last_progress_event_at: number | null;
   plan_media: string | null;
   settled_language: string | null;
 };
@@ -65,6 +67,7 @@ export class JobStore {
       media: JSON.parse(row.media) as MediaInfo,
       state: JSON.parse(row.state) as JobState,
       plan_media: row.plan_media === null ? null : (JSON.parse(row.plan_media) as MediaHint),
+      plan_machine: row.plan_machine === null ? null : (JSON.parse(row.plan_machine) as MachineLabel),
     };
   }
 
@@ -120,8 +123,16 @@ export class JobStore {
     this.sql.exec("UPDATE job SET state = ? WHERE one = 1", JSON.stringify(state));
   }
 
-  addPlanMachineSec(sec: number): void {
-    this.sql.exec("UPDATE job SET plan_machine_sec = plan_machine_sec + ? WHERE one = 1", sec);
+  addPlanMachineSec(sec: number, machine: MachineLabel | null): void {
+    this.sql.exec("UPDATE job SET plan_machine_sec = plan_machine_sec + ?, plan_machine = ? WHERE one = 1", sec, machine === null ? null : JSON.stringify(machine));
+  }
+
+  /** Machines holding this job's range leases now. */
+  leasedMachineIds(): string[] {
+    return this.sql
+      .exec<{ id: string }>("SELECT DISTINCT json_extract(state, '$.machine_id') AS id FROM ranges WHERE status = 'leased'")
+      .toArray()
+      .map((r) => r.id);
   }
 
   setLastProgressEventAt(at: number): void {

@@ -1,4 +1,4 @@
-import type { Progress, TranscriptionJob, Usage, WebhookStatus } from "../../shared/api.ts";
+import type { MachineLabel, MachineUsage, Progress, TranscriptionJob, Usage, WebhookStatus } from "../../shared/api.ts";
 import { stateTimes, type JobState, type StateTimes } from "./job-state.ts";
 import type { JobRecord, RangeRecord } from "./job-store.ts";
 
@@ -7,13 +7,14 @@ export function jobView(
   job: JobRecord,
   ranges: readonly RangeRecord[],
   webhook: WebhookStatus | null,
-  pricePerHourUsd: number,
+  /** What work that names no machine ran on: ranges finished before machines were labelled. */
+  unlabelled: MachineLabel,
   now: number,
 ): TranscriptionJob {
   const s = job.state;
   const times = stateTimes(s);
   const progress = progressOf(s, ranges, times.started_at, now);
-  const usage = usageOf(job, ranges, times, pricePerHourUsd, now);
+  const usage = usageOf(job, ranges, times, unlabelled, now);
   return {
     id: job.id,
     object: "transcription",
@@ -66,16 +67,37 @@ function progressOf(s: JobState, ranges: readonly RangeRecord[], startedAt: numb
   return progress;
 }
 
-function usageOf(job: JobRecord, ranges: readonly RangeRecord[], times: StateTimes, price: number, now: number): Usage | undefined {
-  const machineSec = ranges.reduce((sum, r) => sum + (r.state.status === "done" ? r.state.machine_sec : 0), job.plan_machine_sec);
+/**
+ * Machine time and cost, per second of each task at the price of the machine
+ * type that ran it, grouped by provider and type.
+ */
+function usageOf(job: JobRecord, ranges: readonly RangeRecord[], times: StateTimes, unlabelled: MachineLabel, now: number): Usage | undefined {
+  const byMachine = new Map<string, MachineUsage>();
+  const use = (label: MachineLabel, sec: number): MachineUsage => {
+    const key = `${label.provider}\u0000${label.machine_type}\u0000${label.price_per_hour_usd}`;
+    const entry = byMachine.get(key) ?? { ...label, machine_sec: 0, cost_usd: 0, plan: false, ranges: [] };
+    entry.machine_sec += sec;
+    entry.cost_usd += (sec / 3600) * label.price_per_hour_usd;
+    byMachine.set(key, entry);
+    return entry;
+  };
+  if (job.plan_machine_sec > 0) use(job.plan_machine ?? unlabelled, job.plan_machine_sec).plan = true;
+  for (const r of ranges) if (r.state.status === "done") use(r.state.machine ?? unlabelled, r.state.machine_sec).ranges.push(r.idx);
+  const machines = [...byMachine.values()];
+  const machineSec = machines.reduce((sum, m) => sum + m.machine_sec, 0);
   if (machineSec <= 0 || times.started_at === null) return undefined;
   const wallSec = ((times.completed_at ?? now) - times.started_at) / 1000;
   const audioDone = ranges.reduce((sum, r) => sum + (r.state.status === "done" ? r.end_sec - r.start_sec : 0), 0);
   return {
     machine_sec: round1(machineSec),
-    cost_usd: Math.round((machineSec / 3600) * price * 1e6) / 1e6,
+    cost_usd: usd(machines.reduce((sum, m) => sum + m.cost_usd, 0)),
     speedup: wallSec > 0 ? round1(audioDone / wallSec) : 0,
+    machines: machines.map((m) => ({ ...m, machine_sec: round1(m.machine_sec), cost_usd: usd(m.cost_usd) })),
   };
+}
+
+function usd(x: number): number {
+  return Math.round(x * 1e6) / 1e6;
 }
 
 function iso(ms: number): string {

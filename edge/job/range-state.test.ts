@@ -2,8 +2,9 @@ import { describe, expect, it } from "vitest";
 import { INITIAL_RANGE, rangeTransition, type RangeEvent, type RangeState } from "./range-state.ts";
 
 const error = { code: "decode_error", message: "bad frame" };
+const machine = { provider: "runpod", machine_type: "NVIDIA L4", price_per_hour_usd: 0.43 };
 const events: Record<RangeEvent["type"], RangeEvent> = {
-  lease: { type: "lease", at: 1000, machine_id: "m", lease_until: 61_000 },
+  lease: { type: "lease", at: 1000, machine_id: "m", machine, lease_until: 61_000 },
   heartbeat: { type: "heartbeat", lease_until: 90_000 },
   progress: { type: "progress", audio_sec_done: 42 },
   complete: { type: "complete", at: 31_000, machine_sec: null },
@@ -11,11 +12,11 @@ const events: Record<RangeEvent["type"], RangeEvent> = {
   report_failure: { type: "report_failure", at: 5000, retryable: true, error },
   redo: { type: "redo", reason: { code: "language_vote", message: "came out in nn" } },
 };
-const leased: RangeState = { status: "leased", attempt: 1, machine_id: "m", leased_at: 1000, lease_until: 61_000, audio_sec_done: 0 };
+const leased: RangeState = { status: "leased", attempt: 1, machine_id: "m", machine, leased_at: 1000, lease_until: 61_000, audio_sec_done: 0 };
 const states: Record<RangeState["status"], RangeState> = {
   pending: INITIAL_RANGE,
   leased,
-  done: { status: "done", attempt: 1, done_at: 2, machine_sec: 3 },
+  done: { status: "done", attempt: 1, done_at: 2, machine_sec: 3, machine },
   failed: { status: "failed", attempt: 3, error },
 };
 const legal: Record<RangeState["status"], Array<RangeEvent["type"]>> = {
@@ -50,7 +51,8 @@ describe("rangeTransition", () => {
   });
 
   it("measures machine time from the lease when the machine does not report it", () => {
-    expect(rangeTransition(leased, events.complete)).toMatchObject({ state: { status: "done", machine_sec: 30 } });
+    // The machine that held the lease is what the finished range is priced by.
+    expect(rangeTransition(leased, events.complete)).toMatchObject({ state: { status: "done", machine_sec: 30, machine } });
     expect(rangeTransition(leased, { ...events.complete, machine_sec: 12 } as RangeEvent)).toMatchObject({ state: { machine_sec: 12 } });
   });
 

@@ -1,3 +1,4 @@
+import type { MachineLabel } from "../../shared/api.ts";
 import { assertNever } from "../../shared/assert-never.ts";
 import { MAX_ATTEMPTS, type JobError } from "./job-state.ts";
 
@@ -9,12 +10,13 @@ import { MAX_ATTEMPTS, type JobError } from "./job-state.ts";
  */
 export type RangeState =
   | { status: "pending"; attempt: number; last_error: JobError | null }
-  | { status: "leased"; attempt: number; machine_id: string; leased_at: number; lease_until: number; audio_sec_done: number }
-  | { status: "done"; attempt: number; done_at: number; machine_sec: number }
+  | { status: "leased"; attempt: number; machine_id: string; machine: MachineLabel | null; leased_at: number; lease_until: number; audio_sec_done: number }
+  /** `machine` is what ran it, for usage; null in ranges finished before machines were labelled. */
+  | { status: "done"; attempt: number; done_at: number; machine_sec: number; machine: MachineLabel | null }
   | { status: "failed"; attempt: number; error: JobError };
 
 export type RangeEvent =
-  | { type: "lease"; at: number; machine_id: string; lease_until: number }
+  | { type: "lease"; at: number; machine_id: string; machine: MachineLabel; lease_until: number }
   | { type: "heartbeat"; lease_until: number }
   | { type: "progress"; audio_sec_done: number }
   | { type: "complete"; at: number; machine_sec: number | null }
@@ -40,7 +42,7 @@ export function rangeTransition(state: RangeState, event: RangeEvent): RangeTran
       return state.status === "pending"
         ? {
             ok: true,
-            state: { status: "leased", attempt: state.attempt + 1, machine_id: event.machine_id, leased_at: event.at, lease_until: event.lease_until, audio_sec_done: 0 },
+            state: { status: "leased", attempt: state.attempt + 1, machine_id: event.machine_id, machine: event.machine, leased_at: event.at, lease_until: event.lease_until, audio_sec_done: 0 },
           }
         : illegal();
     case "heartbeat":
@@ -53,7 +55,7 @@ export function rangeTransition(state: RangeState, event: RangeEvent): RangeTran
       return state.status === "leased"
         ? {
             ok: true,
-            state: { status: "done", attempt: state.attempt, done_at: event.at, machine_sec: event.machine_sec ?? (event.at - state.leased_at) / 1000 },
+            state: { status: "done", attempt: state.attempt, done_at: event.at, machine_sec: event.machine_sec ?? (event.at - state.leased_at) / 1000, machine: state.machine ?? null },
           }
         : illegal();
     case "lease_expired":

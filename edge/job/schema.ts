@@ -86,6 +86,9 @@ const MIGRATIONS: readonly string[] = [
     PRIMARY KEY (range_idx, language)
   );
   `,
+  `
+  ALTER TABLE job ADD COLUMN plan_machine TEXT;
+  `,
 ];
 
 /**

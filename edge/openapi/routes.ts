@@ -2,7 +2,7 @@ import { createRoute, z, type RouteConfig } from "@hono/zod-openapi";
 import { CreatedTranscription, CreateTranscriptionRequest, TranscriptionJob, TranscriptionList, TranscriptJson, WebhookPayload } from "../../shared/api.ts";
 import { API_ERROR_CODES, JOB_ERROR_CODES, type ApiErrorCode } from "../../shared/error-codes.ts";
 import { TRANSCRIPT_FORMATS } from "../../shared/formats/render.ts";
-import { ClaimRequest, ClaimResponse, CompleteRequest, FailRequest, HeartbeatRequest, HeartbeatResponse, SegmentsPost } from "../../shared/protocol.ts";
+import { ClaimRequest, ClaimResponse, CompleteRequest, ExitNotice, FailRequest, HeartbeatRequest, HeartbeatResponse, SegmentsPost } from "../../shared/protocol.ts";
 import * as example from "./examples.ts";
 
 /**
@@ -201,6 +201,16 @@ export const ROUTES = {
     security: [{ MachineToken: [] }],
     request: machineBody(ClaimRequest, { version: 1, machine_id: "m-7f3a", capacity: 1 }),
     responses: { 200: { description: "Leased tasks.", content: { "application/json": { schema: ClaimResponse, example: example.claim } } }, 204: { description: "No work now." }, ...errors("invalid_request", "invalid_json", "unknown_field", "body_too_large", "unauthorized", "service_misconfigured") },
+  }),
+  exit: createRoute({
+    method: "post",
+    path: "/v1/machine/exit",
+    tags: ["Machines (internal)"],
+    summary: "A machine says it is exiting",
+    description: "Sent by a machine that leaves because it has had no work for IDLE_EXIT_SEC (or is shutting down). The edge then ends it with its provider (a RunPod pod is terminated) at its next reconcile, rather than leaving a platform that restarts exited processes to bill for it.",
+    security: [{ MachineToken: [] }],
+    request: machineBody(ExitNotice, { version: 1, machine_id: "m-7f3a", reason: "idle" }),
+    responses: { 204: { description: "Noted; the machine may exit." }, ...errors("invalid_request", "invalid_json", "unknown_field", "body_too_large", "unauthorized", "service_misconfigured") },
   }),
   heartbeat: createRoute({
     method: "post",

@@ -1,11 +1,9 @@
 import { DurableObject } from "cloudflare:workers";
 import type { Task } from "../../shared/protocol.ts";
-import { readConfig, type FleetConfig } from "../config.ts";
+import { readConfig } from "../config.ts";
 import { jobStub } from "../job-stubs.ts";
-import { planFleet, type FleetDecision } from "../machines/fleet-plan.ts";
-import { FlyClient } from "../machines/fly-client.ts";
-import { FlyProvider } from "../machines/fly-provider.ts";
-import { ACTIVE_STATES, type MachineProvider } from "../machines/machine-provider.ts";
+import { providersFor } from "../machines/providers.ts";
+import { Fleet, type FleetStatus } from "./fleet.ts";
 
 /** A task as the job object hands it out; the claim route adds the task token. */
 export type UnsignedTask = Task extends infer T ? (T extends Task ? Omit<T, "task_token"> : never) : never;
@@ -18,6 +16,8 @@ export interface JobWork {
   /** Tasks machines hold now, and their audio: work still in flight. */
   leased: number;
   leased_audio_sec: number;
+  /** Machines holding this job's leases: busy, so never retired as idle. */
+  machines: string[];
 }
 
 export type QueueStats = {
@@ -29,16 +29,9 @@ export type QueueStats = {
   pending_plans: number;
 };
 
-export type FleetStatus = {
-  desired: number;
-  active: number;
-  failed_starts: number;
-  backoff_until: number | null;
-  last_reconcile_at: number | null;
-  last_error: string | null;
-};
+export type { FleetStatus };
 
-/** Reconcile ticks while there is work or a start to judge; none when idle (an idle deployment costs nothing). */
+/** Reconcile ticks while there is work or a machine to watch; none when idle (an idle deployment costs nothing). */
 const RECONCILE_MS = 10_000;
 
 /**
@@ -53,6 +46,8 @@ const RECONCILE_MS = 10_000;
  * model and region when one object's claim rate is not enough.
  */
 export class WorkQueue extends DurableObject<Env> {
+  private readonly fleet: Fleet;
+
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     ctx.storage.sql.exec(`CREATE TABLE IF NOT EXISTS jobs (
@@ -62,7 +57,8 @@ export class WorkQueue extends DurableObject<Env> {
       created_at INTEGER NOT NULL,
       last_served_at INTEGER,
       leased INTEGER NOT NULL DEFAULT 0,
-      leased_audio_sec REAL NOT NULL DEFAULT 0
+      leased_audio_sec REAL NOT NULL DEFAULT 0,
+      machines TEXT NOT NULL DEFAULT '[]'
     )`);
     const columns = ctx.storage.sql.exec<{ name: string }>("SELECT name FROM pragma_table_info('jobs')").toArray().map((c) => c.name);
     if (!columns.includes("leased")) {
@@ -70,19 +66,9 @@ export class WorkQueue extends DurableObject<Env> {
       ctx.storage.sql.exec("ALTER TABLE jobs ADD COLUMN leased INTEGER NOT NULL DEFAULT 0");
       ctx.storage.sql.exec("ALTER TABLE jobs ADD COLUMN leased_audio_sec REAL NOT NULL DEFAULT 0");
     }
-    // Machines the reconcile loop started, until they claim work or are judged failed.
-    ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS machine_starts (machine_id TEXT PRIMARY KEY, started_at INTEGER NOT NULL)");
-    ctx.storage.sql.exec(`CREATE TABLE IF NOT EXISTS fleet (
-      one INTEGER PRIMARY KEY CHECK (one = 1),
-      desired INTEGER NOT NULL DEFAULT 0,
-      active INTEGER NOT NULL DEFAULT 0,
-      failed_starts INTEGER NOT NULL DEFAULT 0,
-      last_failed_start_at INTEGER,
-      backoff_until INTEGER,
-      last_reconcile_at INTEGER,
-      last_error TEXT
-    )`);
-    ctx.storage.sql.exec("INSERT OR IGNORE INTO fleet (one) VALUES (1)");
+    // Queues created before idle machines were retired by the edge.
+    if (!columns.includes("machines")) ctx.storage.sql.exec("ALTER TABLE jobs ADD COLUMN machines TEXT NOT NULL DEFAULT '[]'");
+    this.fleet = new Fleet(ctx.storage.sql);
   }
 
   /** A job tells the queue what it has to hand out (0 removes it). */
@@ -92,9 +78,9 @@ export class WorkQueue extends DurableObject<Env> {
   }
 
   async claim(machineId: string, capacity: number, leaseSec: number): Promise<UnsignedTask[]> {
-    // A claim proves machines come up: this one's start succeeded, and any crash loop is over.
-    this.ctx.storage.sql.exec("DELETE FROM machine_starts WHERE machine_id = ?", machineId);
-    this.ctx.storage.sql.exec("UPDATE fleet SET failed_starts = 0, last_failed_start_at = NULL, backoff_until = NULL WHERE failed_starts > 0");
+    const config = readConfig(this.env);
+    // What the task runs on, priced now: usage keeps the price the work was done at.
+    const machine = this.fleet.label(machineId, config.machinePricePerHourUsd);
     const tasks: UnsignedTask[] = [];
     const exhausted = new Set<string>();
     while (tasks.length < capacity) {
@@ -106,7 +92,7 @@ export class WorkQueue extends DurableObject<Env> {
         .toArray()
         .find((row) => !exhausted.has(row.job_id));
       if (!next) break;
-      const answer = await jobStub(this.env, next.job_id).leaseNext(machineId, leaseSec);
+      const answer = await jobStub(this.env, next.job_id).leaseNext(machineId, leaseSec, machine);
       if (!answer.ok) {
         this.ctx.storage.sql.exec("DELETE FROM jobs WHERE job_id = ?", next.job_id);
         continue;
@@ -116,7 +102,15 @@ export class WorkQueue extends DurableObject<Env> {
       if (task) tasks.push(task);
       else exhausted.add(next.job_id);
     }
+    this.fleet.claimed(machineId, tasks.length > 0, Date.now());
     return tasks;
+  }
+
+  /** A machine says it is exiting (idle): its provider is told to end it at once, whatever it does with exited processes. */
+  async machineExiting(machineId: string): Promise<boolean> {
+    const known = this.fleet.exiting(machineId, Date.now());
+    if (known) await this.reconcileSoon();
+    return known;
   }
 
   async stats(): Promise<QueueStats> {
@@ -124,67 +118,30 @@ export class WorkQueue extends DurableObject<Env> {
   }
 
   async fleetStatus(): Promise<FleetStatus> {
-    return this.ctx.storage.sql.exec<FleetStatus>("SELECT desired, active, failed_starts, backoff_until, last_reconcile_at, last_error FROM fleet").one();
+    return this.fleet.status();
   }
 
-  /** The reconcile loop: size the fleet to the work, from the alarm. */
+  /** The reconcile loop: size the fleet to the work, and retire what is not needed, from the alarm. */
   override async alarm(): Promise<void> {
-    const fleet = readConfig(this.env).fleet;
+    const config = readConfig(this.env);
+    const fleet = config.fleet;
     if (!fleet) return;
     const now = Date.now();
     try {
-      await this.reconcile(fleetProvider(fleet), fleet, now);
-      this.ctx.storage.sql.exec("UPDATE fleet SET last_reconcile_at = ?, last_error = NULL", now);
+      await this.fleet.reconcile(providersFor(fleet), fleet, config.machinePrices, config.machinePricePerHourUsd, this.work(), this.busyMachines(), now);
+      this.fleet.recordTick(now, null);
     } catch (error) {
-      // The provider's API is down or refusing: try again at the next tick.
+      // A provider's API is down or refusing: try again at the next tick.
       console.error("fleet reconcile failed", error);
-      this.ctx.storage.sql.exec("UPDATE fleet SET last_reconcile_at = ?, last_error = ?", now, (error as Error).message.slice(0, 500));
+      this.fleet.recordTick(now, (error as Error).message);
     }
     const work = this.work();
-    const judging = this.ctx.storage.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM machine_starts").one().n;
-    if (work.pending_tasks + work.leased_tasks > 0 || judging > 0) await this.ctx.storage.setAlarm(Date.now() + RECONCILE_MS);
+    if (work.pending_tasks + work.leased_tasks > 0 || this.fleet.tracking()) await this.ctx.storage.setAlarm(Date.now() + RECONCILE_MS);
   }
 
-  private async reconcile(provider: MachineProvider, fleet: FleetConfig, now: number): Promise<FleetDecision> {
-    const machines = await provider.list();
-    const state = new Map(machines.map((m) => [m.id, m.state]));
-    // Starts that ended, or took too long, without a claim count as failed.
-    const starts = this.ctx.storage.sql.exec<{ machine_id: string; started_at: number }>("SELECT machine_id, started_at FROM machine_starts").toArray();
-    for (const s of starts) {
-      const st = state.get(s.machine_id);
-      const gone = st === undefined || !ACTIVE_STATES.has(st);
-      if (gone || now - s.started_at > fleet.startGraceSec * 1000) {
-        console.warn(`machine ${s.machine_id} ${gone ? `is ${st ?? "gone"}` : `has not claimed in ${fleet.startGraceSec} s`} without claiming work: a failed start`);
-        this.ctx.storage.sql.exec("DELETE FROM machine_starts WHERE machine_id = ?", s.machine_id);
-        this.ctx.storage.sql.exec("UPDATE fleet SET failed_starts = failed_starts + 1, last_failed_start_at = ?", now);
-      }
-    }
-    const active = machines.filter((m) => ACTIVE_STATES.has(m.state)).length;
-    const work = this.work();
-    const record = this.ctx.storage.sql.exec<{ failed_starts: number; last_failed_start_at: number | null }>("SELECT failed_starts, last_failed_start_at FROM fleet").one();
-    const decision = planFleet({
-      pendingTasks: work.pending_tasks,
-      pendingPlans: work.pending_plans,
-      pendingAudioSec: work.pending_audio_sec,
-      leasedTasks: work.leased_tasks,
-      leasedAudioSec: work.leased_audio_sec,
-      active,
-      maxMachines: fleet.maxMachines,
-      audioSecPerMachine: fleet.audioSecPerMachine,
-      failedStarts: record.failed_starts,
-      lastFailedStartAt: record.last_failed_start_at,
-      now,
-    });
-    let nowActive = active;
-    if (decision.start > 0) {
-      const result = await provider.ensure(active + decision.start);
-      nowActive = result.active;
-      for (const id of [...result.started, ...result.created]) {
-        this.ctx.storage.sql.exec("INSERT OR REPLACE INTO machine_starts (machine_id, started_at) VALUES (?, ?)", id, now);
-      }
-    }
-    this.ctx.storage.sql.exec("UPDATE fleet SET desired = ?, active = ?, backoff_until = ?", decision.desired, nowActive, decision.backoffUntil);
-    return decision;
+  private busyMachines(): Set<string> {
+    const rows = this.ctx.storage.sql.exec<{ machines: string }>("SELECT machines FROM jobs WHERE leased > 0").toArray();
+    return new Set(rows.flatMap((r) => JSON.parse(r.machines) as string[]));
   }
 
   private async reconcileSoon(): Promise<void> {
@@ -208,15 +165,11 @@ export class WorkQueue extends DurableObject<Env> {
       return;
     }
     this.ctx.storage.sql.exec(
-      `INSERT INTO jobs (job_id, pending, pending_audio_sec, leased, leased_audio_sec, created_at, last_served_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO jobs (job_id, pending, pending_audio_sec, leased, leased_audio_sec, machines, created_at, last_served_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (job_id) DO UPDATE SET pending = excluded.pending, pending_audio_sec = excluded.pending_audio_sec,
-         leased = excluded.leased, leased_audio_sec = excluded.leased_audio_sec,
+         leased = excluded.leased, leased_audio_sec = excluded.leased_audio_sec, machines = excluded.machines,
          last_served_at = COALESCE(excluded.last_served_at, jobs.last_served_at)`,
-      jobId, work.pending, work.pending_audio_sec, work.leased, work.leased_audio_sec, createdAt, servedAt,
+      jobId, work.pending, work.pending_audio_sec, work.leased, work.leased_audio_sec, JSON.stringify(work.machines ?? []), createdAt, servedAt,
     );
   }
-}
-
-function fleetProvider(fleet: FleetConfig): MachineProvider {
-  return new FlyProvider(new FlyClient({ baseUrl: fleet.apiUrl, app: fleet.app, token: fleet.token }), fleet.spec);
 }

@@ -35,14 +35,22 @@ describe("the queue's alarm sizes the fleet through the Fly Machines API", () =>
     expect(status.backoff_until).toBeGreaterThan(Date.now());
     expect((await control<Machine[]>("machines")).map((x) => x.state)).toEqual(["stopped"]);
 
-    // A machine claiming work ends the crash loop; the next tick reuses the stopped machine.
+    // A claim from a machine this fleet did not start proves nothing about Fly.
     await queue().claim("someone-else", 1, 60);
+    expect((await queue().fleetStatus()).failed_starts).toBe(1);
     await submit({ audio_url: "https://media.test/audio.mp3" });
+
+    // After the back-off, one trial machine: the stopped one is started again, not a new one created.
+    await new Promise((r) => setTimeout(r, Math.max(0, status.backoff_until! - Date.now()) + 50));
     await runDurableObjectAlarm(queue());
-    status = await queue().fleetStatus();
-    expect(status.failed_starts).toBe(0);
     machines = await control<Machine[]>("machines");
     expect(machines.map((x) => [x.id, x.state])).toEqual([[m!.id, "started"]]);
     expect(await control<string[]>("calls")).toContain(`POST /v1/apps/longscribe-machines/machines/${m!.id}/start`);
-  });
+
+    // Its first claim ends the run of failures.
+    await queue().claim(m!.id, 1, 60);
+    status = await queue().fleetStatus();
+    expect(status.failed_starts).toBe(0);
+    expect(status.machines.find((x) => x.machine_id === m!.id)).toMatchObject({ provider: "fly", machine_type: "performance-8x-16gb" });
+  }, 20_000);
 });

@@ -1,7 +1,7 @@
 import type { Context } from "hono";
 import type { z } from "zod";
 import { createMiddleware } from "hono/factory";
-import { ClaimRequest, CompleteRequest, FailRequest, HeartbeatRequest, SegmentsPost, type Task } from "../../shared/protocol.ts";
+import { ClaimRequest, ExitNotice, CompleteRequest, FailRequest, HeartbeatRequest, SegmentsPost, type Task } from "../../shared/protocol.ts";
 import type { AppEnv } from "../app-env.ts";
 import { bearerToken, sameSecret } from "../auth.ts";
 import { parseWith, readJson } from "../body.ts";
@@ -51,6 +51,13 @@ export async function claimTasks(c: Context<AppEnv>): Promise<Response> {
     unsigned.map(async (t) => ({ ...t, task_token: await mintTaskToken(config.machineToken!, { job_id: t.job_id, task_id: t.task_id, attempt: t.attempt }) }) as Task),
   );
   return c.json({ tasks });
+}
+
+/** POST /v1/machine/exit → 204: the machine is leaving; its provider is told to end it. */
+export async function machineExit(c: Context<AppEnv>): Promise<Response> {
+  const body = parseWith(ExitNotice, await readJson(c.req.raw));
+  await queueStub(c.env).machineExiting(body.machine_id);
+  return c.body(null, 204);
 }
 
 type TaskRef = { kind: "plan" } | { kind: "range"; index: number };

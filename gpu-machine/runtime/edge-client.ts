@@ -3,6 +3,7 @@ import {
   HeartbeatResponse,
   PROTOCOL_VERSION,
   type CompleteRequest,
+  type ExitNotice,
   type FailRequest,
   type HeartbeatRequest,
   type SegmentsPost,
@@ -48,6 +49,11 @@ export class EdgeClient {
     const res = await this.send("/v1/machine/claim", this.machineToken, { version: PROTOCOL_VERSION, machine_id: machineId, capacity });
     if (res.status === 204) return [];
     return ClaimResponse.parse(await res.json()).tasks;
+  }
+
+  /** Tells the edge this machine is leaving, so its provider ends it (a restarted pod would bill on). */
+  async exit(machineId: string, reason: ExitNotice["reason"]): Promise<void> {
+    await this.send("/v1/machine/exit", this.machineToken, { version: PROTOCOL_VERSION, machine_id: machineId, reason });
   }
 
   async heartbeat(task: Task, body: Body<HeartbeatRequest> = {}): Promise<HeartbeatResponse> {

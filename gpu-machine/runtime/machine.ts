@@ -64,6 +64,7 @@ export class Machine {
       }
       if (this.active.size === 0 && Date.now() - idleSince >= idleExitSec * 1000) {
         this.log(`no work for ${idleExitSec} s; exiting`);
+        await this.sayExiting();
         return "idle";
       }
       emptyClaims += 1;
@@ -72,6 +73,15 @@ export class Machine {
       await Promise.race([sleep(wait, this.stopping.signal), ...[...this.active.values()].map((a) => a.done)]);
     }
     return "shutdown";
+  }
+
+  /** Best effort: an edge that does not hear it retires the machine after IDLE_EXIT_SEC + its grace anyway. */
+  private async sayExiting(): Promise<void> {
+    try {
+      await this.client.exit(this.id, "idle");
+    } catch (error) {
+      this.log(`could not tell the edge this machine is exiting: ${(error as Error).message}`);
+    }
   }
 
   /** SIGTERM: no new claims; running tasks are given back (fail, retryable) within the grace period. */

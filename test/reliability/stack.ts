@@ -85,9 +85,9 @@ export class Stack {
     this.edge = await startLocalEdge(
       {
         API_KEYS: TEST_API_KEYS.join(","), WEBHOOK_SIGNING_KEY: TEST_WEBHOOK_SIGNING_KEY, MACHINE_TOKEN: TEST_MACHINE_TOKEN, FLY_API_TOKEN: FLY_TOKEN,
-        PUBLIC_BASE_URL: this.api, MACHINE_PROVIDER: "fly", FLY_API_URL: `http://127.0.0.1:${this.supervisorPort}`, FLY_APP: APP, MACHINE_IMAGE: "local",
+        PUBLIC_BASE_URL: this.api, MACHINE_PROVIDER: "local", FLY_API_URL: `http://127.0.0.1:${this.supervisorPort}`, FLY_APP: APP, MACHINE_IMAGE: "local",
         MAX_MACHINES: String(o.maxMachines), LEASE_SEC: String(o.leaseSec), AUDIO_SEC_PER_MACHINE: String(o.audioSecPerMachine), MACHINE_START_GRACE_SEC: "60",
-        MACHINE_ENV: JSON.stringify({ IDLE_EXIT_SEC: String(o.idleExitSec) }),
+        IDLE_EXIT_SEC: String(o.idleExitSec),
       },
       join(this.state, "edge"),
       { port: this.edgePort, keepState: true },

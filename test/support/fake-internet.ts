@@ -1,3 +1,5 @@
+import { fakeFly, fakeRunPod } from "./fake-providers.ts";
+
 /**
  * The outside world for edge tests, served from Node through miniflare's
  * `outboundService`: every fetch the Worker (or a test) makes lands here, so
@@ -6,7 +8,7 @@
  *   hooks.test                        webhook receivers whose behaviour is in the path
  *   control.test                      lets a test read what the receivers got, and
  *                                     POST /report records a reliability row (edge tests have no files)
- *   fly.test                          a Fly Machines API with machines in memory
+ *   fly.test, runpod.test             machine providers' APIs with machines in memory (fake-providers.ts)
  */
 
 const MEDIA_BYTES = makeMedia(256 * 1024);
@@ -45,7 +47,9 @@ export async function fakeInternet(request: Request): Promise<Response> {
     case "control.test":
       return url.pathname === "/report" && request.method === "POST" ? report(request) : control(url);
     case "fly.test":
-      return fly(request, url);
+      return fakeFly(request, url);
+    case "runpod.test":
+      return fakeRunPod(request, url);
     default:
       return new Response(`fake internet: no host ${url.hostname}`, { status: 502 });
   }
@@ -151,52 +155,6 @@ function control(url: URL): Response {
   if (url.pathname === "/deliveries") return Response.json(deliveries.get(url.searchParams.get("path") ?? "") ?? []);
   if (url.pathname === "/hits") return Response.json({ count: hits.get(url.searchParams.get("key") ?? "") ?? 0 });
   return new Response("no such control", { status: 404 });
-}
-
-interface FakeMachine { id: string; state: string; config: Record<string, unknown>; region?: string }
-const flyMachines = new Map<string, FakeMachine>();
-const flyCalls: string[] = [];
-let flyIds = 0;
-
-/**
- * Fly's Machines API as the provider uses it, with `/_control/…` for tests:
- * `calls` (what the edge asked), `machines`, and `set?id=&state=` (a machine
- * exiting on its own).
- */
-async function fly(request: Request, url: URL): Promise<Response> {
-  const path = url.pathname;
-  if (path === "/_control/calls") return Response.json(flyCalls);
-  if (path === "/_control/machines") return Response.json([...flyMachines.values()]);
-  if (path === "/_control/set") {
-    const m = flyMachines.get(url.searchParams.get("id") ?? "");
-    if (!m) return new Response("no such machine", { status: 404 });
-    m.state = url.searchParams.get("state") ?? m.state;
-    return Response.json(m);
-  }
-  if (request.headers.get("authorization") !== "Bearer fly-test-token") return Response.json({ error: "unauthorized" }, { status: 401 });
-  flyCalls.push(`${request.method} ${path}`);
-  const m = /^\/v1\/apps\/longscribe-machines\/machines(?:\/([^/]+))?(?:\/(start|stop))?$/.exec(path);
-  if (!m) return Response.json({ error: "not found" }, { status: 404 });
-  const [, id, action] = m;
-  if (!id && request.method === "GET") return Response.json([...flyMachines.values()]);
-  if (!id && request.method === "POST") {
-    const body = (await request.json()) as { config: Record<string, unknown>; region?: string };
-    const machine = { id: `fake${++flyIds}`, state: "started", config: body.config, ...(body.region ? { region: body.region } : {}) };
-    flyMachines.set(machine.id, machine);
-    return Response.json(machine);
-  }
-  const machine = flyMachines.get(id ?? "");
-  if (!machine) return Response.json({ error: "machine not found" }, { status: 404 });
-  if (action === "start") {
-    const previous = machine.state;
-    machine.state = "started";
-    return Response.json({ previous_state: previous });
-  }
-  if (action === "stop") {
-    machine.state = "stopped";
-    return Response.json({ ok: true });
-  }
-  return Response.json(machine);
 }
 
 async function report(request: Request): Promise<Response> {
