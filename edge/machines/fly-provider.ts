@@ -44,7 +44,12 @@ export class FlyProvider implements MachineProvider {
   }
 
   async ensure(desired: number): Promise<EnsureResult> {
-    const machines = await this.list();
+    let machines: FleetMachine[];
+    try {
+      machines = await this.list();
+    } catch (error) {
+      return { active: 0, started: [], created: [], failure: startFailure(error) };
+    }
     let active = machines.filter((m) => ACTIVE_STATES.has(m.state)).length;
     const started: StartedMachine[] = [];
     const created: StartedMachine[] = [];

@@ -56,7 +56,12 @@ export class RunPodProvider implements MachineProvider {
 
   /** Creates pods until `desired` are up; never reuses an EXITED pod (it is terminated instead). */
   async ensure(desired: number): Promise<EnsureResult> {
-    const machines = await this.list();
+    let machines: FleetMachine[];
+    try {
+      machines = await this.list();
+    } catch (error) {
+      return { active: 0, started: [], created: [], failure: startFailure(error) };
+    }
     let active = machines.filter((m) => ["created", "starting", "started"].includes(m.state)).length;
     const created: StartedMachine[] = [];
     // GPU types that had no room during this call are not asked again in it.
