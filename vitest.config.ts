@@ -43,7 +43,7 @@ export default defineConfig({
       // RunPod first, Fly's CPU guests when RunPod cannot start pods.
       edgeProject("edge-fallback", ["edge/**/*.fallback.test.ts"], [], {
         ...RUNPOD, RUNPOD_API_KEY: "runpod-key-fallback", MACHINE_PROVIDER: "runpod,fly",
-        FLY_API_URL: "https://fly.test", FLY_APP: "longscribe-fallback", FLY_API_TOKEN: "fly-test-token",
+        FLY_API_URL: "https://fly.test", FLY_APP: "longscribe-fallback", FLY_API_TOKEN: "fly-test-token", AUDIO_SEC_PER_MACHINE: "60",
       }),
       // The same Worker in local mode, where media may live on 127.0.0.1.
       edgeProject("edge-local", ["edge/**/*.loopback.test.ts"], [], { ALLOW_LOOPBACK_URLS: "true" }),

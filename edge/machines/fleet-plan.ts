@@ -88,8 +88,7 @@ export function assignStarts(count: number, providers: readonly ProviderHealth[]
     if (left === 0) break;
     let n = left;
     if (isFailing(p, now)) {
-      // The random part is fixed per failure count, so that repeated ticks agree on the deadline.
-      const until = p.lastFailureAt! + backoffDelayMs(p.failures, { ...START_BACKOFF, random });
+      const until = backoffEnd(p, random);
       if (now < until) {
         backoffUntil = backoffUntil === null ? until : Math.min(backoffUntil, until);
         continue;
@@ -100,6 +99,11 @@ export function assignStarts(count: number, providers: readonly ProviderHealth[]
     left -= n;
   }
   return { assign, backoffUntil };
+}
+
+/** When a failing provider may be tried again. The random part is fixed per failure count, so that repeated ticks agree on it. */
+export function backoffEnd(p: Pick<ProviderHealth, "failures" | "lastFailureAt">, random: () => number = () => 0.5): number {
+  return (p.lastFailureAt ?? 0) + backoffDelayMs(p.failures, { ...START_BACKOFF, random });
 }
 
 /** Whether a provider's recent failures still count. */

@@ -1,5 +1,5 @@
 import type { FleetConfig } from "../config.ts";
-import { assignStarts, isFailing, planFleet, type FleetDecision, type ProviderHealth } from "../machines/fleet-plan.ts";
+import { assignStarts, backoffEnd, isFailing, planFleet, type FleetDecision, type ProviderHealth } from "../machines/fleet-plan.ts";
 import { ACTIVE_STATES, type FleetMachine, type MachineProvider } from "../machines/machine-provider.ts";
 import { pricePerHour, unmanagedLabel, type PriceTable } from "../machines/prices.ts";
 import type { MachineLabel } from "../../shared/api.ts";
@@ -130,9 +130,12 @@ export class Fleet {
       try {
         machines = await p.list();
       } catch (error) {
-        // Its machines are unknown this tick: judge none of them, and start none there.
-        this.failure(h, `list: ${(error as Error).message}`, now);
-        h.active = this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM machines WHERE provider = ?", p.name).one().n;
+        // Its machines are unknown this tick: judge none of them, count those not retired, and
+        // start none there. Ticks while it backs off do not deepen the back-off.
+        const message = `list: ${(error as Error).message}`;
+        if (isFailing(h, now) && now < backoffEnd(h)) this.sql.exec("UPDATE providers SET last_error = ? WHERE name = ?", message.slice(0, 500), p.name);
+        else this.failure(h, message, now);
+        h.active = this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM machines WHERE provider = ? AND exiting_at IS NULL", p.name).one().n;
         continue;
       }
       h.active = await this.review(p, h, machines, config, prices, fallbackPrice, busy, now);

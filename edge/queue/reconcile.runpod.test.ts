@@ -1,5 +1,6 @@
-import { env, runDurableObjectAlarm } from "cloudflare:test";
+import { runDurableObjectAlarm } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import { queue, runpodAccount, sleep, until, type FakePods } from "../../test/support/fleet-control.ts";
 import { TEST_MACHINE_TOKEN } from "../../test/support/test-secrets.ts";
 import { machine } from "../routes/machine-test-helpers.ts";
 import { call, submit } from "../test-helpers.ts";
@@ -7,29 +8,11 @@ import { call, submit } from "../test-helpers.ts";
 // Runs in the "edge-runpod" project: MACHINE_PROVIDER "runpod" against runpod.test
 // (test/support/fake-providers.ts), IDLE_EXIT_SEC 1 and no idle grace, at most 3 machines.
 // The tests share the queue and run in order; each leaves nothing running.
-const KEY = "runpod-key-solo";
-const queue = () => env.QUEUE.get(env.QUEUE.idFromName("queue:default"));
-interface FakePod { id: string; name: string; status: string; gpu: { id: string }; env: Record<string, string>; image: string }
-interface FakeState { pods: FakePod[]; calls: Array<{ at: number; method: string; path: string }>; created: number; terminated: number }
-const state = async (): Promise<FakeState> => (await fetch(`https://runpod.test/_control/state?key=${KEY}`)).json();
-const configure = (body: unknown) => fetch(`https://runpod.test/_control/configure?key=${KEY}`, { method: "POST", body: JSON.stringify(body) });
-const setStatus = (id: string, status: string) => fetch(`https://runpod.test/_control/set?key=${KEY}&id=${id}&status=${status}`);
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const { state, configure, setStatus } = runpodAccount("runpod-key-solo");
 const cancel = async (id: string) => expect((await call("POST", `/v1/transcriptions/${id}/cancel`)).status).toBe(200);
 
-async function until<T>(read: () => Promise<T>, ok: (value: T) => boolean, what: string, ms = 5_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const value = await read();
-    if (ok(value)) return value;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(value).slice(0, 600)}`);
-    await runDurableObjectAlarm(queue());
-    await sleep(25);
-  }
-}
-
 /** The work is gone and idle pods are past IDLE_EXIT_SEC: ticks until no pod runs and the queue stops watching. */
-async function drained(): Promise<FakeState> {
+async function drained(): Promise<FakePods> {
   await sleep(1_100);
   const s = await until(state, (x) => x.pods.length === 0, "every pod terminated");
   await until(async () => (await queue().fleetStatus()).machines.length, (n) => n === 0, "the fleet to forget its machines");

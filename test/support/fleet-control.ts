@@ -1,0 +1,47 @@
+import { env, runDurableObjectAlarm } from "cloudflare:test";
+
+/**
+ * For workerd tests of the fleet (typechecked with edge/tsconfig.json): the queue object, a wait that keeps its
+ * alarm turning, and the controls of the fake providers (fake-providers.ts).
+ */
+
+export const queue = () => env.QUEUE.get(env.QUEUE.idFromName("queue:default"));
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Reads until `ok`, running the queue's alarm between reads; fails naming what it waited for and what it last saw. */
+export async function until<T>(read: () => Promise<T>, ok: (value: T) => boolean, what: string, ms = 5_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const value = await read();
+    if (ok(value)) return value;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(value).slice(-1500)}`);
+    await runDurableObjectAlarm(queue());
+    await sleep(25);
+  }
+}
+
+export interface FakePod { id: string; name: string; status: string; gpu: { id: string }; env: Record<string, string>; image: string }
+export interface FakePods { pods: FakePod[]; calls: Array<{ at: number; method: string; path: string }>; created: number; terminated: number }
+
+/** One RunPod account of the fake, by API key. */
+export function runpodAccount(key: string) {
+  const url = (path: string) => `https://runpod.test/_control/${path}${path.includes("?") ? "&" : "?"}key=${key}`;
+  return {
+    state: async (): Promise<FakePods> => (await fetch(url("state"))).json(),
+    configure: (body: unknown) => fetch(url("configure"), { method: "POST", body: JSON.stringify(body) }),
+    setStatus: (id: string, status: string) => fetch(url(`set?id=${id}&status=${status}`)),
+  };
+}
+
+export interface FakeFlyMachine { id: string; state: string; config: { env: Record<string, string>; guest: unknown; restart: unknown; metadata: Record<string, string> }; region?: string }
+
+/** One Fly app of the fake. */
+export function flyApp(app: string) {
+  const get = async <T>(path: string): Promise<T> => (await fetch(`https://fly.test/_control/${path}${path.includes("?") ? "&" : "?"}app=${app}`)).json() as Promise<T>;
+  return {
+    machines: () => get<FakeFlyMachine[]>("machines"),
+    calls: () => get<string[]>("calls"),
+    set: (id: string, state: string) => get<FakeFlyMachine>(`set?id=${id}&state=${state}`),
+  };
+}
