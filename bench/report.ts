@@ -4,6 +4,7 @@ import { join } from "node:path";
 import * as vega from "vega";
 import { compile, type TopLevelSpec } from "vega-lite";
 import { REPO_ROOT } from "../test/support/shared-data.ts";
+import { mergePrices, PriceTable, pricePerHour } from "../edge/machines/prices.ts";
 
 /**
  * bench/README.md from bench/results/*.json: one table per measure, each with
@@ -102,9 +103,15 @@ const costRows: Array<{ source: string; machineSecPerHour: number }> = [...faste
 const warm = pipeline?.stack.find((r) => r.machine === "warm");
 if (pipeline && warm?.machine_sec) costRows.push({ source: `${pipeline.model}, full stack, warm machine (measure 2, job usage)`, machineSecPerHour: (warm.machine_sec / pipeline.audio_sec) * 3600 });
 if (costRows.length > 0) {
-  const gpuPrice = Number(process.env.GPU_PRICE_PER_HOUR ?? "2.50");
-  const cpuPrice = Number(process.env.CPU_PRICE_PER_HOUR ?? "0.40");
-  md += `Machine-seconds per audio hour, measured on this CPU (${engine?.machine ?? pipeline?.machine}), times the price of a machine-hour. No GPU was measured, so the GPU column prices CPU-speed work at the GPU rate: an upper bound. Prices: GPU $${gpuPrice.toFixed(2)}/h (GPU_PRICE_PER_HOUR), CPU machine $${cpuPrice.toFixed(2)}/h (CPU_PRICE_PER_HOUR). Hosted list prices: OpenAI whisper-1 $0.36/h, Deepgram ~$0.46/h.\n\n`;
+  // The edge's own price table (edge/machines/prices.ts, with MACHINE_PRICES laid over it), so the
+  // report prices machine time as job usage does.
+  const prices = mergePrices(PriceTable.parse(JSON.parse(process.env.MACHINE_PRICES || "{}")));
+  const [cpuProvider, cpuType] = ["fly", "performance-8x-16gb"] as const;
+  const [gpuProvider, gpuType] = ["runpod", process.env.BENCH_GPU_TYPE ?? "NVIDIA L4"] as const;
+  const cpuPrice = pricePerHour(prices, cpuProvider, cpuType, NaN);
+  const gpuPrice = pricePerHour(prices, gpuProvider, gpuType, NaN);
+  if (!Number.isFinite(cpuPrice) || !Number.isFinite(gpuPrice)) throw new Error(`the price table has no price for ${cpuProvider}/${cpuType} or ${gpuProvider}/${gpuType}: set MACHINE_PRICES`);
+  md += `Machine-seconds per audio hour, measured on this CPU (${engine?.machine ?? pipeline?.machine}), times the price of a machine-hour from the edge's price table (\`edge/machines/prices.ts\`, MACHINE_PRICES over it). No GPU was measured, so the GPU column prices CPU-speed work at the GPU rate: an upper bound. Prices: GPU ${gpuProvider} ${gpuType} $${gpuPrice.toFixed(2)}/h (BENCH_GPU_TYPE), CPU machine ${cpuProvider} ${cpuType} $${cpuPrice.toFixed(4)}/h. Hosted list prices: OpenAI whisper-1 $0.36/h, Deepgram ~$0.46/h.\n\n`;
   const priced = costRows.map((r) => ({ ...r, cpu: (r.machineSecPerHour / 3600) * cpuPrice, gpu: (r.machineSecPerHour / 3600) * gpuPrice }));
   md += table(["measured", "machine-s per audio h", "CPU $/audio h", "GPU $/audio h (upper bound)", "OpenAI whisper-1", "Deepgram"], priced.map((r) => [r.source, r.machineSecPerHour.toFixed(0), r.cpu.toFixed(3), r.gpu.toFixed(3), "0.36", "0.46"]));
   const bars = [

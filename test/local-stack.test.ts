@@ -91,6 +91,13 @@ describe.skipIf(need.missing)("npm start: the edge and the local supervisor star
     expect([...done.values()].map((j) => j.status)).toEqual(ids.map(() => "completed"));
     const text = await (await fetch(`${api}/v1/transcriptions/${ids[0]}/transcript?format=text`, { headers: { authorization: `Bearer ${key}` } })).text();
     expect(text.toLowerCase()).toContain("ask not what your country can do for you");
+    // Usage names the local supervisor's machines, which cost nothing, for the plan and every range.
+    for (const job of done.values()) {
+      expect(job.usage!.machines!.map((m) => [m.provider, m.machine_type, m.price_per_hour_usd])).toEqual(job.usage!.machines!.map(() => ["local", "local", 0]));
+      expect(job.usage!.machines!.some((m) => m.plan)).toBe(true);
+      expect(job.usage!.machines!.flatMap((m) => m.ranges).sort((a, b) => a - b)).toEqual(Array.from({ length: job.progress.ranges_total }, (_, i) => i));
+      expect(job.usage!.cost_usd).toBe(0);
+    }
     const machines = await fly.list();
     expect(machines.length).toBeGreaterThanOrEqual(1);
     expect(machines.length).toBeLessThanOrEqual(MAX_MACHINES);

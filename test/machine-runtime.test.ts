@@ -38,6 +38,14 @@ async function fakeEdge(tasks: Task[]): Promise<{ url: string; posts: Array<{ pa
 
 const logs: string[] = [];
 
+describe("machine identity", () => {
+  it("takes RunPod's pod id as its machine id, as it takes Fly's machine id", () => {
+    expect(readConfig({ RUNPOD_POD_ID: "xedezhzb9la3ye" }).MACHINE_ID).toBe("xedezhzb9la3ye");
+    expect(readConfig({ FLY_MACHINE_ID: "e2865641be3928" }).MACHINE_ID).toBe("e2865641be3928");
+    expect(readConfig({ RUNPOD_POD_ID: "pod", MACHINE_ID: "explicit" }).MACHINE_ID).toBe("explicit");
+  });
+});
+
 describe.skipIf(shared.missing)("machine runtime", () => {
   let engine: WhisperEngine;
   let media: MediaServer;
@@ -58,15 +66,19 @@ describe.skipIf(shared.missing)("machine runtime", () => {
       log: (line) => logs.push(line),
     });
 
-  it("exits by itself after IDLE_EXIT_SEC without work", async () => {
+  it("exits by itself after IDLE_EXIT_SEC without work, telling the edge first", async () => {
     const edge = await fakeEdge([]);
     const started = Date.now();
     expect(await machineFor(edge.url, { IDLE_EXIT_SEC: "1" }).run()).toBe("idle");
     expect(Date.now() - started).toBeGreaterThanOrEqual(1_000);
     expect(Date.now() - started).toBeLessThan(5_000);
-    expect(edge.posts.every((p) => p.path === "/v1/machine/claim")).toBe(true);
+    // Claims, then one exit notice as the last word, so its provider ends it (a restarted pod would bill on).
+    const last = edge.posts.at(-1)!;
+    expect(edge.posts.slice(0, -1).every((p) => p.path === "/v1/machine/claim")).toBe(true);
+    expect(last).toEqual({ path: "/v1/machine/exit", body: { version: 1, machine_id: "runtime-test", reason: "idle" } });
     await edge.close();
   });
+
 
   it("on shutdown gives its running range back as a retryable failure and claims nothing more", async () => {
     const task: Task = {

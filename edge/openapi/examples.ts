@@ -39,7 +39,16 @@ export const completedJob: TranscriptionJob = {
   status: "completed",
   completed_at: "2026-11-23T14:05:02.000Z",
   progress: { audio_sec_done: 7254.3, audio_sec_total: 7254.3, ranges_done: 25, ranges_total: 25, ranges_active: 0 },
-  usage: { machine_sec: 1188.4, cost_usd: 0.83, speedup: 43.4 },
+  usage: {
+    machine_sec: 1188.4,
+    cost_usd: 0.138666,
+    speedup: 43.4,
+    // A GPU shortage mid-job: the last three ranges ran on Fly's CPU guests.
+    machines: [
+      { provider: "runpod", machine_type: "NVIDIA L4", price_per_hour_usd: 0.43, machine_sec: 1050.2, cost_usd: 0.125441, plan: true, ranges: Array.from({ length: 22 }, (_, i) => i) },
+      { provider: "fly", machine_type: "performance-8x-16gb", price_per_hour_usd: 0.3445, machine_sec: 138.2, cost_usd: 0.013225, plan: false, ranges: [22, 23, 24] },
+    ],
+  },
   webhook: {
     url: "https://hooks.example.com/longscribe",
     events: ["progress"],
