@@ -131,7 +131,7 @@ function view(job: StandInJob): TranscriptionJob {
     created_at: "2025-01-01T00:00:00.000Z",
     options: { language: "auto", macro_chunk_sec: 300, micro_chunk_sec: 30, word_timestamps: false },
     progress: { audio_sec_done: done, audio_sec_total: status === "queued" ? 0 : 120, ranges_done: ranges, ranges_total: status === "queued" ? 0 : 4, ranges_active: status === "running" ? 1 : 0, ...(eta === undefined ? {} : { eta_sec: eta }) },
-    ...(status === "completed" ? { usage: { machine_sec: 6, cost_usd: 0.0012, speedup: 20 }, completed_at: "2025-01-01T00:01:00.000Z" } : {}),
+    ...(status === "completed" ? { usage: { machine_sec: 6, cost_usd: 0.0012, speedup: 20, machines: [{ provider: "runpod", machine_type: "NVIDIA L4", price_per_hour_usd: 0.43, machine_sec: 6, cost_usd: 0.0012, plan: true, ranges: [0, 1] }] }, completed_at: "2025-01-01T00:01:00.000Z" } : {}),
     ...(status === "failed" ? { error: { code: "media_unreadable", message: "could not decode the audio at 01:30" } } : {}),
   };
 }
@@ -297,7 +297,9 @@ describe("longscribe status and cancel", () => {
 
   it("status shows usage once completed and the error once failed", async () => {
     api.jobs.get("tr_1")!.polls = 9;
-    expect((await cli(withApi("status", "tr_1"))).stdout).toMatch(/^usage\s+6\.0 machine s, \$0\.0012, 20\.0× real time$/m);
+    const { stdout } = await cli(withApi("status", "tr_1"));
+    expect(stdout).toMatch(/^usage\s+6\.0 machine s, \$0\.0012, 20\.0× real time$/m);
+    expect(stdout).toMatch(/^machines\s+runpod NVIDIA L4 \(plan, 2 ranges, \$0\.0012\)$/m);
     await cli(withApi("transcribe", "https://media.test/fail.mp3"));
     api.jobs.get("tr_2")!.polls = 9;
     expect((await cli(withApi("status", "tr_2"))).stdout).toMatch(/^error\s+media_unreadable: could not decode the audio at 01:30$/m);

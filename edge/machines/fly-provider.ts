@@ -1,6 +1,6 @@
 import type { CreateMachine, FlyClient, FlyGuest } from "./fly-client.ts";
 import { ACTIVE_STATES, RESTARTABLE_STATES, type EnsureResult, type FleetMachine, type MachineProvider, type StartedMachine } from "./machine-provider.ts";
-import { startFailure } from "./start-failure.ts";
+import { listForEnsure, startFailure } from "./start-failure.ts";
 
 /** Marks the machines this deployment manages, so other machines in the app are left alone. */
 export const ROLE_METADATA = { longscribe_role: "transcriber" } as const;
@@ -44,12 +44,8 @@ export class FlyProvider implements MachineProvider {
   }
 
   async ensure(desired: number): Promise<EnsureResult> {
-    let machines: FleetMachine[];
-    try {
-      machines = await this.list();
-    } catch (error) {
-      return { active: 0, started: [], created: [], failure: startFailure(error) };
-    }
+    const machines = await listForEnsure(() => this.list());
+    if (!Array.isArray(machines)) return machines;
     let active = machines.filter((m) => ACTIVE_STATES.has(m.state)).length;
     const started: StartedMachine[] = [];
     const created: StartedMachine[] = [];

@@ -2,7 +2,7 @@ import { retry } from "../../shared/retry.ts";
 import type { EnsureResult, FleetMachine, MachineProvider, StartedMachine, StartFailure } from "./machine-provider.ts";
 import { ProviderApiError } from "./provider-api.ts";
 import type { CloudType, Pod, RunPodClient } from "./runpod-client.ts";
-import { startFailure } from "./start-failure.ts";
+import { listForEnsure, startFailure } from "./start-failure.ts";
 
 export const RUNPOD_API_URL = "https://api.runpod.io";
 /** Pods of this deployment are named so; other pods on the account are left alone. */
@@ -56,12 +56,8 @@ export class RunPodProvider implements MachineProvider {
 
   /** Creates pods until `desired` are up; never reuses an EXITED pod (it is terminated instead). */
   async ensure(desired: number): Promise<EnsureResult> {
-    let machines: FleetMachine[];
-    try {
-      machines = await this.list();
-    } catch (error) {
-      return { active: 0, started: [], created: [], failure: startFailure(error) };
-    }
+    const machines = await listForEnsure(() => this.list());
+    if (!Array.isArray(machines)) return machines;
     let active = machines.filter((m) => ["created", "starting", "started"].includes(m.state)).length;
     const created: StartedMachine[] = [];
     // GPU types that had no room during this call are not asked again in it.
