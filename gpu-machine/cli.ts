@@ -3,6 +3,7 @@ import { parseArgs } from "node:util";
 import { renderTranscript, type TranscriptFormat } from "../shared/formats/render.ts";
 import { toWhisperLanguage } from "../shared/languages.ts";
 import { readConfig, type MachineConfig } from "./config.ts";
+import { DeviceError } from "./engine/execution-provider.ts";
 import { ModelFilesError, packagedModelDir } from "./engine/model-dir.ts";
 import { SimulatedEngine } from "./engine/simulated-engine.ts";
 import { EngineError, WhisperEngine } from "./engine/whisper-engine.ts";
@@ -28,7 +29,8 @@ const USAGE = `usage:
   npm run machine -- chunks <url> --from S --to E [--min-sec N] [--max-sec N] [--no-vad]
   npm run machine -- transcribe <file|url> [--model DIR] [--language auto|xx] [--batch N]
                     [--format json|text|srt|vtt] [--task transcribe|translate] [--words] [--threads N]
-  EDGE_URL=https://… MACHINE_TOKEN=… npm run machine -- serve [--model DIR] [--batch N] [--threads N]`;
+                    [--device auto|cpu|webgpu|cuda]
+  EDGE_URL=https://… MACHINE_TOKEN=… npm run machine -- serve [--model DIR] [--batch N] [--threads N] [--device auto|cpu|webgpu|cuda]`;
 
 const FORMATS = ["json", "text", "srt", "vtt"] as const;
 
@@ -54,6 +56,7 @@ async function main(argv: string[]): Promise<void> {
       task: { type: "string" },
       words: { type: "boolean" },
       threads: { type: "string" },
+      device: { type: "string" },
     },
   });
   const url = positionals[0];
@@ -71,6 +74,7 @@ async function main(argv: string[]): Promise<void> {
     ...(values.model !== undefined ? { WHISPER_MODEL_DIR: values.model } : {}),
     ...(values.batch !== undefined ? { WHISPER_BATCH: values.batch } : {}),
     ...(values.threads !== undefined ? { WHISPER_THREADS: values.threads } : {}),
+    ...(values.device !== undefined ? { WHISPER_DEVICE: values.device } : {}),
   });
   const binaries = resolveBinaries(config);
 
@@ -110,7 +114,7 @@ async function main(argv: string[]): Promise<void> {
       const requested = values.language ?? "auto";
       const language = requested === "auto" ? "auto" : toWhisperLanguage(requested);
       if (language === null) throw new UsageError(`--language ${requested} is not a language Whisper knows; use auto or a code such as en, de, zh`);
-      const engine = await WhisperEngine.load(modelDir(config), { device: config.WHISPER_DEVICE, threads: config.WHISPER_THREADS });
+      const engine = await WhisperEngine.load(modelDir(config), { device: config.WHISPER_DEVICE, threads: config.WHISPER_THREADS, log: (line) => process.stderr.write(`${line}\n`) });
       const detector = await loadSpeechDetector(config);
       const local = isUrl ? null : await serveLocalFile(url);
       try {
@@ -149,19 +153,20 @@ async function main(argv: string[]): Promise<void> {
 
 /** The machine service: claim, transcribe, post; exits when idle. */
 async function serve(args: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { model: { type: "string" }, batch: { type: "string" }, threads: { type: "string" } } });
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { model: { type: "string" }, batch: { type: "string" }, threads: { type: "string" }, device: { type: "string" } } });
   if (positionals.length > 0) throw new UsageError("serve takes no positional arguments");
   const config = readConfig({
     ...process.env,
     ...(values.model !== undefined ? { WHISPER_MODEL_DIR: values.model } : {}),
     ...(values.batch !== undefined ? { WHISPER_BATCH: values.batch } : {}),
     ...(values.threads !== undefined ? { WHISPER_THREADS: values.threads } : {}),
+    ...(values.device !== undefined ? { WHISPER_DEVICE: values.device } : {}),
   });
   const { EDGE_URL, MACHINE_TOKEN } = config;
   if (!EDGE_URL || !MACHINE_TOKEN) throw new UsageError("serve needs EDGE_URL and MACHINE_TOKEN in the environment");
   const binaries = resolveBinaries(config);
   const simulatedRtf = config.SIMULATED_RTF;
-  const whisper = simulatedRtf === undefined ? await WhisperEngine.load(modelDir(config), { device: config.WHISPER_DEVICE, threads: config.WHISPER_THREADS }) : null;
+  const whisper = simulatedRtf === undefined ? await WhisperEngine.load(modelDir(config), { device: config.WHISPER_DEVICE, threads: config.WHISPER_THREADS, log: (line) => process.stderr.write(`${line}\n`) }) : null;
   const machine = new Machine({ config: { ...config, EDGE_URL, MACHINE_TOKEN }, engine: whisper ?? new SimulatedEngine(simulatedRtf!), binaries });
   const stop = () => void machine.shutdown();
   process.once("SIGTERM", stop);
@@ -193,7 +198,7 @@ main(process.argv.slice(2)).catch((error: unknown) => {
     process.stderr.write(`error: ${error.message}\n${USAGE}\n`);
     process.exit(2);
   }
-  if (error instanceof ModelFilesError || error instanceof EngineError) {
+  if (error instanceof ModelFilesError || error instanceof EngineError || error instanceof DeviceError) {
     process.stderr.write(`error: ${error.message}\n`);
     process.exit(1);
   }

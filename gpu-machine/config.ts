@@ -1,5 +1,6 @@
 import { hostname } from "node:os";
 import { z } from "zod";
+import { DEVICES } from "./engine/execution-provider.ts";
 
 /**
  * The machine's configuration, read from the environment here and nowhere else.
@@ -21,7 +22,8 @@ export const MachineConfig = z
     VAD_MODEL_PATH: z.string().min(1).optional(),
     /** A Whisper ONNX export (transformers.js layout); defaults to the packaged whisper-base, else tiny. */
     WHISPER_MODEL_DIR: z.string().min(1).optional(),
-    WHISPER_DEVICE: z.enum(["auto", "cuda", "cpu"]).default("auto"),
+    /** auto: CUDA where its provider is installed, else CPU; webgpu only when asked (execution-provider.ts). */
+    WHISPER_DEVICE: z.enum(["auto", ...DEVICES]).default("auto"),
     /** Intra-op threads per onnxruntime session; 0 = one per core. */
     WHISPER_THREADS: z.coerce.number().int().min(0).default(0),
     /** Micro chunks decoded together. */

@@ -1,6 +1,7 @@
 import { decodeBatch, type DecodedSequence, type DecodeItem } from "./decode-batch.ts";
 import { levelUtterances } from "./level-utterances.ts";
 import { SAMPLE_RATE } from "../media/pcm.ts";
+import { batchesEncoder } from "./execution-provider.ts";
 import { HOP, LogMel, WINDOW_SAMPLES } from "./log-mel.ts";
 import { likelyInvented, missedSpans, repeatsNeighbours } from "./missed-sound.ts";
 import { compressionRatio, isSilence, needsFallback, QUALITY, repeatedSegments, type DecodeQuality } from "./quality.ts";
@@ -194,9 +195,7 @@ export class WhisperEngine {
   }
 
   private async encodeAll(chunks: readonly Float32Array[], signal?: AbortSignal): Promise<Float32Array[]> {
-    // On CPU a batched encoder pass costs the same per window as single ones, and
-    // single passes keep the int8 activation scales of one chunk from touching another.
-    const perCall = this.model.device === "cuda" ? chunks.length : 1;
+    const perCall = batchesEncoder(this.model.device) ? chunks.length : 1;
     const hidden: Float32Array[] = [];
     for (let at = 0; at < chunks.length; at += perCall) {
       signal?.throwIfAborted();

@@ -1,18 +1,16 @@
-import { existsSync } from "node:fs";
-import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
 import * as ort from "onnxruntime-node";
+import { deviceFailure, resolveDevice, sessionProviders, type Device, type DeviceChoice } from "./execution-provider.ts";
 import { ModelFilesError, openModelDir, type ModelDir, type ModelVariant } from "./model-dir.ts";
 import { Vocab } from "./vocab.ts";
 
-export type ExecutionProvider = "cuda" | "cpu";
-
 export interface LoadOptions {
   variant?: ModelVariant;
-  /** "auto" tries CUDA and falls back to CPU when onnxruntime has no GPU binaries. */
-  device?: ExecutionProvider | "auto";
+  /** "auto" takes CUDA where its provider is installed, else the CPU (execution-provider.ts). */
+  device?: DeviceChoice;
   /** Intra-op threads per session; 0 lets onnxruntime choose (one per core). */
   threads?: number;
+  /** Where to say which provider runs the graphs. */
+  log?: (line: string) => void;
 }
 
 /** The encoder and merged decoder of one export, loaded once per process. */
@@ -22,7 +20,7 @@ export class WhisperModel {
     readonly encoder: ort.InferenceSession,
     readonly decoder: ort.InferenceSession,
     readonly vocab: Vocab,
-    readonly device: ExecutionProvider,
+    readonly device: Device,
     readonly decoderOutputs: { present: string[] },
   ) {}
 
@@ -32,27 +30,34 @@ export class WhisperModel {
 
   static async load(dir: string, options: LoadOptions = {}): Promise<WhisperModel> {
     const files = openModelDir(dir, options.variant);
-    const sessionOptions = (device: ExecutionProvider): ort.InferenceSession.SessionOptions => ({
-      executionProviders: device === "cuda" ? ["cuda", "cpu"] : ["cpu"],
+    const sessionOptions = (device: Device): ort.InferenceSession.SessionOptions => ({
+      executionProviders: sessionProviders(device),
       intraOpNumThreads: options.threads ?? 0,
       interOpNumThreads: 1,
       graphOptimizationLevel: "all",
+      // onnxruntime warns that shape ops stay on the CPU under a GPU provider, which is by design.
+      logSeverityLevel: 3,
     });
-    const create = async (device: ExecutionProvider) => [
-      await ort.InferenceSession.create(files.encoderPath, sessionOptions(device)).catch((err: unknown) => failLoad(files.encoderPath, err)),
-      await ort.InferenceSession.create(files.decoderPath, sessionOptions(device)).catch((err: unknown) => failLoad(files.decoderPath, err)),
-    ] as const;
+    const create = async (device: Device, path: string) => {
+      try {
+        return await ort.InferenceSession.create(path, sessionOptions(device));
+      } catch (err) {
+        const failure = deviceFailure(device, err);
+        return failure.name === "DeviceError" ? Promise.reject(failure) : failLoad(path, err);
+      }
+    };
     const wanted = options.device ?? "auto";
-    let device: ExecutionProvider = wanted === "auto" ? (cudaProviderInstalled() ? "cuda" : "cpu") : wanted;
+    let device = resolveDevice(wanted);
     let sessions: readonly [ort.InferenceSession, ort.InferenceSession];
     try {
-      sessions = await create(device);
+      sessions = [await create(device, files.encoderPath), await create(device, files.decoderPath)];
     } catch (err) {
-      // Without the CUDA provider library onnxruntime refuses the session; CPU always works.
-      if (wanted !== "auto" || !/cuda/i.test(String((err as Error).message))) throw err;
+      // "auto" found the CUDA library but CUDA would not start (no GPU, no driver): the CPU always works.
+      if (wanted !== "auto" || device === "cpu") throw err;
       device = "cpu";
-      sessions = await create(device);
+      sessions = [await create(device, files.encoderPath), await create(device, files.decoderPath)];
     }
+    options.log?.(`${files.name} (${files.variant}): encoder and decoder on ${sessionProviders(device).join(" + ")}${wanted !== device ? ` (asked: ${wanted})` : ""}`);
     const [encoder, decoder] = sessions;
     checkShape(files, encoder, decoder);
     const vocab = new Vocab(files, files.config.vocab_size);
@@ -74,17 +79,6 @@ export class WhisperModel {
   async release(): Promise<void> {
     await Promise.all([this.encoder.release(), this.decoder.release()]);
   }
-}
-
-/**
- * onnxruntime-node carries only its CPU build; the CUDA provider arrives when the
- * machine image runs its installer with --onnxruntime-node-install=cuda12 (see the
- * README). Looking for the file avoids a loud failed attempt on every CPU start.
- */
-export function cudaProviderInstalled(): boolean {
-  const require = createRequire(import.meta.url);
-  const root = dirname(require.resolve("onnxruntime-node/package.json"));
-  return existsSync(join(root, "bin", "napi-v6", `${process.platform}`, `${process.arch}`, "libonnxruntime_providers_cuda.so"));
 }
 
 function failLoad(path: string, err: unknown): never {

@@ -1,0 +1,94 @@
+import { execFile } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import * as ort from "onnxruntime-node";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { decodeWhole } from "../../test/support/media-files.ts";
+import { missingShared, REPO_ROOT, sharedPath } from "../../test/support/shared-data.ts";
+import { packagedModel } from "../../test/support/whisper-models.ts";
+import { normalizeEnglish } from "../eval/english-normalizer.ts";
+import { writeFloatModel } from "./float-model.ts";
+import { LogMel } from "./log-mel.ts";
+import { WhisperEngine } from "./whisper-engine.ts";
+
+const run = promisify(execFile);
+const jfk = missingShared("data/speech/jfk/jfk.wav");
+
+/** Whether a WebGPU adapter exists here: a GPU's Vulkan driver, or Mesa's software one (.ci/run installs it). */
+async function webgpuAdapter(): Promise<string | null> {
+  const dir = mkdtempSync(join(tmpdir(), "webgpu-probe-"));
+  try {
+    writeFloatModel(await packagedModel("tiny"), dir);
+    const session = await ort.InferenceSession.create(join(dir, "onnx", "encoder_model.onnx"), { executionProviders: ["webgpu"], logSeverityLevel: 3 });
+    await session.release();
+    return null;
+  } catch (error) {
+    return (error as Error).message.split("\n")[0]!;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+const noAdapter = await webgpuAdapter();
+if (noAdapter) console.warn(`WebGPU tests skipped: no adapter (${noAdapter}). Install a Vulkan driver: mesa-vulkan-drivers from bookworm-backports (see the README).`);
+
+describe("asking for a device that is not here", () => {
+  it.each([
+    ["webgpu", { VK_DRIVER_FILES: "/nonexistent/icd.json", VK_ICD_FILENAMES: "/nonexistent/icd.json" }, /WHISPER_DEVICE=webgpu, but onnxruntime's WebGPU provider found no GPU adapter.*Vulkan driver/],
+    ["cuda", {}, /WHISPER_DEVICE=cuda, but onnxruntime-node has no CUDA provider here/],
+  ] as const)("--device %s fails with what to do", async (device, env, message) => {
+    const failed = (await run(process.execPath, ["--import", "tsx", "gpu-machine/cli.ts", "transcribe", "package.json", "--device", device], { cwd: REPO_ROOT, env: { ...process.env, ...env } }).catch((e: unknown) => e)) as { code: number; stderr: string };
+    expect(failed.code).toBe(1);
+    expect(failed.stderr).toMatch(message);
+  }, 60_000);
+});
+
+describe.skipIf(noAdapter !== null || jfk.missing)("the engine on WebGPU", () => {
+  let dir: string;
+  let cpu: WhisperEngine;
+  let webgpu: WhisperEngine;
+  const lines: string[] = [];
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), "whisper-fp32-webgpu-"));
+    writeFloatModel(await packagedModel("tiny"), dir);
+    cpu = await WhisperEngine.load(dir, { device: "cpu", threads: 2 });
+    webgpu = await WhisperEngine.load(dir, { device: "webgpu", threads: 2, log: (l) => lines.push(l) });
+  }, 120_000);
+  afterAll(async () => {
+    await cpu?.model.release();
+    await webgpu?.model.release();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("says which provider runs the graphs", () => {
+    expect(webgpu.model.device).toBe("webgpu");
+    expect(lines).toEqual([expect.stringMatching(/encoder and decoder on webgpu \+ cpu$/)]);
+  });
+
+  it("encodes a window as the CPU provider does", async () => {
+    const audio = await decodeWhole(sharedPath("data", "speech", "jfk", "jfk.wav"));
+    const features = new LogMel(cpu.model.config.num_mel_bins).compute(audio);
+    const [a] = await cpu.model.encode([features]);
+    const [b] = await webgpu.model.encode([features]);
+    let worst = 0;
+    let scale = 0;
+    for (let i = 0; i < a!.length; i++) {
+      worst = Math.max(worst, Math.abs(a![i]! - b![i]!));
+      scale = Math.max(scale, Math.abs(a![i]!));
+    }
+    console.log(`encoder window, webgpu vs cpu: largest difference ${worst.toExponential(2)} of values up to ${scale.toFixed(1)}`);
+    expect(worst / scale).toBeLessThan(1e-3);
+  }, 120_000);
+
+  it("transcribes a clip end to end (features, encoder, every decoder step) to the CPU provider's text", async () => {
+    const audio = await decodeWhole(sharedPath("data", "speech", "jfk", "jfk.wav"));
+    const [a] = await cpu.transcribe([audio], { language: "en", batchSize: 1 });
+    const started = performance.now();
+    const [b] = await webgpu.transcribe([audio], { language: "en", batchSize: 1 });
+    console.log(`jfk.wav on webgpu (software Vulkan here): ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    const text = (r: typeof a) => normalizeEnglish(r!.segments.map((s) => s.text).join(" "));
+    expect(text(b)).toBe(text(a));
+    expect(text(b)).toContain("ask not what your country can do for you");
+  }, 300_000);
+});
