@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { join } from "node:path";
 import * as vega from "vega";
@@ -141,6 +141,18 @@ if (edge) {
   ]);
   md += "\n";
 } else md += "Not run yet: `npx tsx bench/edge.ts`.\n";
+
+// 6. GPU (npm run bench:gpu, on whatever GPU box ran it)
+interface GpuRow { model: string; variant: string; device: string; batch: number; audio_sec: number; x_real_time: number; wer: number | null; stages: { features_pct: number; encoder_pct: number; decoder_pct: number; other_pct: number }; gpu_memory_used_mib: number | null }
+type GpuRun = Meta & { host: string; gpu: { name: string; total_mib: number } | null; audio: string; providers: Array<{ device: string; starts: boolean; detail: string }>; rows: GpuRow[]; skipped: string[] };
+md += "\n## 6. GPU (`npm run bench:gpu`)\n\n";
+const gpuRuns = readdirSync(dir).filter((f) => /^gpu-.*\.json$/.test(f)).map((f) => read<GpuRun>(f.replace(/\.json$/, ""))!);
+if (gpuRuns.length === 0) md += "Not run yet. No GPU was lent for the runs so far; see the README for running the packed bundle on one.\n";
+for (const g of gpuRuns) {
+  md += `${stamp(g)} ${g.gpu ? `${g.gpu.name}, ${g.gpu.total_mib} MiB` : "No NVIDIA GPU seen (nvidia-smi)"}; ${g.audio}. Providers: ${g.providers.map((p) => `${p.device} ${p.starts ? "starts" : `absent (${p.detail})`}`).join("; ")}.\n\n`;
+  md += table(["model", "weights", "device", "batch", "× real time", "WER %", "features %", "encoder %", "decoder %", "other %", "GPU MiB"], g.rows.map((r) => [r.model, r.variant, r.device, r.batch, r.x_real_time, r.wer, r.stages.features_pct, r.stages.encoder_pct, r.stages.decoder_pct, r.stages.other_pct, r.gpu_memory_used_mib]));
+  if (g.skipped.length > 0) md += `\nNot run: ${g.skipped.join("; ")}.\n`;
+}
 
 // Targets from the benchmark issue, reported against, never asserted.
 const targetRows: Array<Array<string | number | null>> = [];

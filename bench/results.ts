@@ -6,8 +6,9 @@ import { REPO_ROOT } from "../test/support/shared-data.ts";
 
 /** When, where and on what a benchmark ran: every results file carries it. */
 export function benchMeta(): { date: string; commit: string; machine: string; node: string } {
-  let commit = "unknown";
-  try {
+  // A packed bundle (bench/gpu-pack.ts) runs outside any checkout and carries its commit.
+  let commit = process.env.BENCH_COMMIT ?? "unknown";
+  if (!process.env.BENCH_COMMIT) try {
     commit = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: REPO_ROOT, encoding: "utf8" }).trim();
   } catch {
     // not a git checkout
