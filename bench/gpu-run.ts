@@ -64,8 +64,9 @@ function gpuMemory(): { name: string; used_mib: number; total_mib: number } | nu
 }
 
 // ---- one run ----------------------------------------------------------------------------
+type Variant = "q8" | "fp32" | "fp16";
 interface Row {
-  model: string; variant: "q8" | "fp32"; device: Device; batch: number; audio_sec: number; wall_sec: number; rtf: number; x_real_time: number; wer: number | null;
+  model: string; variant: Variant; device: Device; batch: number; audio_sec: number; wall_sec: number; rtf: number; x_real_time: number; wer: number | null;
   stages: { features_pct: number; encoder_pct: number; decoder_pct: number; other_pct: number };
   gpu_memory_used_mib: number | null; rss_mib: number;
 }
@@ -89,7 +90,7 @@ function stageClock(engine: WhisperEngine) {
   return spent;
 }
 
-async function runOne(dir: string, model: string, variant: "q8" | "fp32", device: Device, batch: number, samples: Float32Array, reference: string | null): Promise<Row> {
+async function runOne(dir: string, model: string, variant: Variant, device: Device, batch: number, samples: Float32Array, reference: string | null): Promise<Row> {
   const engine = await WhisperEngine.load(dir, { device, threads, variant });
   try {
     // One short warm-up: the first GPU call compiles its kernels.
@@ -128,7 +129,8 @@ try {
       continue;
     }
     const floatDir = join(work, m.name);
-    writeFloatModel(m.dir, floatDir);
+    writeFloatModel(m.dir, floatDir, "fp32");
+    writeFloatModel(m.dir, floatDir, "fp16");
     if (providers.length === 0) providers = await Promise.all(DEVICES.map((d) => checkProvider(d, join(floatDir, "onnx", "encoder_model.onnx"))));
     for (const p of providers) log(`provider ${p.device}: ${p.starts ? "starts" : "not available"} (${p.detail})`);
     // The reference: the shipped q8 weights on the CPU, at the batch the CPU machines use.
@@ -142,16 +144,18 @@ try {
         skipped.push(`${m.name} on ${device}: ${p?.detail ?? "unknown device"}`);
         continue;
       }
-      for (const batch of batches) {
+      // fp16 over the sweep (what a GPU is for), fp32 at the middle batch beside it.
+      const runs: Array<[Variant, number]> = [...batches.map((b): [Variant, number] => ["fp16", b]), ["fp32", batches[Math.floor(batches.length / 2)]!]];
+      for (const [variant, batch] of runs) {
         if (left() <= 0) {
-          skipped.push(`${m.name} fp32 on ${device} at batch ${batch}: time budget spent`);
+          skipped.push(`${m.name} ${variant} on ${device} at batch ${batch}: time budget spent`);
           continue;
         }
         try {
-          rows.push(await runOne(floatDir, m.name, "fp32", device, batch, samples, reference));
+          rows.push(await runOne(floatDir, m.name, variant, device, batch, samples, reference));
           log(JSON.stringify(rows.at(-1)));
         } catch (error) {
-          skipped.push(`${m.name} fp32 on ${device} at batch ${batch}: ${(error as Error).message.slice(0, 300)}`);
+          skipped.push(`${m.name} ${variant} on ${device} at batch ${batch}: ${(error as Error).message.slice(0, 300)}`);
         }
       }
     }
@@ -168,8 +172,7 @@ const out = writeResult(`gpu-${machineTag}`, {
   audio: `${source.replace(/^.*\/shared\//, "../shared/")}, ${(samples.length / SAMPLE_RATE).toFixed(1)} s`,
   threads,
   providers,
-  fp16: "not run: the float16 rewrite is not built yet (npm run model -- float --to fp16)",
-  note: "Engine alone, audio in memory, no VAD (micro chunks cut at quiet points). q8 on the CPU is the shipped weights, the reference; fp32 graphs rewritten from them by npm run model -- float. Stage shares are of the wall time: features (log-mel), encoder calls, decoder calls, other (chunking, decode loop in JS, segments).",
+  note: "Engine alone, audio in memory, no VAD (micro chunks cut at quiet points). q8 on the CPU is the shipped weights, the reference; fp16 and fp32 graphs rewritten from them by npm run model -- float (fp16 keeps float32 inputs and outputs). Stage shares are of the wall time: features (log-mel), encoder calls, decoder calls, other (chunking, decode loop in JS, segments).",
   rows,
   skipped,
 });

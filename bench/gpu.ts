@@ -3,9 +3,10 @@ import { benchArg } from "./results.ts";
 /**
  * `npm run bench:gpu`: the engine on whatever GPU this machine has, as one
  * prepared command. It finds the execution providers that start here, writes
- * float32 graphs of each model from its q8 weights, runs the recording through
- * the engine (features to segments, micro chunks decoded in batches) on every
- * GPU provider over a batch sweep, with q8 on the CPU as the reference, and
+ * float16 and float32 graphs of each model from its q8 weights, runs the
+ * recording through the engine (features to segments, micro chunks decoded in
+ * batches) on every GPU provider, fp16 over a batch sweep and fp32 beside it,
+ * with q8 on the CPU as the reference, and
  * writes bench/results/gpu-<machine>.json: RTF, WER, each stage's share of the
  * wall time, and device memory where nvidia-smi can tell. What it could not
  * run, it says. It stops starting runs when its time budget is spent.

@@ -42,7 +42,7 @@ describe.skipIf(need.missing)("the GPU benchmark's packed bundle", () => {
     };
     expect(result.commit).toMatch(/^[0-9a-f]{7,}$/);
     expect(result.providers.map((p) => p.device)).toEqual(["cpu", "webgpu", "cuda"]);
-    expect(result.rows.map((r) => [r.model, r.variant, r.device, r.batch])).toEqual([["whisper-tiny", "q8", "cpu", 8], ["whisper-tiny", "fp32", "cpu", 4]]);
+    expect(result.rows.map((r) => [r.model, r.variant, r.device, r.batch])).toEqual([["whisper-tiny", "q8", "cpu", 8], ["whisper-tiny", "fp16", "cpu", 4], ["whisper-tiny", "fp32", "cpu", 4]]);
     for (const r of result.rows) {
       expect(r.audio_sec).toBeGreaterThanOrEqual(30);
       expect(r.x_real_time).toBeGreaterThan(0);

@@ -9,10 +9,11 @@ import { wordErrorRate } from "../eval/wer.ts";
 import * as ort from "onnxruntime-node";
 import onnxProto from "onnx-proto";
 import { decodeModel, dequantizeModel, encodeModel, opCounts } from "./float-graphs.ts";
+import { toHalf } from "./float16-graphs.ts";
 import { writeFloatModel } from "./float-model.ts";
 import { WhisperEngine } from "./whisper-engine.ts";
 
-const QUANTIZED_OPS = ["MatMulInteger", "ConvInteger", "DynamicQuantizeLinear"];
+const QUANTIZED_OPS = ["MatMulInteger", "ConvInteger", "DynamicQuantizeLinear", "DequantizeLinear"];
 interface ManifestItem { audio: string; text: string }
 const need = missingShared("data/speech/librispeech-test-clean/manifest.jsonl", "data/speech/jfk/manifest.jsonl", "data/speech/ljspeech/manifest.jsonl");
 
@@ -20,32 +21,40 @@ describe("float graphs from the shipped q8 weights", () => {
   let out: string;
   let q8: WhisperEngine;
   let fp32: WhisperEngine;
+  let fp16: WhisperEngine;
   beforeAll(async () => {
-    out = mkdtempSync(join(tmpdir(), "whisper-fp32-"));
-    writeFloatModel(await packagedModel("tiny"), out);
+    out = mkdtempSync(join(tmpdir(), "whisper-float-"));
+    writeFloatModel(await packagedModel("tiny"), out, "fp32");
+    writeFloatModel(await packagedModel("tiny"), out, "fp16");
     q8 = await WhisperEngine.load(await packagedModel("tiny"), { threads: 2 });
     fp32 = await WhisperEngine.load(out, { threads: 2, variant: "fp32" });
+    fp16 = await WhisperEngine.load(out, { threads: 2, variant: "fp16" });
   }, 120_000);
   afterAll(async () => {
     await q8?.model.release();
     await fp32?.model.release();
+    await fp16?.model.release();
     rmSync(out, { recursive: true, force: true });
   });
 
   it("keeps every graph input and output, and leaves no quantized op, in the subgraphs of the merged decoder too", () => {
     expect(fp32.model.files.variant).toBe("fp32");
-    for (const [a, b] of [[q8.model.encoder, fp32.model.encoder], [q8.model.decoder, fp32.model.decoder]] as const) {
-      expect(b.inputNames).toEqual(a.inputNames);
-      expect(b.outputNames).toEqual(a.outputNames);
+    expect(fp16.model.files.variant).toBe("fp16");
+    for (const float of [fp32, fp16]) {
+      for (const [a, b] of [[q8.model.encoder, float.model.encoder], [q8.model.decoder, float.model.decoder]] as const) {
+        expect(b.inputNames).toEqual(a.inputNames);
+        expect(b.outputNames).toEqual(a.outputNames);
+      }
     }
-    for (const path of [fp32.model.files.encoderPath, fp32.model.files.decoderPath]) {
+    for (const path of [fp32.model.files.encoderPath, fp32.model.files.decoderPath, fp16.model.files.encoderPath, fp16.model.files.decoderPath]) {
       const ops = opCounts(decodeModel(readFileSync(path)));
       expect(QUANTIZED_OPS.filter((op) => ops.has(op))).toEqual([]);
       expect(ops.get("MatMul")).toBeGreaterThan(0);
     }
     // Dequantized once: the packaged tiny q8 has 24 + 2 weight ops in its encoder, 72 in its decoder's branches.
     const decoder = decodeModel(readFileSync(q8.model.files.decoderPath));
-    expect(dequantizeModel(decoder)).toMatchObject({ matmuls: 72, convs: 0 });
+    // …and the tied embedding's two DequantizeLinear per branch (the gathered rows; the logits' table, folded once).
+    expect(dequantizeModel(decoder)).toMatchObject({ matmuls: 72, convs: 0, folded: 4 });
   });
 
   it("refuses to write over its source, and says why", async () => {
@@ -65,20 +74,27 @@ describe("float graphs from the shipped q8 weights", () => {
     };
     const a = await run(q8);
     const b = await run(fp32);
+    const c = await run(fp16);
     const audioSec = audio.reduce((sum, x) => sum + x.length, 0) / 16_000;
-    console.log(
-      `whisper-tiny on ${items.length} clips (${audioSec.toFixed(0)} s, ${a.wer.words} words), CPU, 2 threads, batch 8: ` +
-        `q8 WER ${(a.wer.wer * 100).toFixed(2)} % in ${a.sec.toFixed(1)} s (${(audioSec / a.sec).toFixed(1)}× real time); ` +
-        `fp32 WER ${(b.wer.wer * 100).toFixed(2)} % in ${b.sec.toFixed(1)} s (${(audioSec / b.sec).toFixed(1)}× real time)`,
-    );
+    const say = (name: string, r: typeof a) => `${name} WER ${(r.wer.wer * 100).toFixed(2)} % in ${r.sec.toFixed(1)} s (${(audioSec / r.sec).toFixed(1)}× real time)`;
+    console.log(`whisper-tiny on ${items.length} clips (${audioSec.toFixed(0)} s, ${a.wer.words} words), CPU, 2 threads, batch 8: ${say("q8", a)}; ${say("fp32", b)}; ${say("fp16", c)}`);
     expect(a.wer.words).toBeGreaterThan(400);
     // One-sided: the float graph drops q8's per-tensor activation quantization, so it may be
     // better (it is, on tiny); the weights are the same numbers, so it must not be worse.
     expect((b.wer.wer - a.wer.wer) * 100).toBeLessThanOrEqual(0.5);
+    // float16 rounds the same weights and activations once more.
+    expect((c.wer.wer - b.wer.wer) * 100).toBeLessThanOrEqual(0.5);
   }, 600_000);
 });
 
 describe("the rewrite itself", () => {
+  it.each([
+    [1, 0x3c00], [-2, 0xc000], [0.1, 0x2e66], [65504, 0x7bff], [1e6, 0x7bff], [-3.4e38, 0xfbff],
+    [Infinity, 0x7c00], [-Infinity, 0xfc00], [5.960464477539063e-8, 0x0001], [1e-9, 0x0000], [6.103515625e-5, 0x0400], [1.00048828125, 0x3c00], [1.00146484375, 0x3c02],
+  ])("writes %d as half 0x%s (nearest even; finite values clamped to ±65504)", (value, half) => {
+    expect(toHalf(value)).toBe(half);
+  });
+
   /** x → DynamicQuantizeLinear → MatMulInteger(x_q, W_q, x_zp, W_zp) → Cast → Mul(·, x_scale · W_scale), as quantize_dynamic writes it. */
   function quantizedMatMul(wq: Uint8Array, wzp: number, wscale: Float32Array, k: number, n: number) {
     const { onnx } = onnxProto;
@@ -118,7 +134,7 @@ describe("the rewrite itself", () => {
     const x = Float32Array.from([-1.28, 1.27, 0.5, -0.33, 0.01, 0, -0.07, 1.0], (v) => Math.fround(v));
     const quantized = quantizedMatMul(wq, 131, wscale, k, n);
     const float = decodeModel(onnxProto.onnx.ModelProto.encode(quantized).finish());
-    expect(dequantizeModel(float)).toEqual({ matmuls: 1, convs: 0, parameters: k * n });
+    expect(dequantizeModel(float)).toEqual({ matmuls: 1, convs: 0, folded: 0, parameters: k * n });
     expect([...opCounts(float).keys()]).toEqual(["MatMul"]);
     const run = async (model: Uint8Array) => {
       const session = await ort.InferenceSession.create(model);

@@ -27,6 +27,8 @@ export class FloatGraphError extends Error {
 export interface FloatStats {
   matmuls: number;
   convs: number;
+  /** DequantizeLinear nodes written as float arithmetic (the decoder's tied embedding). */
+  folded: number;
   /** Float weights written, in parameters. */
   parameters: number;
 }
@@ -50,7 +52,7 @@ export function opCounts(model: Model): Map<string, number> {
 export function dequantizeModel(model: Model): FloatStats {
   const root = model.graph;
   if (!root) throw new FloatGraphError("the model has no graph");
-  const stats: FloatStats = { matmuls: 0, convs: 0, parameters: 0 };
+  const stats: FloatStats = { matmuls: 0, convs: 0, folded: 0, parameters: 0 };
   const initializers = new Map<string, { tensor: Tensor; owner: Graph }>();
   for (const g of graphs(root)) for (const t of g.initializer ?? []) initializers.set(t.name!, { tensor: t, owner: g });
   // Names are unique across the model, and a branch reads its outer graph's values (the merged
@@ -59,6 +61,7 @@ export function dequantizeModel(model: Model): FloatStats {
   for (const g of graphs(root)) for (const n of g.node ?? []) for (const o of n.output ?? []) producer.set(o, n);
   const written = new Map<string, string>();
   for (const g of graphs(root)) rewriteGraph(g, producer, initializers, written, stats);
+  for (const g of graphs(root)) expandDequantize(g, producer, initializers, stats);
   dropDangling(root);
   dropUnused(root);
   return stats;
@@ -119,6 +122,65 @@ function rewriteGraph(g: Graph, producer: ReadonlyMap<string, Node>, initializer
 }
 
 /**
+ * DequantizeLinear (the decoder's tied embedding: gathered rows, and the
+ * transposed table for the logits) becomes the float arithmetic it stands for,
+ * Mul(Sub(Cast(x), zero point), scale), which every provider runs in any float
+ * type; onnxruntime folds the parts that read only weights when it loads.
+ */
+function expandDequantize(g: Graph, producer: ReadonlyMap<string, Node>, initializers: Map<string, { tensor: Tensor; owner: Graph }>, stats: FloatStats): void {
+  const nodes: Node[] = [];
+  for (const n of g.node ?? []) {
+    if (n.opType !== "DequantizeLinear") {
+      nodes.push(n);
+      continue;
+    }
+    const [x, scaleName, zpName] = n.input ?? [];
+    const scale = initializers.get(scaleName ?? "")?.tensor;
+    const zpEntry = zpName ? initializers.get(zpName) : undefined;
+    const zp = zpEntry?.tensor;
+    if (!scale || (zpName && !zp)) throw new FloatGraphError(`${n.name}: a DequantizeLinear whose scale or zero point is not a weight`);
+    if (floats(scale).length > 1) throw new FloatGraphError(`${n.name}: a per-axis DequantizeLinear is not expanded`);
+    const out = n.output![0]!;
+    // The logits' transposed embedding table: fold it here, once, into a float weight.
+    const transpose = producer.get(x ?? "");
+    const weight = transpose?.opType === "Transpose" ? initializers.get(transpose.input![0]!) : undefined;
+    if (weight && (weight.tensor.dims ?? []).length === 2) {
+      const [rows, cols] = (weight.tensor.dims ?? []).map(Number) as [number, number];
+      const flat = dequantize(weight.tensor, zp, scale, "last", out);
+      const src = new DataView(flat.rawData!.buffer, flat.rawData!.byteOffset, flat.rawData!.byteLength);
+      const t = new Float32Array(rows * cols);
+      for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) t[c * rows + r] = src.getFloat32((r * cols + c) * 4, true);
+      // Both branches of the merged decoder read it: one weight, beside the table it comes from.
+      if (!initializers.has(out)) {
+        const tensor = onnx.TensorProto.create({ name: out, dims: [cols, rows], dataType: DataType.FLOAT, rawData: new Uint8Array(t.buffer) });
+        weight.owner.initializer = [...(weight.owner.initializer ?? []), tensor];
+        initializers.set(out, { tensor, owner: weight.owner });
+        stats.parameters += rows * cols;
+      }
+      stats.folded += 1;
+      continue;
+    }
+    const cast = `${out}__as_float`;
+    nodes.push(onnx.NodeProto.create({ name: `${n.name}__cast`, opType: "Cast", input: [x!], output: [cast], attribute: [onnx.AttributeProto.create({ name: "to", type: onnx.AttributeProto.AttributeType.INT, i: DataType.FLOAT })] }));
+    let centered = cast;
+    if (zp) {
+      const zpFloat = onnx.TensorProto.create({ name: `${zpName}__float`, dims: [], dataType: DataType.FLOAT, rawData: new Uint8Array(new Float32Array([integers(zp)[0]!]).buffer) });
+      if (!initializers.has(zpFloat.name!)) {
+        // Beside the zero point it stands for, so that every branch that sees one sees the other.
+        const owner = zpEntry!.owner;
+        owner.initializer = [...(owner.initializer ?? []), zpFloat];
+        initializers.set(zpFloat.name!, { tensor: zpFloat, owner });
+      }
+      centered = `${out}__centered`;
+      nodes.push(onnx.NodeProto.create({ name: `${n.name}__center`, opType: "Sub", input: [cast, zpFloat.name!], output: [centered] }));
+    }
+    nodes.push(onnx.NodeProto.create({ name: `${n.name}__scale`, opType: "Mul", input: [centered, scaleName!], output: [out] }));
+    stats.folded += 1;
+  }
+  g.node = nodes;
+}
+
+/**
  * The scale products and quantizers the rewrite left feeding nothing, in any
  * graph, until none is left; and the value infos of what is gone.
  */
@@ -132,7 +194,7 @@ function dropDangling(root: Graph): void {
     let dropped = 0;
     for (const g of graphs(root)) {
       const before = g.node?.length ?? 0;
-      g.node = (g.node ?? []).filter((n) => !((n.opType === "Mul" || n.opType === "DynamicQuantizeLinear") && (n.output ?? []).every((o) => !needed.has(o))));
+      g.node = (g.node ?? []).filter((n) => !(["Mul", "DynamicQuantizeLinear", "Transpose"].includes(n.opType!) && (n.output ?? []).every((o) => !needed.has(o))));
       dropped += before - g.node.length;
     }
     if (dropped === 0) break;
