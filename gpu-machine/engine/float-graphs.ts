@@ -68,7 +68,7 @@ export function dequantizeModel(model: Model): FloatStats {
 }
 
 /** A graph and every graph nested in its nodes' attributes, outermost first. */
-function* graphs(g: Graph): Generator<Graph> {
+export function* graphs(g: Graph): Generator<Graph> {
   yield g;
   for (const n of g.node ?? []) for (const a of n.attribute ?? []) {
     if (a.g) yield* graphs(a.g);
@@ -241,7 +241,7 @@ function integers(t: Tensor): Int32Array {
   }
 }
 
-function floats(t: Tensor): Float32Array {
+export function floats(t: Tensor): Float32Array {
   if (t.dataType !== DataType.FLOAT) throw new FloatGraphError(`${t.name}: a scale of data type ${t.dataType}, not float`);
   const raw = t.rawData && t.rawData.length > 0 ? t.rawData : null;
   if (!raw) return Float32Array.from(t.floatData ?? []);

@@ -1,5 +1,5 @@
 import onnxProto from "onnx-proto";
-import { FloatGraphError } from "./float-graphs.ts";
+import { FloatGraphError, floats, graphs } from "./float-graphs.ts";
 
 /**
  * Rewrites a float32 graph (float-graphs.ts makes one from the q8 weights)
@@ -13,7 +13,6 @@ import { FloatGraphError } from "./float-graphs.ts";
 
 const { onnx } = onnxProto;
 type Model = onnxProto.onnx.IModelProto;
-type Graph = onnxProto.onnx.IGraphProto;
 type Tensor = onnxProto.onnx.ITensorProto;
 type ValueInfo = onnxProto.onnx.IValueInfoProto;
 const DataType = onnx.TensorProto.DataType;
@@ -67,14 +66,6 @@ export function toFloat16(model: Model): Float16Stats {
   return stats;
 }
 
-function* graphs(g: Graph): Generator<Graph> {
-  yield g;
-  for (const n of g.node ?? []) for (const a of n.attribute ?? []) {
-    if (a.g) yield* graphs(a.g);
-    for (const sub of a.graphs ?? []) yield* graphs(sub);
-  }
-}
-
 function isFloat(v: ValueInfo): boolean {
   return v.type?.tensorType?.elemType === DataType.FLOAT;
 }
@@ -84,13 +75,7 @@ function castTo(type: number) {
 }
 
 function convert(t: Tensor, stats: Float16Stats): void {
-  const raw = t.rawData && t.rawData.length > 0 ? t.rawData : null;
-  const values = raw
-    ? (() => {
-        const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
-        return Float32Array.from({ length: raw.byteLength / 4 }, (_, i) => view.getFloat32(i * 4, true));
-      })()
-    : Float32Array.from(t.floatData ?? []);
+  const values = floats(t);
   const half = new Uint16Array(values.length);
   for (let i = 0; i < values.length; i++) half[i] = toHalf(values[i]!);
   t.dataType = DataType.FLOAT16;
