@@ -87,6 +87,7 @@ function stageClock(engine: WhisperEngine) {
   wrap((engine as unknown as { mel: object }).mel as { compute: unknown }, "compute", "features");
   wrap(engine.model, "encode", "encoder");
   wrap(engine.model.decoder, "run", "decoder");
+  if (engine.model.cachedDecoder !== engine.model.decoder) wrap(engine.model.cachedDecoder, "run", "decoder");
   return spent;
 }
 

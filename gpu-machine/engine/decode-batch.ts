@@ -52,11 +52,11 @@ interface Active {
 
 type Feeds = Record<string, ort.Tensor>;
 
-/** Copies batch rows `keep` of a [B, ...] tensor into a new tensor. */
-function takeRows(tensor: ort.Tensor, keep: readonly number[]): ort.Tensor {
+/** Copies batch rows `keep` of a [B, ...] tensor into a new tensor on the host (a device tensor is read back and freed). */
+async function takeRows(tensor: ort.Tensor, keep: readonly number[]): Promise<ort.Tensor> {
   const dims = tensor.dims;
   const rowSize = dims.slice(1).reduce((a, b) => a * b, 1);
-  const data = tensor.data as Float32Array;
+  const data = (tensor.location === "gpu-buffer" ? await tensor.getData(true) : tensor.data) as Float32Array;
   const out = new Float32Array(keep.length * rowSize);
   keep.forEach((row, i) => out.set(data.subarray(row * rowSize, (row + 1) * rowSize), i * rowSize));
   return new ort.Tensor("float32", out, [keep.length, ...dims.slice(1)]);
@@ -87,6 +87,8 @@ export async function decodeBatch(model: WhisperModel, items: readonly DecodeIte
   const attentionLayers = [...new Set(vocab.alignmentHeads.map(([l]) => l))];
   const attentionOutputs = options.attention ? attentionLayers.map((l) => `cross_attentions.${l}`) : [];
 
+  let encoderStates: Feeds = {};
+  let selfStates: Feeds = {};
   const run = async (ids: number[], first: boolean, batch: number, encoderStates: Feeds | null, selfStates: Feeds, withAttention: boolean) => {
     const feeds: Feeds = {
       input_ids: new ort.Tensor("int64", BigInt64Array.from(ids, (t) => BigInt(t)), [batch, ids.length / batch]),
@@ -97,107 +99,125 @@ export async function decodeBatch(model: WhisperModel, items: readonly DecodeIte
       ...(encoderStates ?? {}),
     };
     const fetch = ["logits", ...(first ? model.decoderOutputs.present : decoderPresent), ...(withAttention ? attentionOutputs : [])];
-    return model.decoder.run(feeds, fetch);
+    return (first ? model.decoder : model.cachedDecoder).run(feeds, fetch);
   };
-
-  // Step 1: the start-of-transcript token alone. Its logits give the no-speech
-  // probability and, over the language tokens, the language.
-  const taskToken = options.task === "translate" ? vocab.tasks.translate : vocab.tasks.transcribe;
-  if (taskToken === null) throw new Error("This model cannot translate (no <|translate|> token)");
-  const languageCodes = [...vocab.languages.keys()];
-  const languageIds = languageCodes.map((c) => vocab.languages.get(c)!);
-  const promptLength = (languageIds.length > 0 ? 2 : 0) + (options.timestamps ? 0 : 1);
-  let out = await run(new Array<number>(B).fill(vocab.sot), true, B, null, past, options.attention && promptLength === 0);
-  let encoderStates: Feeds = {};
-  let selfStates: Feeds = {};
-  const collectStates = (result: ort.InferenceSession.OnnxValueMapType, withEncoder: boolean) => {
-    selfStates = {};
-    for (const name of decoderPresent) selfStates[name.replace("present", "past_key_values")] = result[name]!;
-    if (withEncoder) for (const name of model.decoderOutputs.present.filter((n) => n.includes(".encoder."))) encoderStates[name.replace("present", "past_key_values")] = result[name]!;
-  };
-  collectStates(out, true);
-
-  const firstLogits = out.logits!.data as Float32Array;
-  const results: DecodedSequence[] = items.map((item, b) => {
-    const row = firstLogits.subarray(b * V, (b + 1) * V);
-    const noSpeechProb = vocab.noSpeech === null ? 0 : Math.exp(row[vocab.noSpeech]! - logSumExp(row));
-    let languageProbs: Record<string, number> | null = null;
-    let language = item.language ?? "en";
-    if (item.language === null && languageIds.length > 0) {
-      const probs = softmaxOf(row, languageIds);
-      languageProbs = Object.fromEntries(languageCodes.map((c, i) => [c, probs[i]!]));
-      language = languageCodes[probs.indexOf(Math.max(...probs))]!;
-    }
-    return { tokens: [], sumLogprob: 0, logprobs: [], noSpeechProb, language, languageProbs, looped: false, attention: null };
-  });
-
-  if (options.detectOnly) return results;
-
-  const prompt = (b: number): number[] => {
-    const rest: number[] = [];
-    if (languageIds.length > 0) rest.push(vocab.languageToken(results[b]!.language)!, taskToken);
-    if (!options.timestamps) rest.push(vocab.noTimestamps);
-    return rest;
-  };
-  for (let p = 0; p < promptLength; p++) {
-    out = await run(items.map((_, b) => prompt(b)[p]!), false, B, encoderStates, selfStates, options.attention && p === promptLength - 1);
-    collectStates(out, false);
+  try {
+    return await decodeSteps();
+  } finally {
+    // States kept on the device are freed here: onnxruntime does not collect GPU buffers.
+    for (const t of [...Object.values(selfStates), ...Object.values(encoderStates)]) if (t.location === "gpu-buffer") t.dispose();
   }
 
-  let active: Active[] = items.map((item, index) => ({
-    index,
-    sampled: [],
-    textPositions: [],
-    sumLogprob: 0,
-    logprobs: [],
-    random: seededRandom(item.seed),
-    attention: options.attention ? vocab.alignmentHeads.map(() => []) : null,
-  }));
-  const ruleOptions = { timestamps: options.timestamps, maxInitialTimestampIndex: Math.round(options.maxInitialTimestampSec / 0.02) };
-  const limit = maxTokens - 1 - promptLength;
+  async function decodeSteps(): Promise<DecodedSequence[]> {
+    // Step 1: the start-of-transcript token alone. Its logits give the no-speech
+    // probability and, over the language tokens, the language.
+    const taskToken = options.task === "translate" ? vocab.tasks.translate : vocab.tasks.transcribe;
+    if (taskToken === null) throw new Error("This model cannot translate (no <|translate|> token)");
+    const languageCodes = [...vocab.languages.keys()];
+    const languageIds = languageCodes.map((c) => vocab.languages.get(c)!);
+    const promptLength = (languageIds.length > 0 ? 2 : 0) + (options.timestamps ? 0 : 1);
+    let out = await run(new Array<number>(B).fill(vocab.sot), true, B, null, past, options.attention && promptLength === 0);
+    const collectStates = (result: ort.InferenceSession.OnnxValueMapType, withEncoder: boolean) => {
+      const previous = selfStates;
+      selfStates = {};
+      for (const name of decoderPresent) selfStates[name.replace("present", "past_key_values")] = result[name]!;
+      for (const t of Object.values(previous)) if (t.location === "gpu-buffer") t.dispose();
+      if (withEncoder) for (const name of model.decoderOutputs.present.filter((n) => n.includes(".encoder."))) encoderStates[name.replace("present", "past_key_values")] = result[name]!;
+    };
+    collectStates(out, true);
 
-  while (active.length > 0) {
-    options.signal?.throwIfAborted();
-    const logits = out.logits!.data as Float32Array;
-    const steps = out.logits!.dims[1]!;
-    const next: number[] = [];
-    const keep: number[] = [];
-    active.forEach((seq, b) => {
-      const row = logits.subarray((b * steps + steps - 1) * V, (b * steps + steps) * V);
-      if (seq.attention) keepAttention(seq, items[seq.index]!.audioFrames, out, b, vocab.alignmentHeads);
-      applyLogitRules(row, seq.sampled, vocab, ruleOptions);
-      const token = options.temperature > 0 ? sampleToken(row, options.temperature, seq.random) : argmax(row);
-      const result = results[seq.index]!;
-      if (token === vocab.eot) return finish(seq, result);
-      const logprob = row[token]! - logSumExp(row);
-      seq.sumLogprob += logprob;
-      seq.logprobs.push(logprob);
-      seq.sampled.push(token);
-      if (token < vocab.eot) {
-        seq.textPositions.push(seq.sampled.length - 1);
-        const cut = loopCut(seq.sampled.filter((t) => t < vocab.eot));
-        if (cut !== null) {
-          // Keep the text up to the end of the first copy of the repeated block.
-          seq.sampled.length = seq.textPositions[cut - 1]! + 1;
-          seq.logprobs.length = seq.sampled.length;
-          result.looped = true;
-          return finish(seq, result);
-        }
+    const firstLogits = out.logits!.data as Float32Array;
+    const results: DecodedSequence[] = items.map((item, b) => {
+      const row = firstLogits.subarray(b * V, (b + 1) * V);
+      const noSpeechProb = vocab.noSpeech === null ? 0 : Math.exp(row[vocab.noSpeech]! - logSumExp(row));
+      let languageProbs: Record<string, number> | null = null;
+      let language = item.language ?? "en";
+      if (item.language === null && languageIds.length > 0) {
+        const probs = softmaxOf(row, languageIds);
+        languageProbs = Object.fromEntries(languageCodes.map((c, i) => [c, probs[i]!]));
+        language = languageCodes[probs.indexOf(Math.max(...probs))]!;
       }
-      if (seq.sampled.length >= limit) return finish(seq, result);
-      next.push(token);
-      keep.push(b);
+      return { tokens: [], sumLogprob: 0, logprobs: [], noSpeechProb, language, languageProbs, looped: false, attention: null };
     });
-    if (keep.length < active.length) {
-      for (const name of Object.keys(selfStates)) selfStates[name] = takeRows(selfStates[name]!, keep);
-      for (const name of Object.keys(encoderStates)) encoderStates[name] = takeRows(encoderStates[name]!, keep);
-      active = keep.map((b) => active[b]!);
+
+    if (options.detectOnly) return results;
+
+    const prompt = (b: number): number[] => {
+      const rest: number[] = [];
+      if (languageIds.length > 0) rest.push(vocab.languageToken(results[b]!.language)!, taskToken);
+      if (!options.timestamps) rest.push(vocab.noTimestamps);
+      return rest;
+    };
+    for (let p = 0; p < promptLength; p++) {
+      out = await run(items.map((_, b) => prompt(b)[p]!), false, B, encoderStates, selfStates, options.attention && p === promptLength - 1);
+      collectStates(out, false);
     }
-    if (active.length === 0) break;
-    out = await run(next, false, active.length, encoderStates, selfStates, options.attention);
-    collectStates(out, false);
+
+    // Where the states live on the device, finished rows stay in the batch (fed end-of-text,
+    // their outputs ignored) rather than bring every state back to the host to drop them.
+    const compact = !model.statesOnDevice;
+    let active: Array<Active | null> = items.map((item, index) => ({
+      index,
+      sampled: [],
+      textPositions: [],
+      sumLogprob: 0,
+      logprobs: [],
+      random: seededRandom(item.seed),
+      attention: options.attention ? vocab.alignmentHeads.map(() => []) : null,
+    }));
+    const ruleOptions = { timestamps: options.timestamps, maxInitialTimestampIndex: Math.round(options.maxInitialTimestampSec / 0.02) };
+    const limit = maxTokens - 1 - promptLength;
+
+    while (active.some((seq) => seq !== null)) {
+      options.signal?.throwIfAborted();
+      const logits = out.logits!.data as Float32Array;
+      const steps = out.logits!.dims[1]!;
+      const next: number[] = [];
+      const keep: number[] = [];
+      active.forEach((seq, b) => {
+        if (seq === null) return;
+        const row = logits.subarray((b * steps + steps - 1) * V, (b * steps + steps) * V);
+        if (seq.attention) keepAttention(seq, items[seq.index]!.audioFrames, out, b, vocab.alignmentHeads);
+        applyLogitRules(row, seq.sampled, vocab, ruleOptions);
+        const token = options.temperature > 0 ? sampleToken(row, options.temperature, seq.random) : argmax(row);
+        const result = results[seq.index]!;
+        if (token === vocab.eot) return finish(seq, result);
+        const logprob = row[token]! - logSumExp(row);
+        seq.sumLogprob += logprob;
+        seq.logprobs.push(logprob);
+        seq.sampled.push(token);
+        if (token < vocab.eot) {
+          seq.textPositions.push(seq.sampled.length - 1);
+          const cut = loopCut(seq.sampled.filter((t) => t < vocab.eot));
+          if (cut !== null) {
+            // Keep the text up to the end of the first copy of the repeated block.
+            seq.sampled.length = seq.textPositions[cut - 1]! + 1;
+            seq.logprobs.length = seq.sampled.length;
+            result.looped = true;
+            return finish(seq, result);
+          }
+        }
+        if (seq.sampled.length >= limit) return finish(seq, result);
+        next.push(token);
+        keep.push(b);
+      });
+      if (!compact) {
+        // Every row takes a token: those that go on their own, the ended ones end-of-text.
+        const goesOn = new Map(keep.map((b, i) => [b, next[i]!]));
+        next.splice(0, next.length, ...active.map((_, b) => goesOn.get(b) ?? vocab.eot));
+        active = active.map((seq, b) => (goesOn.has(b) ? seq : null));
+      } else if (keep.length < active.length) {
+        // A smaller batch: the rows that go on are copied out.
+        for (const name of Object.keys(selfStates)) selfStates[name] = await takeRows(selfStates[name]!, keep);
+        for (const name of Object.keys(encoderStates)) encoderStates[name] = await takeRows(encoderStates[name]!, keep);
+        active = keep.map((b) => active[b]!);
+      }
+      if (!active.some((seq) => seq !== null)) break;
+      out = await run(next, false, active.length, encoderStates, selfStates, options.attention);
+      collectStates(out, false);
+    }
+    return results;
   }
-  return results;
 }
 
 function finish(seq: Active, result: DecodedSequence): void {

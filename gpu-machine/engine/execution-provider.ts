@@ -50,6 +50,16 @@ export function batchesEncoder(device: Device): boolean {
   return device !== "cpu";
 }
 
+/**
+ * Whether the decoder's KV cache stays on the device between steps
+ * (onnxruntime's preferred output location "gpu-buffer", fed back as inputs).
+ * onnxruntime-node binds GPU buffers for WebGPU; the CUDA build here is not
+ * testable, so CUDA copies through the host as before.
+ */
+export function keepsStatesOnDevice(device: Device): boolean {
+  return device === "webgpu";
+}
+
 /** Turns a provider's failure to start into what to do about it. */
 export function deviceFailure(device: Device, error: unknown): Error {
   const message = (error as Error)?.message ?? String(error);

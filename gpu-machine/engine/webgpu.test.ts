@@ -6,7 +6,7 @@ import { promisify } from "node:util";
 import * as ort from "onnxruntime-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { decodeWhole } from "../../test/support/media-files.ts";
-import { missingShared, REPO_ROOT, sharedPath } from "../../test/support/shared-data.ts";
+import { missingShared, readJsonl, REPO_ROOT, sharedPath } from "../../test/support/shared-data.ts";
 import { packagedModel } from "../../test/support/whisper-models.ts";
 import { normalizeEnglish } from "../eval/english-normalizer.ts";
 import { writeFloatModel } from "./float-model.ts";
@@ -14,7 +14,7 @@ import { LogMel } from "./log-mel.ts";
 import { WhisperEngine } from "./whisper-engine.ts";
 
 const run = promisify(execFile);
-const jfk = missingShared("data/speech/jfk/jfk.wav");
+const jfk = missingShared("data/speech/jfk/jfk.wav", "data/speech/ljspeech/manifest.jsonl");
 
 /** Whether a WebGPU adapter exists here: a GPU's Vulkan driver, or Mesa's software one (.ci/run installs it). */
 async function webgpuAdapter(): Promise<string | null> {
@@ -63,7 +63,9 @@ describe.skipIf(noAdapter !== null || jfk.missing)("the engine on WebGPU", () =>
 
   it("says which provider runs the graphs", () => {
     expect(webgpu.model.device).toBe("webgpu");
-    expect(lines).toEqual([expect.stringMatching(/encoder and decoder on webgpu \+ cpu$/)]);
+    expect(lines).toEqual([expect.stringMatching(/encoder and decoder on webgpu \+ cpu; KV cache kept on the device$/)]);
+    expect(webgpu.model.statesOnDevice).toBe(true);
+    expect(cpu.model.statesOnDevice).toBe(false);
   });
 
   it("encodes a window as the CPU provider does", async () => {
@@ -90,5 +92,16 @@ describe.skipIf(noAdapter !== null || jfk.missing)("the engine on WebGPU", () =>
     const text = (r: typeof a) => normalizeEnglish(r!.segments.map((s) => s.text).join(" "));
     expect(text(b)).toBe(text(a));
     expect(text(b)).toContain("ask not what your country can do for you");
+  }, 300_000);
+
+  it("decodes a batch whose sequences end at different steps, the states staying on the device, to the CPU provider's texts", async () => {
+    // Two clips of different lengths: the shorter one ends first and rides along on end-of-text.
+    const items = readJsonl<{ audio: string; duration_sec: number }>(sharedPath("data", "speech", "ljspeech", "manifest.jsonl")).sort((x, y) => x.duration_sec - y.duration_sec);
+    const audio = await Promise.all([items[0]!, items.at(-1)!].map((item) => decodeWhole(sharedPath("data", "speech", "ljspeech", item.audio))));
+    const a = await cpu.transcribe(audio, { language: "en", batchSize: 2 });
+    const b = await webgpu.transcribe(audio, { language: "en", batchSize: 2 });
+    const texts = (rs: typeof a) => rs.map((r) => normalizeEnglish(r.segments.map((s) => s.text).join(" ")));
+    expect(texts(b)).toEqual(texts(a));
+    expect(texts(b)[0]!.split(" ").length).toBeLessThan(texts(b)[1]!.split(" ").length);
   }, 300_000);
 });

@@ -1,5 +1,5 @@
 import * as ort from "onnxruntime-node";
-import { deviceFailure, resolveDevice, sessionProviders, type Device, type DeviceChoice } from "./execution-provider.ts";
+import { deviceFailure, keepsStatesOnDevice, resolveDevice, sessionProviders, type Device, type DeviceChoice } from "./execution-provider.ts";
 import { ModelFilesError, openModelDir, type ModelDir, type ModelVariant } from "./model-dir.ts";
 import { Vocab } from "./vocab.ts";
 
@@ -18,11 +18,19 @@ export class WhisperModel {
   private constructor(
     readonly files: ModelDir,
     readonly encoder: ort.InferenceSession,
+    /** The merged decoder for the first step of a batch (the encoder's key/values are made here). */
     readonly decoder: ort.InferenceSession,
+    /** The same graph for the steps after it; on a device that keeps states, another session (see load). */
+    readonly cachedDecoder: ort.InferenceSession,
     readonly vocab: Vocab,
     readonly device: Device,
     readonly decoderOutputs: { present: string[] },
   ) {}
+
+  /** Whether the decoder's KV cache stays on the device between steps. */
+  get statesOnDevice(): boolean {
+    return this.cachedDecoder !== this.decoder;
+  }
 
   get config() {
     return this.files.config;
@@ -57,11 +65,29 @@ export class WhisperModel {
       device = "cpu";
       sessions = [await create(device, files.encoderPath), await create(device, files.decoderPath)];
     }
-    options.log?.(`${files.name} (${files.variant}): encoder and decoder on ${sessionProviders(device).join(" + ")}${wanted !== device ? ` (asked: ${wanted})` : ""}`);
-    const [encoder, decoder] = sessions;
-    checkShape(files, encoder, decoder);
+    const [encoder, plain] = sessions;
+    checkShape(files, encoder, plain);
+    const present = plain.outputNames.filter((n) => n.startsWith("present."));
+    let [decoder, cachedDecoder] = [plain, plain];
+    if (keepsStatesOnDevice(device)) {
+      // The KV cache stays on the GPU between steps. Two sessions of one graph: the with-cache
+      // branch returns empty placeholders for the encoder's key/values, and a session that
+      // keeps its outputs on the device binds each output to one shape, so the first step
+      // (real ones) and the later steps (placeholders) cannot share one.
+      const onDevice = (names: readonly string[]) => Object.fromEntries(names.map((n) => [n, "gpu-buffer" as const]));
+      const encoderStates = present.filter((n) => n.includes(".encoder."));
+      const decoderStates = present.filter((n) => n.includes(".decoder."));
+      const withLocations = (where: Record<string, "cpu" | "gpu-buffer">) => ort.InferenceSession.create(files.decoderPath, { ...sessionOptions(device), preferredOutputLocation: { logits: "cpu", ...where } });
+      decoder = await withLocations(onDevice(present));
+      cachedDecoder = await withLocations({ ...Object.fromEntries(encoderStates.map((n) => [n, "cpu" as const])), ...onDevice(decoderStates) });
+      await plain.release();
+    }
+    options.log?.(
+      `${files.name} (${files.variant}): encoder and decoder on ${sessionProviders(device).join(" + ")}${wanted !== device ? ` (asked: ${wanted})` : ""}` +
+        (keepsStatesOnDevice(device) ? "; KV cache kept on the device" : ""),
+    );
     const vocab = new Vocab(files, files.config.vocab_size);
-    return new WhisperModel(files, encoder, decoder, vocab, device, { present: decoder.outputNames.filter((n) => n.startsWith("present.")) });
+    return new WhisperModel(files, encoder, decoder, cachedDecoder, vocab, device, { present });
   }
 
   /** Encoder outputs, one [1500 × d_model] array per window of features. */
@@ -77,7 +103,7 @@ export class WhisperModel {
   }
 
   async release(): Promise<void> {
-    await Promise.all([this.encoder.release(), this.decoder.release()]);
+    await Promise.all([this.encoder.release(), this.decoder.release(), ...(this.cachedDecoder !== this.decoder ? [this.cachedDecoder.release()] : [])]);
   }
 }
 
