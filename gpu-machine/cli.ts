@@ -3,6 +3,7 @@ import { parseArgs } from "node:util";
 import { renderTranscript, type TranscriptFormat } from "../shared/formats/render.ts";
 import { toWhisperLanguage } from "../shared/languages.ts";
 import { readConfig, type MachineConfig } from "./config.ts";
+import { chooseBatch } from "./engine/batch-size.ts";
 import { DeviceError } from "./engine/execution-provider.ts";
 import { ModelFilesError, packagedModelDir } from "./engine/model-dir.ts";
 import { SimulatedEngine } from "./engine/simulated-engine.ts";
@@ -125,7 +126,7 @@ async function main(argv: string[]): Promise<void> {
           maxSec: config.MICRO_CHUNK_MAX_SEC,
           language,
           task,
-          batchSize: config.WHISPER_BATCH,
+          batchSize: batchFor(engine, config),
           wordTimestamps: values.words ?? false,
         });
         let out = "";
@@ -167,7 +168,8 @@ async function serve(args: string[]): Promise<void> {
   const binaries = resolveBinaries(config);
   const simulatedRtf = config.SIMULATED_RTF;
   const whisper = simulatedRtf === undefined ? await WhisperEngine.load(modelDir(config), { device: config.WHISPER_DEVICE, threads: config.WHISPER_THREADS, log: (line) => process.stderr.write(`${line}\n`) }) : null;
-  const machine = new Machine({ config: { ...config, EDGE_URL, MACHINE_TOKEN }, engine: whisper ?? new SimulatedEngine(simulatedRtf!), binaries });
+  const batch = whisper ? batchFor(whisper, config) : config.WHISPER_BATCH === "auto" ? 8 : config.WHISPER_BATCH;
+  const machine = new Machine({ config: { ...config, WHISPER_BATCH: batch, EDGE_URL, MACHINE_TOKEN }, engine: whisper ?? new SimulatedEngine(simulatedRtf!), binaries });
   const stop = () => void machine.shutdown();
   process.once("SIGTERM", stop);
   process.once("SIGINT", stop);
@@ -179,6 +181,13 @@ async function serve(args: string[]): Promise<void> {
   await machine.shutdown();
   await whisper?.model.release();
   process.stderr.write(`machine ${machine.id} stopped (${why})\n`);
+}
+
+/** WHISPER_BATCH, or with "auto" what the device holds; said on stderr. */
+function batchFor(engine: WhisperEngine, config: MachineConfig): number {
+  const { batch, why } = chooseBatch(config.WHISPER_BATCH, engine.model.device, engine.model.config, engine.model.files.variant === "fp16" ? 2 : 4);
+  process.stderr.write(`batch of ${batch} micro chunks (${why})\n`);
+  return batch;
 }
 
 function modelDir(config: MachineConfig): string {

@@ -26,8 +26,8 @@ export const MachineConfig = z
     WHISPER_DEVICE: z.enum(["auto", ...DEVICES]).default("auto"),
     /** Intra-op threads per onnxruntime session; 0 = one per core. */
     WHISPER_THREADS: z.coerce.number().int().min(0).default(0),
-    /** Micro chunks decoded together. */
-    WHISPER_BATCH: z.coerce.number().int().min(1).max(64).default(8),
+    /** Micro chunks decoded together; "auto" sizes it from the device (engine/batch-size.ts). */
+    WHISPER_BATCH: z.union([z.literal("auto"), z.coerce.number().int().min(1).max(64)]).default("auto"),
     /** The edge's base URL; `serve` needs it. */
     EDGE_URL: z.string().url().optional(),
     /** Secret shared with the edge; never logged. */
@@ -49,6 +49,8 @@ export const MachineConfig = z
   })
   .refine((c) => c.MICRO_CHUNK_MAX_SEC >= 2 * c.MICRO_CHUNK_MIN_SEC, { message: "MICRO_CHUNK_MAX_SEC must be at least twice MICRO_CHUNK_MIN_SEC", path: ["MICRO_CHUNK_MAX_SEC"] });
 export type MachineConfig = z.infer<typeof MachineConfig>;
+/** The configuration once the engine is loaded and "auto" settings are decided. */
+export type RunningConfig = Omit<MachineConfig, "WHISPER_BATCH"> & { WHISPER_BATCH: number };
 
 export function readConfig(env: Record<string, string | undefined> = process.env): MachineConfig {
   // On Fly (and under the local supervisor) and on RunPod the machine's own id names it

@@ -58,13 +58,15 @@ describe.skipIf(shared.missing)("machine runtime", () => {
     await engine?.model.release();
   });
 
-  const machineFor = (edgeUrl: string, env: Record<string, string>) =>
-    new Machine({
-      config: { ...readConfig({ ...process.env, EDGE_URL: edgeUrl, MACHINE_TOKEN: TOKEN, MACHINE_ID: "runtime-test", ALLOW_PRIVATE_MEDIA: "1", ...env }), EDGE_URL: edgeUrl, MACHINE_TOKEN: TOKEN },
+  const machineFor = (edgeUrl: string, env: Record<string, string>) => {
+    const config = readConfig({ ...process.env, EDGE_URL: edgeUrl, MACHINE_TOKEN: TOKEN, MACHINE_ID: "runtime-test", ALLOW_PRIVATE_MEDIA: "1", ...env });
+    return new Machine({
+      config: { ...config, WHISPER_BATCH: config.WHISPER_BATCH === "auto" ? 8 : config.WHISPER_BATCH, EDGE_URL: edgeUrl, MACHINE_TOKEN: TOKEN },
       engine,
       binaries: resolveBinaries(),
       log: (line) => logs.push(line),
     });
+  };
 
   it("exits by itself after IDLE_EXIT_SEC without work, telling the edge first", async () => {
     const edge = await fakeEdge([]);

@@ -1,5 +1,5 @@
 import type { Task } from "../../shared/protocol.ts";
-import type { MachineConfig } from "../config.ts";
+import type { RunningConfig } from "../config.ts";
 import type { ChunkEngine } from "../engine/whisper-engine.ts";
 import { MediaError } from "../media/errors.ts";
 import type { FfmpegBinaries } from "../media/ffmpeg-binaries.ts";
@@ -8,7 +8,7 @@ import { runTask } from "./run-task.ts";
 import { sleep } from "../../shared/sleep.ts";
 
 export interface MachineOptions {
-  config: MachineConfig & { EDGE_URL: string; MACHINE_TOKEN: string };
+  config: RunningConfig & { EDGE_URL: string; MACHINE_TOKEN: string };
   engine: ChunkEngine;
   binaries: FfmpegBinaries;
   log?: (line: string) => void;

@@ -1,5 +1,5 @@
 import type { PlanTask, RangeTask, Task } from "../../shared/protocol.ts";
-import type { MachineConfig } from "../config.ts";
+import type { RunningConfig } from "../config.ts";
 import type { ChunkEngine } from "../engine/whisper-engine.ts";
 import type { FfmpegBinaries } from "../media/ffmpeg-binaries.ts";
 import { MediaSource } from "../media/media-source.ts";
@@ -13,7 +13,7 @@ export interface TaskContext {
   client: EdgeClient;
   engine: ChunkEngine;
   binaries: FfmpegBinaries;
-  config: MachineConfig;
+  config: RunningConfig;
   signal: AbortSignal;
 }
 
