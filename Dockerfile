@@ -53,7 +53,7 @@ COPY --from=app /app /app
 COPY --from=app /models /models
 RUN ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node
 ARG WHISPER_MODEL=
-ENV NODE_ENV=production FFMPEG_PATH=/usr/bin/ffmpeg FFPROBE_PATH=/usr/bin/ffprobe WHISPER_DEVICE=cuda WHISPER_BATCH=16
+ENV NODE_ENV=production FFMPEG_PATH=/usr/bin/ffmpeg FFPROBE_PATH=/usr/bin/ffprobe WHISPER_DEVICE=cuda WHISPER_BATCH=auto
 ENV WHISPER_MODEL_DIR=${WHISPER_MODEL}
 ENTRYPOINT ["/usr/bin/tini", "--"]
 CMD ["node", "--import", "tsx", "gpu-machine/cli.ts", "serve"]
