@@ -116,6 +116,13 @@ export class Fleet {
    */
   async reconcile(providers: readonly MachineProvider[], config: FleetConfig, prices: PriceTable, fallbackPrice: number, work: FleetWork, busy: ReadonlySet<string>, now: number): Promise<FleetDecision> {
     const health = new Map<string, ProviderHealth>();
+    // A provider taken out of MACHINE_PROVIDER: its machines are no longer ours to watch (or the
+    // alarm would tick for them for ever); whatever still runs there exits when idle.
+    const named = providers.map((p) => p.name);
+    const dropped = this.sql.exec<{ provider: string; n: number }>(`SELECT provider, COUNT(*) AS n FROM machines WHERE provider NOT IN (${named.map(() => "?").join(", ")}) GROUP BY provider`, ...named).toArray();
+    for (const d of dropped) console.warn(`provider ${d.provider} is no longer configured: forgetting its ${d.n} machine(s)`);
+    this.sql.exec(`DELETE FROM machines WHERE provider NOT IN (${named.map(() => "?").join(", ")})`, ...named);
+    this.sql.exec(`DELETE FROM providers WHERE name NOT IN (${named.map(() => "?").join(", ")})`, ...named);
     for (const p of providers) {
       this.sql.exec("INSERT OR IGNORE INTO providers (name) VALUES (?)", p.name);
       const row = this.sql.exec<{ failures: number; last_failure_at: number | null }>("SELECT failures, last_failure_at FROM providers WHERE name = ?", p.name).one();
