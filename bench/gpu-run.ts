@@ -1,14 +1,14 @@
-import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import * as ort from "onnxruntime-node";
+import { gpuMemory } from "../gpu-machine/engine/batch-size.ts";
 import { cudaProviderInstalled, DEVICES, type Device } from "../gpu-machine/engine/execution-provider.ts";
 import { writeFloatModel } from "../gpu-machine/engine/float-model.ts";
 import { packagedModelDir } from "../gpu-machine/engine/model-dir.ts";
 import { WhisperEngine } from "../gpu-machine/engine/whisper-engine.ts";
 import { wordErrorRate } from "../gpu-machine/eval/wer.ts";
-import { transcribeInMemory } from "./in-memory.ts";
+import { loadWarmEngine, transcribeInMemory } from "./in-memory.ts";
 import { benchArg, benchMeta, writeResult } from "./results.ts";
 
 /** The run of `npm run bench:gpu` (bench/gpu.ts); also the entry of the packed bundle (bench/gpu-pack.ts). */
@@ -53,16 +53,6 @@ async function checkProvider(device: Device, floatEncoder: string): Promise<Prov
   }
 }
 
-function gpuMemory(): { name: string; used_mib: number; total_mib: number } | null {
-  try {
-    const out = execFileSync("nvidia-smi", ["--query-gpu=name,memory.used,memory.total", "--format=csv,noheader,nounits"], { encoding: "utf8", timeout: 10_000 });
-    const [name, used, total] = out.split("\n")[0]!.split(",").map((x) => x.trim());
-    return { name: name!, used_mib: Number(used), total_mib: Number(total) };
-  } catch {
-    return null;
-  }
-}
-
 // ---- one run ----------------------------------------------------------------------------
 type Variant = "q8" | "fp32" | "fp16";
 interface Row {
@@ -92,10 +82,9 @@ function stageClock(engine: WhisperEngine) {
 }
 
 async function runOne(dir: string, model: string, variant: Variant, device: Device, batch: number, samples: Float32Array, reference: string | null): Promise<Row> {
-  const engine = await WhisperEngine.load(dir, { device, threads, variant });
+  // Warmed up: the first GPU call compiles its kernels.
+  const engine = await loadWarmEngine(dir, threads, { device, variant });
   try {
-    // One short warm-up: the first GPU call compiles its kernels.
-    await engine.transcribe([new Float32Array(SAMPLE_RATE).fill(0.01)], { language: "en", batchSize: 1 });
     const spent = stageClock(engine);
     const { segments, wallSec } = await transcribeInMemory(samples, engine, null, batch);
     const audioSec = samples.length / SAMPLE_RATE;

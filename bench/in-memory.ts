@@ -1,5 +1,6 @@
 import { existsSync } from "node:fs";
 import { WhisperEngine, type ChunkEngine } from "../gpu-machine/engine/whisper-engine.ts";
+import type { LoadOptions } from "../gpu-machine/engine/whisper-model.ts";
 import { microChunks } from "../gpu-machine/media/micro-chunks.ts";
 import type { PcmBlock } from "../gpu-machine/media/pcm.ts";
 import type { SpeechDetector } from "../gpu-machine/media/speech-detector.ts";
@@ -38,8 +39,8 @@ export async function excerpt(file: string, minutes: number): Promise<{ samples:
 }
 
 /** A Whisper export loaded and run once on a second of sound, so the first timed batch pays no start-up. */
-export async function loadWarmEngine(dir: string, threads: number): Promise<WhisperEngine> {
-  const engine = await WhisperEngine.load(dir, { threads });
+export async function loadWarmEngine(dir: string, threads: number, options: Omit<LoadOptions, "threads"> = {}): Promise<WhisperEngine> {
+  const engine = await WhisperEngine.load(dir, { ...options, threads });
   await engine.transcribe([new Float32Array(SAMPLE_RATE).fill(0.01)], { language: "en" });
   return engine;
 }

@@ -63,8 +63,8 @@ export class ProviderApi {
     return this.options.baseUrl.replace(/\/+$/, "");
   }
 
-  /** `path` is appended to the base URL as it is (callers encode their ids). */
-  async call(action: string, method: string, path: string, body?: unknown): Promise<unknown> {
+  /** `path` is appended to the base URL as it is (callers encode their ids); `attempts` overrides the client's for one call. */
+  async call(action: string, method: string, path: string, body?: unknown, attempts = this.options.attempts ?? 4): Promise<unknown> {
     const url = `${this.baseUrl}${path}`;
     const { api } = this.options;
     return retry(
@@ -93,7 +93,7 @@ export class ProviderApi {
         }
       },
       {
-        attempts: this.options.attempts ?? 4,
+        attempts,
         baseMs: 500,
         capMs: 8_000,
         retryable: (e) => e instanceof ProviderApiError && e.retryable,

@@ -68,12 +68,9 @@ const BUCKET = "pods";
 
 export class RunPodClient {
   private readonly api: ProviderApi;
-  /** Creates are never retried blindly: a 5xx may still have made a pod (see RunPodProvider). */
-  private readonly createApi: ProviderApi;
 
   constructor(options: RunPodClientOptions) {
     this.api = new ProviderApi({ ...options, api: "runpod", token: options.apiKey, rates: RATES });
-    this.createApi = new ProviderApi({ ...options, api: "runpod", token: options.apiKey, rates: RATES, attempts: 1 });
   }
 
   async list(): Promise<Pod[]> {
@@ -84,9 +81,9 @@ export class RunPodClient {
     return Pod.parse(await this.api.call(BUCKET, "GET", `/v2/pods/${enc(id)}`));
   }
 
-  /** 201 with the pod, PROVISIONING. One attempt: the caller decides what a failure means. */
+  /** 201 with the pod, PROVISIONING. One attempt: a 5xx may still have made a pod, so the caller decides (see RunPodProvider). */
   async create(request: CreatePod): Promise<Pod> {
-    return Pod.parse(await this.createApi.call(BUCKET, "POST", "/v2/pods", request));
+    return Pod.parse(await this.api.call(BUCKET, "POST", "/v2/pods", request, 1));
   }
 
   /** Releases the pod's GPU and keeps its disk (EXITED). */

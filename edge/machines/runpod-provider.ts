@@ -1,5 +1,5 @@
 import { retry } from "../../shared/retry.ts";
-import type { EnsureResult, FleetMachine, MachineProvider, StartedMachine, StartFailure } from "./machine-provider.ts";
+import { ACTIVE_STATES, type EnsureResult, type FleetMachine, type MachineProvider, type StartedMachine, type StartFailure } from "./machine-provider.ts";
 import { ProviderApiError } from "./provider-api.ts";
 import type { CloudType, Pod, RunPodClient } from "./runpod-client.ts";
 import { listForEnsure, startFailure } from "./start-failure.ts";
@@ -58,7 +58,7 @@ export class RunPodProvider implements MachineProvider {
   async ensure(desired: number): Promise<EnsureResult> {
     const machines = await listForEnsure(() => this.list());
     if (!Array.isArray(machines)) return machines;
-    let active = machines.filter((m) => ["created", "starting", "started"].includes(m.state)).length;
+    let active = machines.filter((m) => ACTIVE_STATES.has(m.state)).length;
     const created: StartedMachine[] = [];
     // GPU types that had no room during this call are not asked again in it.
     const full = new Set<string>();

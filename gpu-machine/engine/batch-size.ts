@@ -28,15 +28,21 @@ export function batchForMemory(freeBytes: number, perWindowBytes: number): numbe
   return Math.max(1, Math.min(MAX_BATCH, Math.floor((0.8 * freeBytes) / perWindowBytes)));
 }
 
-/** Free memory of the first NVIDIA GPU, or null where nvidia-smi cannot tell. */
-export function freeDeviceBytes(): number | null {
+/** The first NVIDIA GPU and its memory in MiB, or null where nvidia-smi cannot tell. */
+export function gpuMemory(): { name: string; used_mib: number; total_mib: number; free_mib: number } | null {
   try {
-    const out = execFileSync("nvidia-smi", ["--query-gpu=memory.free", "--format=csv,noheader,nounits"], { encoding: "utf8", timeout: 10_000 });
-    const mib = Number(out.split("\n")[0]!.trim());
-    return Number.isFinite(mib) && mib > 0 ? mib * 2 ** 20 : null;
+    const out = execFileSync("nvidia-smi", ["--query-gpu=name,memory.used,memory.total,memory.free", "--format=csv,noheader,nounits"], { encoding: "utf8", timeout: 10_000 });
+    const [name, used, total, free] = out.split("\n")[0]!.split(",").map((x) => x.trim());
+    return { name: name!, used_mib: Number(used), total_mib: Number(total), free_mib: Number(free) };
   } catch {
     return null;
   }
+}
+
+/** Free memory of the first NVIDIA GPU in bytes, or null where nvidia-smi cannot tell. */
+export function freeDeviceBytes(): number | null {
+  const mib = gpuMemory()?.free_mib;
+  return mib !== undefined && Number.isFinite(mib) && mib > 0 ? mib * 2 ** 20 : null;
 }
 
 export function chooseBatch(requested: number | "auto", device: Device, config: ModelConfig, bytesPerValue: number, free: () => number | null = freeDeviceBytes): { batch: number; why: string } {

@@ -52,11 +52,11 @@ interface Active {
 
 type Feeds = Record<string, ort.Tensor>;
 
-/** Copies batch rows `keep` of a [B, ...] tensor into a new tensor on the host (a device tensor is read back and freed). */
-async function takeRows(tensor: ort.Tensor, keep: readonly number[]): Promise<ort.Tensor> {
+/** Copies batch rows `keep` of a [B, ...] host tensor into a new tensor. */
+function takeRows(tensor: ort.Tensor, keep: readonly number[]): ort.Tensor {
   const dims = tensor.dims;
   const rowSize = dims.slice(1).reduce((a, b) => a * b, 1);
-  const data = (tensor.location === "gpu-buffer" ? await tensor.getData(true) : tensor.data) as Float32Array;
+  const data = tensor.data as Float32Array;
   const out = new Float32Array(keep.length * rowSize);
   keep.forEach((row, i) => out.set(data.subarray(row * rowSize, (row + 1) * rowSize), i * rowSize));
   return new ort.Tensor("float32", out, [keep.length, ...dims.slice(1)]);
@@ -208,8 +208,8 @@ export async function decodeBatch(model: WhisperModel, items: readonly DecodeIte
         active = active.map((seq, b) => (goesOn.has(b) ? seq : null));
       } else if (keep.length < active.length) {
         // A smaller batch: the rows that go on are copied out.
-        for (const name of Object.keys(selfStates)) selfStates[name] = await takeRows(selfStates[name]!, keep);
-        for (const name of Object.keys(encoderStates)) encoderStates[name] = await takeRows(encoderStates[name]!, keep);
+        for (const name of Object.keys(selfStates)) selfStates[name] = takeRows(selfStates[name]!, keep);
+        for (const name of Object.keys(encoderStates)) encoderStates[name] = takeRows(encoderStates[name]!, keep);
         active = keep.map((b) => active[b]!);
       }
       if (!active.some((seq) => seq !== null)) break;

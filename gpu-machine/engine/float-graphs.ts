@@ -145,14 +145,13 @@ function expandDequantize(g: Graph, producer: ReadonlyMap<string, Node>, initial
     const transpose = producer.get(x ?? "");
     const weight = transpose?.opType === "Transpose" ? initializers.get(transpose.input![0]!) : undefined;
     if (weight && (weight.tensor.dims ?? []).length === 2) {
-      const [rows, cols] = (weight.tensor.dims ?? []).map(Number) as [number, number];
-      const flat = dequantize(weight.tensor, zp, scale, "last", out);
-      const src = new DataView(flat.rawData!.buffer, flat.rawData!.byteOffset, flat.rawData!.byteLength);
-      const t = new Float32Array(rows * cols);
-      for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) t[c * rows + r] = src.getFloat32((r * cols + c) * 4, true);
-      // Both branches of the merged decoder read it: one weight, beside the table it comes from.
+      // Both branches of the merged decoder read it: one weight, made once, beside the table it comes from.
       if (!initializers.has(out)) {
-        const tensor = onnx.TensorProto.create({ name: out, dims: [cols, rows], dataType: DataType.FLOAT, rawData: new Uint8Array(t.buffer) });
+        const [rows, cols] = (weight.tensor.dims ?? []).map(Number) as [number, number];
+        const flat = dequantizedValues(weight.tensor, zp, scale, "last");
+        const t = new Float32Array(rows * cols);
+        for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) t[c * rows + r] = flat[r * cols + c]!;
+        const tensor = floatTensor(out, [cols, rows], t);
         weight.owner.initializer = [...(weight.owner.initializer ?? []), tensor];
         initializers.set(out, { tensor, owner: weight.owner });
         stats.parameters += rows * cols;
@@ -164,7 +163,7 @@ function expandDequantize(g: Graph, producer: ReadonlyMap<string, Node>, initial
     nodes.push(onnx.NodeProto.create({ name: `${n.name}__cast`, opType: "Cast", input: [x!], output: [cast], attribute: [onnx.AttributeProto.create({ name: "to", type: onnx.AttributeProto.AttributeType.INT, i: DataType.FLOAT })] }));
     let centered = cast;
     if (zp) {
-      const zpFloat = onnx.TensorProto.create({ name: `${zpName}__float`, dims: [], dataType: DataType.FLOAT, rawData: new Uint8Array(new Float32Array([integers(zp)[0]!]).buffer) });
+      const zpFloat = floatTensor(`${zpName}__float`, [], new Float32Array([integers(zp)[0]!]));
       if (!initializers.has(zpFloat.name!)) {
         // Beside the zero point it stands for, so that every branch that sees one sees the other.
         const owner = zpEntry!.owner;
@@ -214,6 +213,14 @@ function single(nodes: Node[], opType: string, after: Node): Node {
 
 /** (W_q − zero point) · scale, per tensor or per channel (MatMul: the output column; Conv: the output channel). */
 function dequantize(weight: Tensor, zeroPoint: Tensor | undefined, scale: Tensor, axis: "first" | "last", name: string): Tensor {
+  return floatTensor(name, (weight.dims ?? []).map(Number), dequantizedValues(weight, zeroPoint, scale, axis));
+}
+
+function floatTensor(name: string, dims: number[], values: Float32Array): Tensor {
+  return onnx.TensorProto.create({ name, dims, dataType: DataType.FLOAT, rawData: new Uint8Array(values.buffer, values.byteOffset, values.byteLength) });
+}
+
+function dequantizedValues(weight: Tensor, zeroPoint: Tensor | undefined, scale: Tensor, axis: "first" | "last"): Float32Array {
   const dims = (weight.dims ?? []).map(Number);
   const q = integers(weight);
   const zp = zeroPoint ? integers(zeroPoint) : new Int32Array([0]);
@@ -226,7 +233,7 @@ function dequantize(weight: Tensor, zeroPoint: Tensor | undefined, scale: Tensor
     const c = s.length === 1 && zp.length === 1 ? 0 : axis === "last" ? i % channels : Math.floor(i / inner);
     out[i] = (q[i]! - zp[zp.length === 1 ? 0 : c]!) * s[s.length === 1 ? 0 : c]!;
   }
-  return onnx.TensorProto.create({ name, dims, dataType: DataType.FLOAT, rawData: new Uint8Array(out.buffer) });
+  return out;
 }
 
 function integers(t: Tensor): Int32Array {

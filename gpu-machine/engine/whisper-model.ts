@@ -1,5 +1,5 @@
 import * as ort from "onnxruntime-node";
-import { deviceFailure, keepsStatesOnDevice, resolveDevice, sessionProviders, type Device, type DeviceChoice } from "./execution-provider.ts";
+import { DeviceError, deviceFailure, keepsStatesOnDevice, resolveDevice, sessionProviders, type Device, type DeviceChoice } from "./execution-provider.ts";
 import { ModelFilesError, openModelDir, type ModelDir, type ModelVariant } from "./model-dir.ts";
 import { Vocab } from "./vocab.ts";
 
@@ -51,7 +51,7 @@ export class WhisperModel {
         return await ort.InferenceSession.create(path, sessionOptions(device));
       } catch (err) {
         const failure = deviceFailure(device, err);
-        return failure.name === "DeviceError" ? Promise.reject(failure) : failLoad(path, err);
+        return failure instanceof DeviceError ? Promise.reject(failure) : failLoad(path, err);
       }
     };
     const wanted = options.device ?? "auto";
