@@ -74,8 +74,8 @@ function stageClock(engine: WhisperEngine) {
       return result;
     };
   };
-  wrap((engine as unknown as { mel: object }).mel as { compute: unknown }, "compute", "features");
-  wrap(engine.model, "encode", "encoder");
+  wrap(engine.model.features, "run", "features");
+  wrap(engine.model.encoder, "run", "encoder");
   wrap(engine.model.decoder, "run", "decoder");
   if (engine.model.cachedDecoder !== engine.model.decoder) wrap(engine.model.cachedDecoder, "run", "decoder");
   return spent;

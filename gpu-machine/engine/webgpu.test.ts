@@ -10,7 +10,6 @@ import { missingShared, readJsonl, REPO_ROOT, sharedPath } from "../../test/supp
 import { packagedModel } from "../../test/support/whisper-models.ts";
 import { normalizeEnglish } from "../eval/english-normalizer.ts";
 import { writeFloatModel } from "./float-model.ts";
-import { LogMel } from "./log-mel.ts";
 import { WhisperEngine } from "./whisper-engine.ts";
 
 const run = promisify(execFile);
@@ -63,16 +62,15 @@ describe.skipIf(noAdapter !== null || jfk.missing)("the engine on WebGPU", () =>
 
   it("says which provider runs the graphs", () => {
     expect(webgpu.model.device).toBe("webgpu");
-    expect(lines).toEqual([expect.stringMatching(/encoder and decoder on webgpu \+ cpu; KV cache kept on the device$/)]);
+    expect(lines).toEqual([expect.stringMatching(/features, encoder and decoder on webgpu \+ cpu; KV cache kept on the device$/)]);
     expect(webgpu.model.statesOnDevice).toBe(true);
     expect(cpu.model.statesOnDevice).toBe(false);
   });
 
-  it("encodes a window as the CPU provider does", async () => {
+  it("computes features and encodes a window as the CPU provider does", async () => {
     const audio = await decodeWhole(sharedPath("data", "speech", "jfk", "jfk.wav"));
-    const features = new LogMel(cpu.model.config.num_mel_bins).compute(audio);
-    const [a] = await cpu.model.encode([features]);
-    const [b] = await webgpu.model.encode([features]);
+    const [a] = await cpu.model.encode([audio]);
+    const [b] = await webgpu.model.encode([audio]);
     let worst = 0;
     let scale = 0;
     for (let i = 0; i < a!.length; i++) {

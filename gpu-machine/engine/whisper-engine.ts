@@ -2,7 +2,7 @@ import { decodeBatch, type DecodedSequence, type DecodeItem } from "./decode-bat
 import { levelUtterances } from "./level-utterances.ts";
 import { SAMPLE_RATE } from "../media/pcm.ts";
 import { batchesEncoder } from "./execution-provider.ts";
-import { HOP, LogMel, WINDOW_SAMPLES } from "./log-mel.ts";
+import { HOP, WINDOW_SAMPLES } from "./log-mel.ts";
 import { likelyInvented, missedSpans, repeatsNeighbours } from "./missed-sound.ts";
 import { compressionRatio, isSilence, needsFallback, QUALITY, repeatedSegments, type DecodeQuality } from "./quality.ts";
 import { splitSegments } from "./segments.ts";
@@ -75,11 +75,7 @@ export class EngineError extends Error {
  * guards (temperature fallback on repetitive or unsure text, silence skip, loop cut).
  */
 export class WhisperEngine {
-  private readonly mel: LogMel;
-
-  private constructor(readonly model: WhisperModel) {
-    this.mel = new LogMel(model.config.num_mel_bins);
-  }
+  private constructor(readonly model: WhisperModel) {}
 
   static async load(dir: string, options: LoadOptions = {}): Promise<WhisperEngine> {
     return new WhisperEngine(await WhisperModel.load(dir, options));
@@ -199,8 +195,7 @@ export class WhisperEngine {
     const hidden: Float32Array[] = [];
     for (let at = 0; at < chunks.length; at += perCall) {
       signal?.throwIfAborted();
-      const features = chunks.slice(at, at + perCall).map((c) => this.mel.compute(levelUtterances(c)));
-      hidden.push(...(await this.model.encode(features)));
+      hidden.push(...(await this.model.encode(chunks.slice(at, at + perCall).map((c) => levelUtterances(c)))));
     }
     return hidden;
   }
