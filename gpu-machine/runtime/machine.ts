@@ -147,7 +147,10 @@ export class Machine {
       return;
     }
     if (cause instanceof EdgeError && cause.superseded) {
-      this.log(`stopped ${label}: the edge moved on (${cause.code})`);
+      // A post or completion was refused: the heartbeat says why (a cancel often reaches a post first).
+      const why = await this.client.heartbeat(task).then((a) => (a.continue ? null : a.reason), () => null);
+      if (why) this.log(`stopping ${task.task_id}: ${why}`);
+      this.log(`stopped ${label}: ${why ?? `the edge moved on (${cause.code})`}`);
       return;
     }
     const failure =
