@@ -4,7 +4,7 @@ import { join } from "node:path";
 import * as vega from "vega";
 import { compile, type TopLevelSpec } from "vega-lite";
 import { REPO_ROOT } from "../test/support/shared-data.ts";
-import { mergePrices, PriceTable, pricePerHour } from "../edge/machines/prices.ts";
+import { mergePrices, PriceTable, pricePerHour } from "../edge/providers/prices.ts";
 
 /**
  * bench/README.md from bench/results/*.json: one table per measure, each with

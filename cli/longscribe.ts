@@ -2,7 +2,7 @@ import { existsSync, statSync } from "node:fs";
 import { dirname, extname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs, type ParseArgsConfig } from "node:util";
-import { TRANSCRIPT_FORMATS, type TranscriptFormat } from "../shared/formats/render.ts";
+import { isTranscriptFormat, TRANSCRIPT_FORMATS, type TranscriptFormat } from "../shared/formats/render.ts";
 import { toWhisperLanguage } from "../shared/languages.ts";
 import { ApiClient } from "./api-client.ts";
 import { ApiUnreachable, CodedError, Interrupted, UsageError } from "./cli-errors.ts";
@@ -124,7 +124,7 @@ function transcribeRequest(target: string, values: Record<string, unknown>, str:
     throw new UsageError(`--out ${out}: the folder ${dirname(resolve(out))} does not exist`);
   }
   const format = str("format");
-  if (format !== undefined && !isFormat(format)) throw new UsageError(`--format must be one of ${TRANSCRIPT_FORMATS.join(", ")}, not "${format}"`);
+  if (format !== undefined && !isTranscriptFormat(format)) throw new UsageError(`--format must be one of ${TRANSCRIPT_FORMATS.join(", ")}, not "${format}"`);
   const language = str("language");
   if (language !== undefined && language.toLowerCase() !== "auto" && toWhisperLanguage(language) === null) {
     throw new UsageError(`--language ${language} is not a language Whisper knows; use auto or a code such as en, de, zh`);
@@ -190,10 +190,6 @@ function report(error: unknown, io: CliIo): number {
 
 function isCommand(name: string): name is Command {
   return Object.hasOwn(OPTIONS, name);
-}
-
-function isFormat(value: string): value is TranscriptFormat {
-  return (TRANSCRIPT_FORMATS as readonly string[]).includes(value);
 }
 
 // `tsx cli/longscribe.ts …` runs it directly too.

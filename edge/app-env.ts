@@ -1,4 +1,4 @@
-import type { TaskClaims } from "./machine/task-token.ts";
+import type { TaskClaims } from "./tasks/task-token.ts";
 
 /** Hono's typing for this app: bindings from wrangler, and what middleware sets. */
 export interface AppEnv {

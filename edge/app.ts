@@ -31,7 +31,7 @@ function serve(route: RouteConfig, ...handlers: [Handler<AppEnv>, ...Handler<App
 
 describeApi(app);
 serve(ROUTES.health, (c) => c.json({ ok: true, uploads: readConfig(c.env).allowLoopbackUrls && c.env.UPLOADS !== undefined }));
-serve(ROUTES.openapi, (c) => c.json(openApiDocument(app, c.env, new URL(c.req.url).origin)));
+serve(ROUTES.openapi, (c) => c.json(openApiDocument(app, c.env, c.req.url)));
 serve(ROUTES.docs, (c) => c.html(docsPage()));
 
 app.use("/v1/transcriptions", requireApiKey);

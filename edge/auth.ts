@@ -2,7 +2,7 @@ import { createMiddleware } from "hono/factory";
 import { readConfig } from "./config.ts";
 import { ApiError } from "./errors.ts";
 import type { AppEnv } from "./app-env.ts";
-import { keyIdOf } from "./ids.ts";
+import { keyIdOf } from "../shared/ids.ts";
 
 /**
  * Bearer API keys from the API_KEYS secret. Keys are compared as SHA-256

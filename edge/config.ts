@@ -1,9 +1,9 @@
 import { z } from "zod";
 import { ApiError } from "./errors.ts";
-import { FlyGuest } from "./machines/fly-client.ts";
-import type { MachineSpec } from "./machines/fly-provider.ts";
-import { mergePrices, PriceTable } from "./machines/prices.ts";
-import { RUNPOD_API_URL, type RunPodSpec } from "./machines/runpod-provider.ts";
+import { FlyGuest } from "./providers/fly-client.ts";
+import type { MachineSpec } from "./providers/fly-provider.ts";
+import { mergePrices, PriceTable } from "./providers/prices.ts";
+import { RUNPOD_API_URL, type RunPodSpec } from "./providers/runpod-provider.ts";
 
 /** A provider as MACHINE_PROVIDER names it: Fly Machines, the local supervisor (same API), or RunPod Pods. */
 export type ProviderConfig =
@@ -185,4 +185,9 @@ function json<T>(value: string | undefined, schema: z.ZodType<T>, name: string):
 function misconfigured(message: string): ApiError {
   // The message names the setting, never its value.
   return new ApiError(503, "service_misconfigured", message);
+}
+
+/** Where callers reach this API: PUBLIC_BASE_URL, else the origin the request came to. */
+export function publicBase(env: Env, requestUrl: string): string {
+  return readConfig(env).publicBaseUrl ?? new URL(requestUrl).origin;
 }

@@ -1,14 +1,16 @@
 import { ApiError } from "./errors.ts";
-import { JOB_ID_PATTERN } from "./ids.ts";
+import { JOB_ID_PATTERN } from "../shared/ids.ts";
 import type { JobObject } from "./job/job-object.ts";
 import type { KeyIndexObject } from "./key-index/key-index-object.ts";
 import type { WorkQueue } from "./queue/queue-object.ts";
+import { DEFAULT_SHARD, queueName } from "./queue/work.ts";
 
 type Methods<T> = { [K in keyof T as T[K] extends (...args: never[]) => Promise<unknown> ? K : never]: T[K] };
 
 /**
- * Stubs for the per-job and per-key objects, by the names they are stored
- * under. Typed as the objects' own methods: workerd's generated RPC types turn
+ * Stubs for the routes: the per-job and per-key objects and the queue, by the
+ * names they are stored under (the objects reach each other through the
+ * narrower stubs of queue/work.ts). Typed as the objects' own methods: workerd's generated RPC types turn
  * JSON-valued fields (`metadata`) into `unknown`, though the values cross the
  * boundary by structured clone unchanged.
  */
@@ -21,7 +23,7 @@ export function keyIndexStub(env: Env, keyId: string): Methods<KeyIndexObject> {
   return env.KEY_INDEX.get(env.KEY_INDEX.idFromName(keyId)) as unknown as Methods<KeyIndexObject>;
 }
 
-/** The work queue of a shard; one shard ("default") until claims outgrow one object. */
-export function queueStub(env: Env, shard = "default"): Methods<WorkQueue> {
-  return env.QUEUE.get(env.QUEUE.idFromName(`queue:${shard}`)) as unknown as Methods<WorkQueue>;
+/** The work queue of a shard, whole, for the machine and status routes; one shard ("default") until claims outgrow one object. */
+export function queueStub(env: Env, shard = DEFAULT_SHARD): Methods<WorkQueue> {
+  return env.QUEUE.get(env.QUEUE.idFromName(queueName(shard))) as unknown as Methods<WorkQueue>;
 }

@@ -12,6 +12,7 @@ import { MediaError } from "./media/errors.ts";
 import { resolveBinaries } from "./media/ffmpeg-binaries.ts";
 import { MediaSource } from "./media/media-source.ts";
 import { microChunks } from "./media/micro-chunks.ts";
+import { SAMPLE_RATE } from "./media/pcm.ts";
 import { plan } from "./media/plan.ts";
 import { serveLocalFile } from "./media/local-file-server.ts";
 import { loadSpeechDetector } from "./media/speech-detector.ts";
@@ -96,7 +97,7 @@ async function main(argv: string[]): Promise<void> {
         const chunks = microChunks(stream, { rangeIndex: 0, minSec: config.MICRO_CHUNK_MIN_SEC, maxSec: config.MICRO_CHUNK_MAX_SEC, detector });
         for await (const c of chunks) {
           const { samples: _, ...meta } = c;
-          process.stdout.write(`${JSON.stringify({ ...meta, durationSec: (c.endSample - c.startSample) / 16000 })}\n`);
+          process.stdout.write(`${JSON.stringify({ ...meta, durationSec: (c.endSample - c.startSample) / SAMPLE_RATE })}\n`);
         }
         const s = stream.summary;
         process.stdout.write(

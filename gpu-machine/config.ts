@@ -4,7 +4,6 @@ import { DEVICES } from "./engine/execution-provider.ts";
 
 /**
  * The machine's configuration, read from the environment here and nowhere else.
- * Later issues add the edge URL and the machine token to this same object.
  */
 const flag = z.enum(["1", "0", "true", "false", "on", "off"]).transform((v) => ["1", "true", "on"].includes(v));
 const seconds = z.coerce.number().positive();

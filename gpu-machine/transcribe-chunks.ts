@@ -1,3 +1,4 @@
+import { streamLanguage } from "../shared/language-vote.ts";
 import type { Segment } from "../shared/segment.ts";
 import type { ChunkEngine, ChunkTranscript, TranscribeOptions } from "./engine/whisper-engine.ts";
 import type { MicroChunk } from "./media/micro-chunks.ts";
@@ -31,12 +32,7 @@ async function transcribeIn(engine: ChunkEngine, batch: readonly MicroChunk[], o
   const samples = batch.map((c) => c.samples);
   const results = await engine.transcribe(samples, { ...options, language });
   if (language !== "auto") return { results, language };
-  const votes = new Map<string, number>();
-  results.forEach((r, i) => {
-    const weight = batch[i]!.endSec - batch[i]!.startSec;
-    for (const [lang, prob] of Object.entries(r.languageProbs ?? {})) votes.set(lang, (votes.get(lang) ?? 0) + prob * weight);
-  });
-  const settled = [...votes.entries()].sort((a, b) => b[1] - a[1])[0]?.[0];
+  const settled = streamLanguage(results.map((r, i) => ({ durationSec: batch[i]!.endSec - batch[i]!.startSec, languageProbs: r.languageProbs })));
   if (!settled) return { results, language };
   const redo = results.flatMap((r, i) => (r.languageProbs !== null && r.language !== settled ? [i] : []));
   if (redo.length > 0) {
@@ -75,7 +71,7 @@ export async function transcribeChunks(
   const counts: ChunkCounts = { chunks: 0, speechChunks: 0, fallbacks: 0 };
   let running: Promise<void> = Promise.resolve();
   let language = options.language;
-  const process = async (batch: MicroChunk[], throughSec: number) => {
+  const transcribeBatch = async (batch: MicroChunk[], throughSec: number) => {
     let results: ChunkTranscript[] = [];
     if (batch.length > 0) ({ results, language } = await transcribeIn(engine, batch, options, language));
     const languageSec: Record<string, number> = {};
@@ -91,7 +87,7 @@ export async function transcribeChunks(
   };
   const submit = async (batch: MicroChunk[], throughSec: number) => {
     await running;
-    running = process(batch, throughSec);
+    running = transcribeBatch(batch, throughSec);
     running.catch(() => undefined); // surfaced by the next await of `running`
   };
   let batch: MicroChunk[] = [];

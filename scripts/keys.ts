@@ -1,5 +1,5 @@
-import { keyIdOf } from "../edge/ids.ts";
-import { deriveWebhookSecret } from "../edge/webhooks/signing.ts";
+import { keyIdOf } from "../shared/ids.ts";
+import { deriveWebhookSecret } from "../shared/webhook-signing.ts";
 import { randomToken, readDevVars, writeDevVars } from "./dev-vars.ts";
 
 const USAGE = `usage: npm run keys -- new [--write-dev-vars]

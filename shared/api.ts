@@ -7,6 +7,9 @@ export const JOB_STATUSES = ["queued", "planning", "running", "completed", "fail
 export const JobStatus = z.enum(JOB_STATUSES);
 export type JobStatus = z.infer<typeof JobStatus>;
 
+/** Statuses a job never leaves. */
+export const FINAL_STATUSES: ReadonlySet<JobStatus> = new Set(["completed", "failed", "canceled"]);
+
 export const WEBHOOK_EVENT_TYPES = ["progress", "completed", "failed", "canceled"] as const;
 export const WebhookEventType = z.enum(WEBHOOK_EVENT_TYPES);
 export type WebhookEventType = z.infer<typeof WebhookEventType>;
@@ -56,8 +59,17 @@ export type CreateTranscriptionRequest = z.infer<typeof CreateTranscriptionReque
 /** The request as a client writes it: defaults not yet applied. */
 export type CreateTranscriptionRequestBody = z.input<typeof CreateTranscriptionRequest>;
 
-/** What the job keeps of the request: defaults applied, language normalised. */
-export type TranscriptionOptions = Omit<CreateTranscriptionRequest, "audio_url" | "webhook_url" | "webhook_events" | "metadata">;
+/**
+ * What a job keeps of its request (defaults applied, language normalised): one
+ * shape stored by the job, shown in the job's `options` and sent with every task.
+ */
+export const TranscriptionOptions = z.object({
+  language: z.string().min(2).max(8),
+  macro_chunk_sec: z.number().positive(),
+  micro_chunk_sec: z.number().positive(),
+  word_timestamps: z.boolean(),
+});
+export type TranscriptionOptions = z.infer<typeof TranscriptionOptions>;
 
 export const ApiErrorBody = z.object({
   error: z.object({ code: z.string(), message: z.string(), param: z.string().optional() }),
@@ -130,12 +142,7 @@ export const TranscriptionJob = z.object({
   started_at: z.string().optional(),
   completed_at: z.string().optional(),
   audio_duration_sec: z.number().optional(),
-  options: z.object({
-    language: z.string(),
-    macro_chunk_sec: z.number(),
-    micro_chunk_sec: z.number(),
-    word_timestamps: z.boolean(),
-  }),
+  options: TranscriptionOptions,
   progress: Progress,
   usage: Usage.optional(),
   error: z.object({ code: z.string(), message: z.string() }).optional(),

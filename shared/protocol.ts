@@ -1,10 +1,11 @@
 import { z } from "zod";
+import { TranscriptionOptions } from "./api.ts";
 import { Segment } from "./segment.ts";
 
 /**
  * The machine protocol: what a GPU machine and the edge say to each other over
  * HTTP. Every request carries `version`; the edge refuses versions it does not
- * speak with 400 `unsupported_protocol`, so an old machine image fails loudly.
+ * speak with 400 `invalid_request` naming `version`, so an old machine image fails loudly.
  */
 export const PROTOCOL_VERSION = 1;
 const Version = z.literal(PROTOCOL_VERSION);
@@ -28,14 +29,6 @@ export const ExitNotice = z.strictObject({
 });
 export type ExitNotice = z.infer<typeof ExitNotice>;
 
-export const TaskOptions = z.object({
-  language: z.string().min(2).max(8),
-  macro_chunk_sec: z.number().positive(),
-  micro_chunk_sec: z.number().positive(),
-  word_timestamps: z.boolean(),
-});
-export type TaskOptions = z.infer<typeof TaskOptions>;
-
 /** What the plan learned about the recording, handed to range tasks so they need not probe again. */
 export const MediaHint = z.object({
   container: z.string().max(64),
@@ -56,7 +49,7 @@ const TaskBase = z.object({
   lease_until: z.number().int(),
   lease_sec: z.number().positive(),
   media_url: z.string(),
-  options: TaskOptions,
+  options: TranscriptionOptions,
   /** Bearer token for this task's posts; valid for this job, task and attempt only. */
   task_token: z.string(),
 });

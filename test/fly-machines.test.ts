@@ -1,8 +1,8 @@
 import { readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { FlyClient } from "../edge/machines/fly-client.ts";
-import { ProviderApiError } from "../edge/machines/provider-api.ts";
-import { FlyProvider, type MachineSpec } from "../edge/machines/fly-provider.ts";
+import { FlyClient } from "../edge/providers/fly-client.ts";
+import { ProviderApiError } from "../edge/providers/provider-api.ts";
+import { FlyProvider, type MachineSpec } from "../edge/providers/fly-provider.ts";
 import { LocalSupervisor } from "../gpu-machine/supervisor/local-supervisor.ts";
 import { REPO_ROOT } from "./support/shared-data.ts";
 

@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { FlyClient } from "../edge/machines/fly-client.ts";
+import { FlyClient } from "../edge/providers/fly-client.ts";
 import type { TranscriptionJob } from "../shared/api.ts";
 import { readDevVars } from "../scripts/dev-vars.ts";
 import { freePort } from "./support/local-edge.ts";

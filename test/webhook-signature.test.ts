@@ -1,6 +1,6 @@
 import { Webhook } from "standardwebhooks";
 import { describe, expect, it } from "vitest";
-import { deriveWebhookSecret, signWebhook } from "../edge/webhooks/signing.ts";
+import { deriveWebhookSecret, signWebhook } from "../shared/webhook-signing.ts";
 import { verifyWebhook } from "../examples/verify-webhook.ts";
 
 // The edge signs in workerd; here Node's crypto and the standardwebhooks

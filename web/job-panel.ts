@@ -1,4 +1,4 @@
-import type { JobStatus, TranscriptionJob, TranscriptJson } from "../shared/api.ts";
+import { FINAL_STATUSES, type JobStatus, type TranscriptionJob, type TranscriptJson } from "../shared/api.ts";
 import { cancelJob, getJob, PageError, transcriptFile, transcriptJson } from "./api.ts";
 import { clock, duration } from "./format.ts";
 import { explain, show, ui } from "./page.ts";
@@ -10,7 +10,6 @@ import { explain, show, ui } from "./page.ts";
  */
 
 const POLL_MS = 1500;
-const TERMINAL: readonly JobStatus[] = ["completed", "failed", "canceled"];
 const EXTENSIONS: Record<string, string> = { text: "txt", srt: "srt", vtt: "vtt", json: "json" };
 
 interface Watch {
@@ -61,7 +60,7 @@ async function poll(w: Watch): Promise<void> {
   if (watching !== w) return;
   show(ui.jobError, job.status === "failed" && job.error ? `The job failed: ${job.error.message} (${job.error.code})` : null);
   renderJob(job);
-  const ended = TERMINAL.includes(job.status);
+  const ended = FINAL_STATUSES.has(job.status);
   const moved = job.progress.audio_sec_done !== w.lastDone || job.status !== w.lastStatus;
   // Long transcripts are larger: fetch the partial one less often as it grows.
   const every = Math.min(10_000, POLL_MS * (1 + Math.floor(w.starts.length / 500)));
@@ -98,7 +97,7 @@ function renderJob(job: TranscriptionJob): void {
   ui.progress.setAttribute("aria-valuenow", String(Math.round(pct)));
   ui.progress.setAttribute("aria-valuetext", total > 0 ? `${clock(done)} of ${clock(total)}` : job.status);
   ui.progressText.textContent = progressLine(job, pct, done, total, eta, active);
-  ui.cancel.hidden = TERMINAL.includes(job.status);
+  ui.cancel.hidden = FINAL_STATUSES.has(job.status);
   ui.downloads.hidden = job.status !== "completed";
 }
 

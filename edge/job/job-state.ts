@@ -1,4 +1,5 @@
-import type { MachineLabel } from "../../shared/api.ts";
+import { FINAL_STATUSES, type MachineLabel, type WebhookEventType } from "../../shared/api.ts";
+import type { HeartbeatResponse } from "../../shared/protocol.ts";
 import { assertNever } from "../../shared/assert-never.ts";
 
 /**
@@ -34,10 +35,8 @@ export type Transition =
 /** A plan or range that fails this many times fails the job. */
 export const MAX_ATTEMPTS = 3;
 
-export const TERMINAL = new Set<JobState["status"]>(["completed", "failed", "canceled"]);
-
 export function isTerminal(state: JobState): boolean {
-  return TERMINAL.has(state.status);
+  return FINAL_STATUSES.has(state.status);
 }
 
 export interface StateTimes {
@@ -105,5 +104,27 @@ export function transition(state: JobState, event: JobEvent): Transition {
         : to({ status: "canceled", canceled_at: event.at, started_at: stateTimes(state).started_at, duration_sec: stateTimes(state).duration_sec });
     default:
       return assertNever(event);
+  }
+}
+
+/** Why a machine working on this job should stop, whatever its task; null while the job goes on. */
+export function stopAnswer(state: JobState): Extract<HeartbeatResponse, { continue: false }> | null {
+  if (state.status === "canceled") return { continue: false, reason: "canceled" };
+  return isTerminal(state) ? { continue: false, reason: "job_finished" } : null;
+}
+
+/** The webhook event a new state sends, if any. */
+export function webhookEventFor(state: JobState): WebhookEventType | null {
+  switch (state.status) {
+    case "completed":
+    case "failed":
+    case "canceled":
+      return state.status;
+    case "queued":
+    case "planning":
+    case "running":
+      return null;
+    default:
+      return assertNever(state);
   }
 }

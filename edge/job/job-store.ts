@@ -205,10 +205,6 @@ export class JobStore {
     );
   }
 
-  segmentCount(): number {
-    return this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM segments").one().n;
-  }
-
   /** The language most of the transcript's audio is in. */
   dominantLanguage(): string | null {
     const row = this.sql

@@ -1,4 +1,5 @@
 import type { MachineLabel } from "../../shared/api.ts";
+import type { PlanResult } from "../../shared/protocol.ts";
 import { assertNever } from "../../shared/assert-never.ts";
 import { MAX_ATTEMPTS, type JobError } from "./job-state.ts";
 
@@ -69,4 +70,19 @@ export function rangeTransition(state: RangeState, event: RangeEvent): RangeTran
     default:
       return assertNever(event);
   }
+}
+
+export type PlannedRange = PlanResult["ranges"][number];
+
+/** A plan's ranges must tile [0, duration] in order, without gaps or overlaps; null when they do, else why not. */
+export function checkPlan(durationSec: number, ranges: readonly PlannedRange[]): string | null {
+  if (!(Number.isFinite(durationSec) && durationSec >= 0)) return "duration_sec must be a finite number ≥ 0";
+  let cursor = 0;
+  for (const [i, r] of ranges.entries()) {
+    if (Math.abs(r.start_sec - cursor) > 1e-6) return `range ${i} starts at ${r.start_sec}, expected ${cursor}`;
+    if (!(r.end_sec > r.start_sec)) return `range ${i} is empty or reversed`;
+    cursor = r.end_sec;
+  }
+  if (ranges.length > 0 && Math.abs(cursor - durationSec) > 1e-3) return `ranges end at ${cursor}, the recording at ${durationSec}`;
+  return null;
 }

@@ -1,3 +1,5 @@
+import { runMigrations } from "../sql-migrations.ts";
+
 /**
  * The job object's SQLite schema, applied once per object by `migrate`.
  * Add a migration by appending to MIGRATIONS; never edit a shipped one.
@@ -100,10 +102,5 @@ export function hasSchema(sql: SqlStorage): boolean {
 }
 
 export function migrate(sql: SqlStorage): void {
-  sql.exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)");
-  const row = sql.exec<{ version: number }>("SELECT version FROM schema_version").toArray()[0];
-  const current = row?.version ?? 0;
-  for (let v = current; v < MIGRATIONS.length; v++) sql.exec(MIGRATIONS[v]!);
-  if (current === 0) sql.exec("INSERT INTO schema_version (version) VALUES (?)", MIGRATIONS.length);
-  else if (current < MIGRATIONS.length) sql.exec("UPDATE schema_version SET version = ?", MIGRATIONS.length);
+  runMigrations(sql, MIGRATIONS);
 }

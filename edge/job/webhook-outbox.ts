@@ -1,6 +1,6 @@
 import type { TranscriptionJob, WebhookEventType, WebhookPayload, WebhookStatus } from "../../shared/api.ts";
 import { assertNever } from "../../shared/assert-never.ts";
-import { newId } from "../ids.ts";
+import { newId } from "../../shared/ids.ts";
 import type { UrlPolicy } from "../url-safety.ts";
 import { deliverOnce, nextWebhookStep } from "../webhooks/delivery.ts";
 import type { Deadlines } from "./deadlines.ts";

@@ -1,6 +1,6 @@
 import type { OpenAPIHono } from "@hono/zod-openapi";
 import type { AppEnv } from "../app-env.ts";
-import { readConfig } from "../config.ts";
+import { publicBase } from "../config.ts";
 import { WEBHOOKS } from "./routes.ts";
 
 type Document = ReturnType<OpenAPIHono<AppEnv>["getOpenAPI31Document"]>;
@@ -14,8 +14,8 @@ export function describeApi(app: OpenAPIHono<AppEnv>): void {
 }
 
 /** The OpenAPI 3.1 document of the routes `app` serves, for the origin callers reach it at. */
-export function openApiDocument(app: OpenAPIHono<AppEnv>, env: Env, origin: string): Document {
-  const base = readConfig(env).publicBaseUrl ?? origin;
+export function openApiDocument(app: OpenAPIHono<AppEnv>, env: Env, requestUrl: string): Document {
+  const base = publicBase(env, requestUrl);
   return app.getOpenAPI31Document({
     openapi: "3.1.0",
     info: {

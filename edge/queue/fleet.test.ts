@@ -1,8 +1,8 @@
 import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { FleetConfig } from "../config.ts";
-import type { EnsureResult, FleetMachine, MachineProvider } from "../machines/machine-provider.ts";
-import { DEFAULT_PRICES } from "../machines/prices.ts";
+import type { EnsureResult, FleetMachine, MachineProvider } from "../providers/machine-provider.ts";
+import { DEFAULT_PRICES } from "../providers/prices.ts";
 import { Fleet, type FleetWork } from "./fleet.ts";
 
 /** A provider in memory: machines it made, and what was retired. */

@@ -1,7 +1,7 @@
 import type { FleetConfig } from "../config.ts";
-import { assignStarts, backoffEnd, isFailing, planFleet, type FleetDecision, type ProviderHealth } from "../machines/fleet-plan.ts";
-import { ACTIVE_STATES, type FleetMachine, type MachineProvider } from "../machines/machine-provider.ts";
-import { pricePerHour, unmanagedLabel, type PriceTable } from "../machines/prices.ts";
+import { assignStarts, backoffEnd, isFailing, planFleet, type FleetDecision, type ProviderHealth } from "../providers/fleet-plan.ts";
+import { ACTIVE_STATES, type FleetMachine, type MachineProvider } from "../providers/machine-provider.ts";
+import { pricePerHour, unmanagedLabel, type PriceTable } from "../providers/prices.ts";
 import type { MachineLabel } from "../../shared/api.ts";
 
 /**
@@ -38,38 +38,8 @@ export type FleetStatus = {
 const GONE_STATES: ReadonlySet<string> = new Set(["destroyed", "destroying", "terminated"]);
 
 export class Fleet {
-  constructor(private readonly sql: SqlStorage) {
-    sql.exec(`CREATE TABLE IF NOT EXISTS machines (
-      machine_id TEXT PRIMARY KEY,
-      provider TEXT NOT NULL,
-      machine_type TEXT NOT NULL,
-      price_per_hour_usd REAL NOT NULL,
-      started_at INTEGER NOT NULL,
-      claimed_at INTEGER,
-      last_work_at INTEGER,
-      exiting_at INTEGER
-    )`);
-    sql.exec(`CREATE TABLE IF NOT EXISTS providers (
-      name TEXT PRIMARY KEY,
-      active INTEGER NOT NULL DEFAULT 0,
-      failures INTEGER NOT NULL DEFAULT 0,
-      last_failure_at INTEGER,
-      last_error TEXT
-    )`);
-    sql.exec(`CREATE TABLE IF NOT EXISTS fleet (
-      one INTEGER PRIMARY KEY CHECK (one = 1),
-      desired INTEGER NOT NULL DEFAULT 0,
-      active INTEGER NOT NULL DEFAULT 0,
-      failed_starts INTEGER NOT NULL DEFAULT 0,
-      last_failed_start_at INTEGER,
-      backoff_until INTEGER,
-      last_reconcile_at INTEGER,
-      last_error TEXT
-    )`);
-    sql.exec("INSERT OR IGNORE INTO fleet (one) VALUES (1)");
-    // Judgements of the single-provider fleet, before machines were tracked by provider.
-    sql.exec("DROP TABLE IF EXISTS machine_starts");
-  }
+  /** Its tables are the queue's (queue-schema.ts). */
+  constructor(private readonly sql: SqlStorage) {}
 
   /**
    * A machine asked for work. Its first claim proves its provider starts

@@ -4,7 +4,7 @@ import type { MachineUsage } from "../../shared/api.ts";
 import type { Task } from "../../shared/protocol.ts";
 import { flyApp, queue, runpodAccount, sleep, until } from "../../test/support/fleet-control.ts";
 import { TEST_MACHINE_TOKEN } from "../../test/support/test-secrets.ts";
-import { mintTaskToken } from "../machine/task-token.ts";
+import { mintTaskToken } from "../tasks/task-token.ts";
 import { media, post } from "../routes/machine-test-helpers.ts";
 import { call, getJob, submit } from "../test-helpers.ts";
 

@@ -2,9 +2,9 @@ import type { Context } from "hono";
 import { CreateTranscriptionRequest, type CreatedTranscription, type TranscriptionJob } from "../../shared/api.ts";
 import type { AppEnv } from "../app-env.ts";
 import { parseWith, readJson } from "../body.ts";
-import { readConfig } from "../config.ts";
+import { publicBase, readConfig } from "../config.ts";
 import { ApiError, unwrap } from "../errors.ts";
-import { newId, sha256Hex } from "../ids.ts";
+import { newId, sha256Hex } from "../../shared/ids.ts";
 import { jobStub, keyIndexStub } from "../job-stubs.ts";
 import { checkMedia } from "../media-check.ts";
 import { checkUrl, checkWebhookUrl } from "../url-safety.ts";
@@ -39,7 +39,7 @@ export async function createTranscription(c: Context<AppEnv>): Promise<Response>
           throw new ApiError(409, "idempotency_in_progress", "a request with this Idempotency-Key is still being processed; retry shortly");
         }
         const job = unwrap(await jobStub(c.env, reservation.job_id).get(keyId));
-        return c.json(created(c, config.publicBaseUrl, job), 200);
+        return c.json(created(c, job), 200);
       }
       default:
         reservation satisfies never;
@@ -74,15 +74,15 @@ export async function createTranscription(c: Context<AppEnv>): Promise<Response>
       }),
     );
     await index.add(jobId, now, idempotencyKey);
-    return c.json(created(c, config.publicBaseUrl, job), 202);
+    return c.json(created(c, job), 202);
   } catch (error) {
     if (idempotencyKey !== null) await index.release(idempotencyKey, jobId);
     throw error;
   }
 }
 
-function created(c: Context<AppEnv>, publicBaseUrl: string | null, job: TranscriptionJob): CreatedTranscription {
-  const base = publicBaseUrl ?? new URL(c.req.url).origin;
+function created(c: Context<AppEnv>, job: TranscriptionJob): CreatedTranscription {
+  const base = publicBase(c.env, c.req.url);
   const statusUrl = `${base}/v1/transcriptions/${job.id}`;
   return { id: job.id, status: job.status, status_url: statusUrl, transcript_url: `${statusUrl}/transcript`, created_at: job.created_at };
 }

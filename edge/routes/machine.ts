@@ -3,12 +3,14 @@ import type { z } from "zod";
 import { createMiddleware } from "hono/factory";
 import { ClaimRequest, ExitNotice, CompleteRequest, FailRequest, HeartbeatRequest, SegmentsPost, type Task } from "../../shared/protocol.ts";
 import type { AppEnv } from "../app-env.ts";
+import type { TaskFailure } from "../job/range-leases.ts";
 import { bearerToken, sameSecret } from "../auth.ts";
 import { parseWith, readJson } from "../body.ts";
 import { readConfig } from "../config.ts";
 import { ApiError, unwrap } from "../errors.ts";
 import { jobStub, queueStub } from "../job-stubs.ts";
-import { mintTaskToken, verifyTaskToken, type TaskClaims } from "../machine/task-token.ts";
+import { parseTaskId } from "../tasks/task-id.ts";
+import { mintTaskToken, verifyTaskToken, type TaskClaims } from "../tasks/task-token.ts";
 
 /** Segment posts carry up to 2,000 segments with words; far above the public API's 64 KB. */
 const MACHINE_BODY_BYTES = 4 * 1024 * 1024;
@@ -60,18 +62,6 @@ export async function machineExit(c: Context<AppEnv>): Promise<Response> {
   return c.body(null, 204);
 }
 
-type TaskRef = { kind: "plan" } | { kind: "range"; index: number };
-
-/** `tr_….plan` or `tr_….r12`; anything else was never minted. */
-function taskRef(claims: TaskClaims): TaskRef {
-  const suffix = claims.task_id.slice(claims.job_id.length);
-  if (!claims.task_id.startsWith(claims.job_id)) throw new ApiError(404, "not_found", "no such task");
-  if (suffix === ".plan") return { kind: "plan" };
-  const match = /^\.r(\d{1,6})$/.exec(suffix);
-  if (!match) throw new ApiError(404, "not_found", "no such task");
-  return { kind: "range", index: Number(match[1]) };
-}
-
 /** The attempt in the body must be the token's: a token is one attempt's. */
 function checkAttempt(claims: TaskClaims, attempt: number): void {
   if (attempt !== claims.attempt) throw new ApiError(409, "stale_attempt", `this token is for attempt ${claims.attempt}, not ${attempt}`);
@@ -82,7 +72,7 @@ async function taskRequest<S extends z.ZodType<{ attempt: number }>>(c: Context<
   const claims = c.get("task");
   const body: z.infer<S> = parseWith(schema, await readJson(c.req.raw, MACHINE_BODY_BYTES));
   checkAttempt(claims, body.attempt);
-  return { claims, body, ref: taskRef(claims), job: jobStub(c.env, claims.job_id) };
+  return { claims, body, ref: parseTaskId(claims.job_id, claims.task_id), job: jobStub(c.env, claims.job_id) };
 }
 
 /** POST /v1/machine/tasks/:task_id/heartbeat */
@@ -97,14 +87,8 @@ export async function heartbeatTask(c: Context<AppEnv>): Promise<Response> {
 export async function postTaskSegments(c: Context<AppEnv>): Promise<Response> {
   const { body, ref, job } = await taskRequest(c, SegmentsPost);
   if (ref.kind !== "range") throw new ApiError(400, "invalid_request", "a plan task posts no segments; send the plan with complete");
-  const answer = await job.postSegments({
-    range_index: ref.index,
-    attempt: body.attempt,
-    seq: body.seq,
-    segments: body.segments,
-    audio_sec_done: body.audio_sec_done,
-    ...(body.language_sec ? { language_sec: body.language_sec } : {}),
-  });
+  const { version: _version, ...post } = body;
+  const answer = await job.postSegments({ ...post, range_index: ref.index });
   return c.json(unwrap(answer));
 }
 
@@ -124,7 +108,7 @@ export async function completeTask(c: Context<AppEnv>): Promise<Response> {
 /** POST /v1/machine/tasks/:task_id/fail */
 export async function failTask(c: Context<AppEnv>): Promise<Response> {
   const { body, ref, job } = await taskRequest(c, FailRequest);
-  const failure = { retryable: body.retryable, code: body.code, message: body.message };
+  const failure: TaskFailure = { retryable: body.retryable, code: body.code, message: body.message };
   if (ref.kind === "plan") unwrap(await job.failPlan(body.attempt, failure));
   else unwrap(await job.failRange(ref.index, body.attempt, failure));
   return c.json({ ok: true });

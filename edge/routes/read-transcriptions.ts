@@ -1,6 +1,6 @@
 import type { Context } from "hono";
 import type { TranscriptionList } from "../../shared/api.ts";
-import { FILE_EXTENSIONS, TRANSCRIPT_FORMATS, type TranscriptFormat } from "../../shared/formats/render.ts";
+import { FILE_EXTENSIONS, isTranscriptFormat, TRANSCRIPT_FORMATS } from "../../shared/formats/render.ts";
 import type { AppEnv } from "../app-env.ts";
 import { ApiError, unwrap } from "../errors.ts";
 import { jobStub, keyIndexStub } from "../job-stubs.ts";
@@ -28,7 +28,7 @@ export async function deleteTranscription(c: Context<AppEnv>): Promise<Response>
 export async function getTranscript(c: Context<AppEnv>): Promise<Response> {
   const id = c.req.param("id")!;
   const format = c.req.query("format") ?? "json";
-  if (!isFormat(format)) {
+  if (!isTranscriptFormat(format)) {
     throw new ApiError(400, "invalid_request", `format must be one of ${TRANSCRIPT_FORMATS.join(", ")}`, "format");
   }
   const partial = parseBool(c.req.query("partial"), "partial");
@@ -61,10 +61,6 @@ export async function listTranscriptions(c: Context<AppEnv>): Promise<Response> 
     next_cursor: page.next_cursor,
   };
   return c.json(body);
-}
-
-function isFormat(value: string): value is TranscriptFormat {
-  return (TRANSCRIPT_FORMATS as readonly string[]).includes(value);
 }
 
 function parseBool(value: string | undefined, name: string): boolean {

@@ -1,9 +1,9 @@
 import type { Context } from "hono";
 import { parseByteRange } from "../../shared/byte-range.ts";
 import type { AppEnv } from "../app-env.ts";
-import { readConfig } from "../config.ts";
+import { publicBase, readConfig } from "../config.ts";
 import { ApiError } from "../errors.ts";
-import { idPattern, newId } from "../ids.ts";
+import { idPattern, newId } from "../../shared/ids.ts";
 
 /**
  * Local mode's answer to "transcribe this file on my computer" from the web page:
@@ -32,7 +32,7 @@ export async function createUpload(c: Context<AppEnv>): Promise<Response> {
   const contentType = c.req.header("content-type") ?? "application/octet-stream";
   const name = (c.req.header("x-file-name") ?? "").slice(0, 255);
   const object = await store.put(id, c.req.raw.body, { httpMetadata: { contentType }, customMetadata: { name, owner: c.get("keyId") } });
-  const base = readConfig(c.env).publicBaseUrl ?? new URL(c.req.url).origin;
+  const base = publicBase(c.env, c.req.url);
   return c.json({ id, url: `${base}/v1/uploads/${id}`, size_bytes: object.size, content_type: contentType }, 201);
 }
 

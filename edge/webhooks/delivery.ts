@@ -1,7 +1,7 @@
 import { assertNever } from "../../shared/assert-never.ts";
 import { backoffDelayMs, parseRetryAfterMs } from "../../shared/retry.ts";
 import { checkWebhookUrl, type UrlPolicy } from "../url-safety.ts";
-import { signWebhook } from "./signing.ts";
+import { signWebhook } from "../../shared/webhook-signing.ts";
 
 export const WEBHOOK_TIMEOUT_MS = 10_000;
 /** Retries go on for at least this long after the first attempt. */

@@ -3,12 +3,12 @@ import { Webhook } from "standardwebhooks";
 import { describe, expect, it } from "vitest";
 import type { TranscriptionJob, WebhookPayload } from "../../shared/api.ts";
 import { TEST_WEBHOOK_SIGNING_KEY } from "../../test/support/test-secrets.ts";
-import { keyIdOf } from "../ids.ts";
+import { keyIdOf } from "../../shared/ids.ts";
 import { unwrap } from "../errors.ts";
 import { drainAlarms, leaseNext, waitForIdleAlarm, plan, seg, stubFor } from "../job/job-fixtures.ts";
 import { call, getJob, KEY_A, reportRow, submit } from "../test-helpers.ts";
 import { WEBHOOK_TIMEOUT_MS } from "./delivery.ts";
-import { deriveWebhookSecret } from "./signing.ts";
+import { deriveWebhookSecret } from "../../shared/webhook-signing.ts";
 
 interface Delivery {
   headers: Record<string, string>;

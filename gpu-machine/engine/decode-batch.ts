@@ -1,6 +1,7 @@
 import * as ort from "onnxruntime-node";
 import { applyLogitRules, argmax, logSumExp, sampleToken, seededRandom, softmaxOf } from "./logit-rules.ts";
 import { loopCut } from "./quality.ts";
+import { TIMESTAMP_STEP_SEC } from "./vocab.ts";
 import type { WhisperModel } from "./whisper-model.ts";
 
 /** One window to decode: its encoder output and what to force. */
@@ -165,7 +166,7 @@ export async function decodeBatch(model: WhisperModel, items: readonly DecodeIte
       random: seededRandom(item.seed),
       attention: options.attention ? vocab.alignmentHeads.map(() => []) : null,
     }));
-    const ruleOptions = { timestamps: options.timestamps, maxInitialTimestampIndex: Math.round(options.maxInitialTimestampSec / 0.02) };
+    const ruleOptions = { timestamps: options.timestamps, maxInitialTimestampIndex: Math.round(options.maxInitialTimestampSec / TIMESTAMP_STEP_SEC) };
     const limit = maxTokens - 1 - promptLength;
 
     while (active.some((seq) => seq !== null)) {

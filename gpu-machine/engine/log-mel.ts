@@ -1,4 +1,5 @@
 import onnxProto from "onnx-proto";
+import { SAMPLE_RATE } from "../media/pcm.ts";
 
 /** Whisper's front end: 25 ms windows every 10 ms over a 30 s window of 16 kHz audio. */
 export const N_FFT = 400;
@@ -34,7 +35,7 @@ export interface MelFilter {
  * openai/whisper ships as mel_filters.npz. Computed rather than shipped so that any
  * export (80 or 128 bins) works from its config alone.
  */
-export function melFilters(nMels: number, sampleRate = 16_000): MelFilter[] {
+export function melFilters(nMels: number, sampleRate = SAMPLE_RATE): MelFilter[] {
   const maxMel = hzToMel(sampleRate / 2);
   const melHz = Array.from({ length: nMels + 2 }, (_, i) => melToHz((maxMel * i) / (nMels + 1)));
   const binHz = Array.from({ length: N_BINS }, (_, k) => (k * sampleRate) / N_FFT);

@@ -1,3 +1,4 @@
+import { SAMPLE_RATE } from "../media/pcm.ts";
 import { TIMESTAMP_STEP_SEC, type Vocab } from "./vocab.ts";
 
 export interface TimedWord {
@@ -146,7 +147,7 @@ export function wordsOf(tokens: readonly number[], logprobs: readonly number[], 
  * The audio is at hand, so trim each word to the frames that carry sound: the
  * first and last 20 ms frame within it above -30 dB of the chunk's loudest frame.
  */
-export function trimToSound(words: TimedWord[], samples: Float32Array, sampleRate = 16_000): TimedWord[] {
+export function trimToSound(words: TimedWord[], samples: Float32Array, sampleRate = SAMPLE_RATE): TimedWord[] {
   const frame = Math.round(sampleRate * TIMESTAMP_STEP_SEC);
   const frames = Math.floor(samples.length / frame);
   const level = new Float32Array(frames);

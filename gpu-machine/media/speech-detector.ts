@@ -3,7 +3,7 @@ import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { dirname, join } from "node:path";
 import * as ort from "onnxruntime-node";
-import type { PcmBlock } from "./pcm.ts";
+import { SAMPLE_RATE, type PcmBlock } from "./pcm.ts";
 
 /**
  * Silero VAD v5 on onnxruntime-node, run over a range as it streams: 512-sample
@@ -39,7 +39,7 @@ export class SileroSpeechDetector implements SpeechDetector {
   private pendingLength = 0;
   private firstSample: number | null = null;
   private readonly probs: number[] = [];
-  private readonly sr = new ort.Tensor("int64", BigInt64Array.from([16000n]), []);
+  private readonly sr = new ort.Tensor("int64", BigInt64Array.from([BigInt(SAMPLE_RATE)]), []);
 
   private constructor(
     private readonly session: ort.InferenceSession,

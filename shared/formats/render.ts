@@ -7,6 +7,10 @@ import { formatTimestamp } from "./timestamp.ts";
 export const TRANSCRIPT_FORMATS = ["json", "verbose_json", "text", "srt", "vtt"] as const;
 export type TranscriptFormat = (typeof TRANSCRIPT_FORMATS)[number];
 
+export function isTranscriptFormat(value: string): value is TranscriptFormat {
+  return (TRANSCRIPT_FORMATS as readonly string[]).includes(value);
+}
+
 export interface TranscriptMeta {
   language: string | null;
   audio_duration_sec: number | null;

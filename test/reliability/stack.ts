@@ -4,7 +4,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { FlyClient, type FlyMachine } from "../../edge/machines/fly-client.ts";
+import { FlyClient, type FlyMachine } from "../../edge/providers/fly-client.ts";
 import type { TranscriptionJob } from "../../shared/api.ts";
 import { freePort, startLocalEdge, type LocalEdge } from "../support/local-edge.ts";
 import { REPO_ROOT } from "../support/shared-data.ts";

@@ -1,0 +1,69 @@
+import type { JobWork } from "./work.ts";
+
+export type QueueStats = {
+  jobs: number;
+  pending_tasks: number;
+  pending_audio_sec: number;
+  leased_tasks: number;
+  leased_audio_sec: number;
+  pending_plans: number;
+};
+
+/**
+ * Which jobs have tasks to hand out, in fair order: the `jobs` table of the
+ * queue object. It holds no tasks itself (each job object owns its ranges and
+ * leases), only each job's counts as the job last told them. Jobs take turns:
+ * the least recently served first, never served before all others, oldest
+ * job first among equals, so one job with 200 ranges does not starve a job with one.
+ */
+export class FairQueue {
+  constructor(private readonly sql: SqlStorage) {}
+
+  /** The next job to ask for a task, skipping `exhausted` (asked this round and had none). */
+  next(exhausted: ReadonlySet<string>): { job_id: string; created_at: number } | null {
+    return (
+      this.sql
+        .exec<{ job_id: string; created_at: number }>(
+          `SELECT job_id, created_at FROM jobs WHERE pending > 0
+           ORDER BY last_served_at IS NOT NULL, last_served_at, created_at, job_id`,
+        )
+        .toArray()
+        .find((row) => !exhausted.has(row.job_id)) ?? null
+    );
+  }
+
+  /** A job's work now; `servedAt` when it just handed out a task. A job with none leaves the queue. */
+  write(jobId: string, createdAt: number, work: JobWork, servedAt: number | null): void {
+    if (work.pending <= 0 && work.leased <= 0) {
+      this.remove(jobId);
+      return;
+    }
+    this.sql.exec(
+      `INSERT INTO jobs (job_id, pending, pending_audio_sec, leased, leased_audio_sec, machines, created_at, last_served_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (job_id) DO UPDATE SET pending = excluded.pending, pending_audio_sec = excluded.pending_audio_sec,
+         leased = excluded.leased, leased_audio_sec = excluded.leased_audio_sec, machines = excluded.machines,
+         last_served_at = COALESCE(excluded.last_served_at, jobs.last_served_at)`,
+      jobId, work.pending, work.pending_audio_sec, work.leased, work.leased_audio_sec, JSON.stringify(work.machines ?? []), createdAt, servedAt,
+    );
+  }
+
+  remove(jobId: string): void {
+    this.sql.exec("DELETE FROM jobs WHERE job_id = ?", jobId);
+  }
+
+  stats(): QueueStats {
+    return this.sql
+      .exec<QueueStats>(
+        `SELECT COUNT(*) AS jobs, COALESCE(SUM(pending), 0) AS pending_tasks, COALESCE(SUM(pending_audio_sec), 0) AS pending_audio_sec,
+           COALESCE(SUM(leased), 0) AS leased_tasks, COALESCE(SUM(leased_audio_sec), 0) AS leased_audio_sec,
+           COALESCE(SUM(CASE WHEN pending_audio_sec = 0 THEN pending ELSE 0 END), 0) AS pending_plans FROM jobs`,
+      )
+      .one();
+  }
+
+  /** Machines holding some job's lease: busy, never retired as idle. */
+  busyMachines(): Set<string> {
+    const rows = this.sql.exec<{ machines: string }>("SELECT machines FROM jobs WHERE leased > 0").toArray();
+    return new Set(rows.flatMap((r) => JSON.parse(r.machines) as string[]));
+  }
+}

@@ -1,0 +1,59 @@
+import type { MachineLabel } from "../../shared/api.ts";
+import type { Task } from "../../shared/protocol.ts";
+import { ApiError } from "../errors.ts";
+import type { Result } from "../errors.ts";
+import { JOB_ID_PATTERN } from "../../shared/ids.ts";
+
+/**
+ * The contract between job objects and the work queue, in neither side's
+ * file: what a job tells the queue, what the queue asks a job, and the two
+ * narrow stubs they reach each other by. Neither object imports the other.
+ */
+
+/** A task as the job object hands it out; the claim route adds the task token. */
+export type UnsignedTask = Task extends infer T ? (T extends Task ? Omit<T, "task_token"> : never) : never;
+export type UnsignedPlanTask = Extract<UnsignedTask, { kind: "plan" }>;
+export type UnsignedRangeTask = Extract<UnsignedTask, { kind: "range" }>;
+
+export interface JobWork {
+  /** Tasks the job could hand out now. */
+  pending: number;
+  /** Seconds of audio in those tasks (0 for a plan), for sizing the fleet. */
+  pending_audio_sec: number;
+  /** Tasks machines hold now, and their audio: work still in flight. */
+  leased: number;
+  leased_audio_sec: number;
+  /** Machines holding this job's leases: busy, so never retired as idle. */
+  machines: string[];
+}
+
+export const NO_WORK: JobWork = { pending: 0, pending_audio_sec: 0, leased: 0, leased_audio_sec: 0, machines: [] };
+
+/** What the queue asks of a job object. */
+export interface JobForQueue {
+  /** The next task of this job for a machine, and what is left after it. */
+  leaseNext(machineId: string, leaseSec: number, machine: MachineLabel): Promise<Result<{ task: UnsignedTask | null; work: JobWork }>>;
+}
+
+/** What a job object tells the queue. */
+export interface QueueForJobs {
+  /** The job's work now (none removes it). */
+  update(jobId: string, createdAt: number, work: JobWork): Promise<void>;
+}
+
+/** The job object named `jobId`, as the queue sees it. */
+export function jobForQueue(env: Env, jobId: string): JobForQueue {
+  if (!JOB_ID_PATTERN.test(jobId)) throw new ApiError(404, "not_found", "no such transcription");
+  return env.JOBS.get(env.JOBS.idFromName(jobId)) as unknown as JobForQueue;
+}
+
+/** The work queue of a shard, as job objects see it; one shard ("default") until claims outgrow one object. */
+export function queueForJobs(env: Env, shard = DEFAULT_SHARD): QueueForJobs {
+  return env.QUEUE.get(env.QUEUE.idFromName(queueName(shard))) as unknown as QueueForJobs;
+}
+
+export const DEFAULT_SHARD = "default";
+
+export function queueName(shard: string): string {
+  return `queue:${shard}`;
+}
