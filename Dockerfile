@@ -17,9 +17,10 @@ ARG CUDA_IMAGE=nvidia/cuda:12.8.1-cudnn-runtime-ubuntu24.04
 # ---- the app, installed once: production dependencies only ----
 FROM ${NODE_IMAGE} AS app
 WORKDIR /app
-COPY package.json package-lock.json .npmrc ./
-# .npmrc skips onnxruntime-node's CUDA download; the cuda target fetches it below.
-RUN npm ci --omit=dev --no-audit --no-fund
+COPY package.json package-lock.json ./
+# onnxruntime-node's installer would fetch the CUDA provider: skipped here whatever the
+# npm version (npm 11 also skips it by package.json's allowScripts); the cuda target runs it.
+RUN ONNXRUNTIME_NODE_INSTALL=skip npm ci --omit=dev --no-audit --no-fund
 COPY tsconfig.base.json tsconfig.json ./
 COPY shared ./shared
 COPY gpu-machine ./gpu-machine
@@ -51,7 +52,7 @@ RUN ln -s /usr/local/lib/node_modules/npm/bin/npm-cli.js /usr/local/bin/npm
 WORKDIR /app
 COPY --from=app /app /app
 COPY --from=app /models /models
-RUN ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node
+RUN cd node_modules/onnxruntime-node && ONNXRUNTIME_NODE_INSTALL=cuda12 node script/install.js
 ARG WHISPER_MODEL=
 ENV NODE_ENV=production FFMPEG_PATH=/usr/bin/ffmpeg FFPROBE_PATH=/usr/bin/ffprobe WHISPER_DEVICE=cuda WHISPER_BATCH=auto
 ENV WHISPER_MODEL_DIR=${WHISPER_MODEL}

@@ -59,7 +59,10 @@ try {
     if (got.length === 0) break;
     ranges.push(...got.filter((t) => t.kind === "range"));
   }
-  const polls = await hammer(async () => (await fetch(`${edge.url}/v1/transcriptions/${job.id}`, { headers }).then(async (r) => (await r.arrayBuffer(), r.ok))));
+  const polls = await hammer(async () => (await fetch(`${edge.url}/v1/transcriptions/${job.id}`, { headers }).then(async (r) => {
+    await r.arrayBuffer();
+    return r.ok;
+  })));
   // Each worker posts to its own ranges, 10 segments per post, as a machine does after a batch.
   const posts = await hammer(async (w, i) => {
     const task = ranges[(w + i * concurrency) % ranges.length]!;

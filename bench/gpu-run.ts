@@ -6,7 +6,7 @@ import { gpuMemory } from "../gpu-machine/engine/batch-size.ts";
 import { cudaProviderInstalled, DEVICES, type Device } from "../gpu-machine/engine/execution-provider.ts";
 import { writeFloatModel } from "../gpu-machine/engine/float-model.ts";
 import { packagedModelDir } from "../gpu-machine/engine/model-dir.ts";
-import { WhisperEngine } from "../gpu-machine/engine/whisper-engine.ts";
+import type { WhisperEngine } from "../gpu-machine/engine/whisper-engine.ts";
 import { wordErrorRate } from "../gpu-machine/eval/wer.ts";
 import { loadWarmEngine, transcribeInMemory } from "./in-memory.ts";
 import { benchArg, benchMeta, writeResult } from "./results.ts";

@@ -9,6 +9,7 @@ import { REPO_ROOT } from "../test/support/shared-data.ts";
 import { TEST_API_KEYS, TEST_MACHINE_TOKEN, TEST_WEBHOOK_SIGNING_KEY } from "../test/support/test-secrets.ts";
 import { JobTimeline } from "./job-timeline.ts";
 import { benchArg, benchMeta, writeResult } from "./results.ts";
+import { waitUntil } from "../shared/sleep.ts";
 
 /**
  * Measure 3: scaling to many machines. The real edge (wrangler dev: job object,
@@ -84,7 +85,7 @@ async function runOnce(n: number, mediaUrl: string): Promise<Row> {
       m.child.stderr?.on("data", (d: Buffer) => (m.log += d.toString()));
       machines.push(m);
     }
-    for (let i = 0; i < 600 && !machines.every((m) => m.log.includes("serving")); i++) await new Promise((r) => setTimeout(r, 100));
+    await waitUntil(() => machines.every((m) => m.log.includes("serving")), { timeoutMs: 60_000, intervalMs: 100 });
     const headers = { authorization: `Bearer ${KEY}` };
     const timeline = new JobTimeline();
     const job = (await (await fetch(`${edge.url}/v1/transcriptions`, { method: "POST", headers, body: JSON.stringify({ audio_url: mediaUrl, language: "en" }) })).json()) as TranscriptionJob;

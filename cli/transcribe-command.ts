@@ -1,5 +1,5 @@
 import { writeFile } from "node:fs/promises";
-import type { CreatedTranscription } from "../shared/api.ts";
+import type { CreatedTranscription, TranscriptionJob } from "../shared/api.ts";
 import type { TranscriptFormat } from "../shared/formats/render.ts";
 import { serveLocalFile } from "../gpu-machine/media/local-file-server.ts";
 import type { ApiClient } from "./api-client.ts";
@@ -60,7 +60,7 @@ async function create(client: ApiClient, audioUrl: string, req: TranscribeReques
 
 async function follow(client: ApiClient, created: CreatedTranscription, req: TranscribeRequest, io: CliIo): Promise<number> {
   const display = new ProgressDisplay({ write: (text) => io.stderr.write(text), isTTY: io.isTTY, columns: io.columns });
-  let job;
+  let job: TranscriptionJob;
   try {
     job = await waitForJob(client, created.id, { pollMs: io.pollMs, display, signal: io.signal });
   } catch (error) {

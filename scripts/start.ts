@@ -1,7 +1,8 @@
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { LocalSupervisor, MACHINE_COMMAND } from "../gpu-machine/supervisor/local-supervisor.ts";
 import { buildWeb } from "./build-web.ts";
 import { randomToken, readDevVars, writeDevVars } from "./dev-vars.ts";
+import { waitUntil } from "../shared/sleep.ts";
 
 /**
  * `npm start`: the whole system on one machine, no cloud account.
@@ -92,12 +93,15 @@ async function main(): Promise<void> {
   for (const [k, v] of Object.entries(local)) args.push("--var", `${k}:${v}`);
   // wrangler reads ./.dev.vars itself; secrets from another file go in as vars, which win.
   if (devVarsPath !== ".dev.vars") for (const [k, v] of vars) args.push("--var", `${k}:${v}`);
+  // worker-configuration.d.ts is generated, not committed: made here from the same config and
+  // .dev.vars that wrangler dev reads, it has nothing to warn about ("types might be out of date").
+  execFileSync("npx", ["wrangler", "types", "--strict-vars=false"], { stdio: "ignore", env: { ...process.env, WRANGLER_SEND_METRICS: "false" } });
   wrangler = spawn("npx", args, { stdio: ["ignore", "inherit", "inherit"], detached: true, env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_SEND_METRICS: "false" } });
   wrangler.on("exit", (code, signal) => {
     if (!stopping) console.error(`longscribe: wrangler dev exited (${signal ?? `code ${code}`})`);
     void stop(code ?? 1);
   });
-  for (let i = 0; i < 240 && !(await answers(`${api}/healthz`)); i++) await new Promise((r) => setTimeout(r, 250));
+  await waitUntil(() => answers(`${api}/healthz`), { timeoutMs: 60_000, intervalMs: 250 });
   if (!(await answers(`${api}/healthz`))) {
     console.error(`longscribe: the API did not answer on ${api} within 60 s; see wrangler's output above`);
     return stop(1);

@@ -12,6 +12,7 @@ import { startMediaServer, type MediaServer } from "./support/media-server.ts";
 import { missingShared, REPO_ROOT, readJsonl, sharedPath } from "./support/shared-data.ts";
 import { TEST_API_KEYS, TEST_MACHINE_TOKEN, TEST_WEBHOOK_SIGNING_KEY } from "./support/test-secrets.ts";
 import { packagedModel } from "./support/whisper-models.ts";
+import { waitUntil } from "../shared/sleep.ts";
 
 const need = missingShared("data/longform/en-20min.opus", "data/longform/en-20min.jsonl");
 const LEASE_SEC = 10;
@@ -72,7 +73,7 @@ describe.skipIf(need.missing)("end to end: the Worker under wrangler dev, two ma
     // Kill machine A once it is inside a range: its lease runs out and B redoes the range.
     await until(created.id, (j) => j.status === "running" && (j.progress?.ranges_done ?? 0) >= 1, 300);
     const a = machines[0]!;
-    for (let i = 0; i < 200 && !/start tr_\S+\.r\d+/.test(a.log().split("\n").filter((l) => /start|done/.test(l)).at(-1) ?? ""); i++) await new Promise((r) => setTimeout(r, 100));
+    await waitUntil(() => /start tr_\S+\.r\d+/.test(a.log().split("\n").filter((l) => /start|done/.test(l)).at(-1) ?? ""), { timeoutMs: 20_000, intervalMs: 100 });
     const killedTask = /start (tr_\S+\.r\d+)/.exec(a.log().split("\n").filter((l) => /start|done/.test(l)).at(-1) ?? "")?.[1];
     a.child.kill("SIGKILL");
     const finished = await until(created.id, (j) => j.status !== "running" && j.status !== "queued" && j.status !== "planning", 600);
@@ -133,15 +134,15 @@ describe.skipIf(need.missing)("end to end: the Worker under wrangler dev, two ma
     const b = machines[1]!;
     const created = (await (await api("POST", "/v1/transcriptions", { audio_url: media.url("/en-20min.opus"), language: "en" })).json()) as TranscriptionJob;
     await until(created.id, (j) => j.status === "running", 120);
-    for (let i = 0; i < 300 && !b.log().includes(`start ${created.id}.r`); i++) await new Promise((r) => setTimeout(r, 100));
+    await waitUntil(() => b.log().includes(`start ${created.id}.r`), { timeoutMs: 30_000, intervalMs: 100 });
     expect(b.log()).toContain(`start ${created.id}.r`);
     const canceledAt = Date.now();
     expect((await api("POST", `/v1/transcriptions/${created.id}/cancel`)).status).toBe(200);
     // The machine hears it at its next heartbeat (every LEASE_SEC / 3) and stops between model calls.
-    for (let i = 0; i < 200 && !b.log().includes(`stopping ${created.id}`); i++) await new Promise((r) => setTimeout(r, 50));
+    await waitUntil(() => b.log().includes(`stopping ${created.id}`), { timeoutMs: 10_000, intervalMs: 50 });
     expect(b.log()).toMatch(new RegExp(`stopping ${created.id}\\.r\\d+: canceled`));
     expect(Date.now() - canceledAt).toBeLessThanOrEqual((LEASE_SEC / 3 + 1) * 1000);
-    for (let i = 0; i < 100 && !new RegExp(`stopped ${created.id}\\.r\\d+ .*: canceled`).test(b.log()); i++) await new Promise((r) => setTimeout(r, 100));
+    await waitUntil(() => new RegExp(`stopped ${created.id}\\.r\\d+ .*: canceled`).test(b.log()), { timeoutMs: 10_000, intervalMs: 100 });
     expect(b.log()).toMatch(new RegExp(`stopped ${created.id}\\.r\\d+ .*: canceled`));
   }, 300_000);
 });

@@ -5,6 +5,7 @@ import { ProviderApiError } from "../edge/providers/provider-api.ts";
 import { FlyProvider, type MachineSpec } from "../edge/providers/fly-provider.ts";
 import { LocalSupervisor } from "../gpu-machine/supervisor/local-supervisor.ts";
 import { REPO_ROOT } from "./support/shared-data.ts";
+import { waitUntil } from "../shared/sleep.ts";
 
 const fixture = (name: string) => readFileSync(`${REPO_ROOT}/test/fixtures/fly/${name}`, "utf8");
 const SPEC: MachineSpec = { image: "registry.fly.io/longscribe-machines:latest", guest: { cpu_kind: "performance", cpus: 8, memory_mb: 16384 }, region: "ord", env: { EDGE_URL: "https://api.example.com" } };
@@ -108,7 +109,7 @@ describe("Fly Machines client against the local supervisor", () => {
     expect(first.created).toHaveLength(1);
     const id = first.created[0]!.id;
     await c.wait(id, "started", 10);
-    for (let i = 0; i < 50 && !lines.some((l) => l.includes(`up ${id} token=true`)); i++) await new Promise((r) => setTimeout(r, 50));
+    await waitUntil(() => lines.some((l) => l.includes(`up ${id} token=true`)), { timeoutMs: 2_500, intervalMs: 50 });
     expect(lines.some((l) => l.includes(`up ${id} token=true`))).toBe(true); // its id and the app secret reach it
     expect((await c.start(id)).previous_state).toBe("started"); // a no-op
     expect(await provider.list()).toEqual([{ id, state: "started", machine_type: "local" }]);

@@ -10,6 +10,7 @@ import { freePort } from "./support/local-edge.ts";
 import { startMediaServer, type MediaServer } from "./support/media-server.ts";
 import { missingShared, REPO_ROOT, sharedPath } from "./support/shared-data.ts";
 import { packagedModel } from "./support/whisper-models.ts";
+import { waitUntil } from "../shared/sleep.ts";
 
 const need = missingShared("data/speech/jfk/jfk.wav");
 const JOBS = 6;
@@ -105,7 +106,7 @@ describe.skipIf(need.missing)("npm start: the edge and the local supervisor star
 
     // Scale to zero: machines exit by themselves once idle.
     const idleFrom = Date.now();
-    for (let i = 0; i < 120 && (await running()) > 0; i++) await new Promise((r) => setTimeout(r, 250));
+    await waitUntil(async () => (await running()) === 0, { timeoutMs: 30_000, intervalMs: 250 });
     expect(await running()).toBe(0);
     const zeroSec = (Date.now() - idleFrom) / 1000;
 

@@ -9,6 +9,7 @@ import type { Task } from "../shared/protocol.ts";
 import { startMediaServer, type MediaServer } from "./support/media-server.ts";
 import { missingShared, sharedPath } from "./support/shared-data.ts";
 import { packagedModel } from "./support/whisper-models.ts";
+import { waitUntil } from "../shared/sleep.ts";
 
 const shared = missingShared("data/formats/excerpt.opus");
 const TOKEN = "runtime-test-machine-token-0123456789abcdef";
@@ -92,7 +93,7 @@ describe.skipIf(shared.missing)("machine runtime", () => {
     // One chunk per batch, so segments are posted while most of the range is still ahead.
     const machine = machineFor(edge.url, { IDLE_EXIT_SEC: "60", SHUTDOWN_GRACE_SEC: "10", WHISPER_BATCH: "1" });
     const running = machine.run();
-    for (let i = 0; i < 100 && !edge.posts.some((p) => p.path.endsWith("/segments")); i++) await new Promise((r) => setTimeout(r, 100));
+    await waitUntil(() => edge.posts.some((p) => p.path.endsWith("/segments")), { timeoutMs: 10_000, intervalMs: 100 });
     const claimsBefore = edge.posts.filter((p) => p.path === "/v1/machine/claim").length;
     await machine.shutdown();
     expect(await running).toBe("shutdown");

@@ -123,7 +123,7 @@ export class RangeLeases {
   /** A range lease's deadline came; a heartbeat may have moved it since, and then it is set again. */
   async expire(index: number, now: number): Promise<void> {
     const range = this.host.store.readRange(index);
-    if (!range || range.state.status !== "leased" || range.state.lease_until > now) {
+    if (range?.state.status !== "leased" || range.state.lease_until > now) {
       this.host.deadlines.clear("range_lease", String(index));
       if (range?.state.status === "leased") this.host.deadlines.set("range_lease", String(index), range.state.lease_until);
       return;
@@ -145,7 +145,7 @@ export class RangeLeases {
   private redoDisagreeing(): boolean {
     const { store } = this.host;
     const job = store.readJob();
-    if (!job || job.options.language !== "auto" || job.settled_language) return false;
+    if (job?.options.language !== "auto" || job.settled_language) return false;
     const vote = store.languageVote().map((v) => ({ language: v.language, weight: v.sec }));
     const decision = languageRedo(vote, store.rangeLanguages().map((r) => ({ range_index: r.range_idx, language: r.language })));
     if (!decision) return false;

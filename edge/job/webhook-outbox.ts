@@ -53,7 +53,7 @@ export class WebhookOutbox {
   /** Runs one delivery attempt of a due event and records it. */
   async attempt(eventId: string, config: WebhookConfig, secret: string, policy: UrlPolicy, now: number): Promise<void> {
     const row = this.sql.exec<EventRow>("SELECT * FROM webhook_events WHERE id = ?", eventId).toArray()[0];
-    if (!row || row.state !== "pending") return this.deadlines.clear("webhook", eventId);
+    if (row?.state !== "pending") return this.deadlines.clear("webhook", eventId);
     const outcome = await deliverOnce({ url: config.url, secret, eventId, body: row.body }, policy);
     const attempts = row.attempts + 1;
     const firstAttempt = row.first_attempt_at ?? now;

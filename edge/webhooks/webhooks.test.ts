@@ -9,6 +9,7 @@ import { drainAlarms, leaseNext, waitForIdleAlarm, plan, seg, stubFor } from "..
 import { call, getJob, KEY_A, reportRow, submit } from "../test-helpers.ts";
 import { WEBHOOK_TIMEOUT_MS } from "./delivery.ts";
 import { deriveWebhookSecret } from "../../shared/webhook-signing.ts";
+import { waitUntil } from "../../shared/sleep.ts";
 
 interface Delivery {
   headers: Record<string, string>;
@@ -32,7 +33,7 @@ function hookPath(kind: string): string {
 
 /** The object's own alarm delivers the first attempt; wait until it has been recorded. */
 async function attemptsReach(id: string, n: number): Promise<void> {
-  for (let i = 0; i < 500 && ((await getJob(id)).webhook?.attempts ?? 0) < n; i++) await new Promise((r) => setTimeout(r, 10));
+  await waitUntil(async () => ((await getJob(id)).webhook?.attempts ?? 0) >= n, { timeoutMs: 10_000, intervalMs: 10 });
 }
 
 describe("webhooks", () => {

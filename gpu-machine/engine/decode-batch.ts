@@ -88,7 +88,7 @@ export async function decodeBatch(model: WhisperModel, items: readonly DecodeIte
   const attentionLayers = [...new Set(vocab.alignmentHeads.map(([l]) => l))];
   const attentionOutputs = options.attention ? attentionLayers.map((l) => `cross_attentions.${l}`) : [];
 
-  let encoderStates: Feeds = {};
+  const encoderStates: Feeds = {};
   let selfStates: Feeds = {};
   const run = async (ids: number[], first: boolean, batch: number, encoderStates: Feeds | null, selfStates: Feeds, withAttention: boolean) => {
     const feeds: Feeds = {

@@ -85,7 +85,7 @@ function rewriteGraph(g: Graph, producer: ReadonlyMap<string, Node>, initializer
     if (n.opType !== "MatMulInteger" && n.opType !== "ConvInteger") continue;
     const [aQ, bQ, , bZp] = n.input ?? [];
     const quantize = producer.get(aQ ?? "");
-    if (!quantize || quantize.opType !== "DynamicQuantizeLinear") throw new FloatGraphError(`${n.name}: its input ${aQ} does not come from DynamicQuantizeLinear`);
+    if (quantize?.opType !== "DynamicQuantizeLinear") throw new FloatGraphError(`${n.name}: its input ${aQ} does not come from DynamicQuantizeLinear`);
     const weight = initializers.get(bQ ?? "");
     if (!weight) throw new FloatGraphError(`${n.name}: its weight ${bQ} is not an initializer (activation × activation is not a dynamic-quantization pattern)`);
     const cast = single(consumers(n.output![0]!), "Cast", n);

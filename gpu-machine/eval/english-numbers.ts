@@ -107,9 +107,12 @@ class SpokenNumber {
   }
 
   add(word: NumberWord): void {
-    if (word.cls === "scale") return this.scale(word.value);
+    if (word.cls === "scale") {
+      this.scale(word.value);
+      return;
+    }
     if (word.cls === "zero") {
-      this.head = this.text() + "0";
+      this.head = `${this.text()}0`;
       this.group = null;
     } else if (this.canAdd(word)) {
       this.group = (this.group ?? 0n) + word.value;
@@ -136,7 +139,7 @@ class SpokenNumber {
   }
 
   startDecimal(): void {
-    this.head = this.text() + ".";
+    this.head = `${this.text()}.`;
     this.group = null;
     this.last = "point";
   }

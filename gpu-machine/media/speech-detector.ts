@@ -89,8 +89,8 @@ export class SileroSpeechDetector implements SpeechDetector {
       state: new ort.Tensor("float32", this.state, [2, 1, 128]),
       sr: this.sr,
     });
-    this.probs.push((out["output"]!.data as Float32Array)[0]!);
-    this.state = new Float32Array(out["stateN"]!.data as Float32Array);
+    this.probs.push((out.output!.data as Float32Array)[0]!);
+    this.state = new Float32Array(out.stateN!.data as Float32Array);
     // The next frame's context is this frame's tail.
     this.input.copyWithin(0, FRAME, FRAME + CONTEXT);
     this.pendingLength = 0;

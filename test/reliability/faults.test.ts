@@ -5,6 +5,7 @@ import { recordRow } from "../support/reliability-report.ts";
 import { missingShared, sharedPath } from "../support/shared-data.ts";
 import { packagedModel } from "../support/whisper-models.ts";
 import { sameTranscript, Stack, type Transcript } from "./stack.ts";
+import { waitUntil } from "../../shared/sleep.ts";
 
 /**
  * Faults on the full local stack (wrangler dev, the supervisor as its own
@@ -109,7 +110,7 @@ describe.skipIf(need.missing)(SUITE, () => {
     await stack.restartEdge();
     await same("restart wrangler dev mid-job", job.id, "wrangler dev stopped and started on its state");
     // The completion webhook may follow the job's status by a moment.
-    for (let i = 0; i < 100 && !stack.deliveries.some((d) => d.jobId === job.id && d.type === "transcription.completed"); i++) await new Promise((r) => setTimeout(r, 100));
+    await waitUntil(() => stack.deliveries.some((d) => d.jobId === job.id && d.type === "transcription.completed"), { timeoutMs: 10_000, intervalMs: 100 });
     const mine = stack.deliveries.filter((d) => d.jobId === job.id);
     const ids = mine.map((d) => d.id);
     const completed = mine.filter((d) => d.type === "transcription.completed").length;

@@ -83,7 +83,7 @@ describe.skipIf(need.missing)("load and bad media (full local stack)", () => {
           if (wait > 0) await new Promise((r) => setTimeout(r, wait));
           const t = performance.now();
           const res = await fetch(`${stack.api}/v1/transcriptions/${job.id}`, { headers: { authorization: `Bearer ${KEY}` } }).catch(() => null);
-          if (!res || res.status !== 200) failed++;
+          if (res?.status !== 200) failed++;
           await res?.arrayBuffer();
           latencies.push(performance.now() - t);
           next += (workers * 1000) / POLL_RATE;

@@ -9,6 +9,7 @@ import type { TranscriptionJob } from "../../shared/api.ts";
 import { freePort, startLocalEdge, type LocalEdge } from "../support/local-edge.ts";
 import { REPO_ROOT } from "../support/shared-data.ts";
 import { TEST_API_KEYS, TEST_MACHINE_TOKEN, TEST_WEBHOOK_SIGNING_KEY } from "../support/test-secrets.ts";
+import { waitUntil } from "../../shared/sleep.ts";
 
 /**
  * The whole system as `npm start` runs it, in pieces a test can break: the edge
@@ -112,7 +113,7 @@ export class Stack {
     });
     child.stderr?.on("data", (d: Buffer) => (this.supervisorLog = (this.supervisorLog + d.toString()).slice(-200_000)));
     this.supervisor = child;
-    for (let i = 0; i < 200 && !this.supervisorLog.includes("supervisor listening"); i++) await new Promise((r) => setTimeout(r, 50));
+    await waitUntil(() => this.supervisorLog.includes("supervisor listening"), { timeoutMs: 10_000, intervalMs: 50 });
     if (!this.supervisorLog.includes("supervisor listening")) throw new Error(`supervisor did not start:\n${this.supervisorLog}`);
   }
 

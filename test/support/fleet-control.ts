@@ -1,13 +1,15 @@
 import { env, runDurableObjectAlarm } from "cloudflare:test";
+import { sleep } from "../../shared/sleep.ts";
+import { DEFAULT_SHARD, queueName } from "../../edge/queue/work.ts";
 
 /**
  * For workerd tests of the fleet (typechecked with edge/tsconfig.json): the queue object, a wait that keeps its
  * alarm turning, and the controls of the fake providers (fake-providers.ts).
  */
 
-export const queue = () => env.QUEUE.get(env.QUEUE.idFromName("queue:default"));
+export const queue = () => env.QUEUE.get(env.QUEUE.idFromName(queueName(DEFAULT_SHARD)));
 
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+export { sleep };
 
 /** Reads until `ok`, running the queue's alarm between reads; fails naming what it waited for and what it last saw. */
 export async function until<T>(read: () => Promise<T>, ok: (value: T) => boolean, what: string, ms = 5_000): Promise<T> {
