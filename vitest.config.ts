@@ -3,7 +3,6 @@ import { defineConfig } from "vitest/config";
 import { fakeInternet } from "./test/support/fake-internet.ts";
 import { TEST_API_KEYS, TEST_MACHINE_TOKEN, TEST_WEBHOOK_SIGNING_KEY } from "./test/support/test-secrets.ts";
 
-
 function edgeProject(name: string, include: string[], exclude: string[], vars: Record<string, string>) {
   return {
     plugins: [
@@ -21,29 +20,55 @@ function edgeProject(name: string, include: string[], exclude: string[], vars: R
 }
 
 const RUNPOD = {
-  ALLOW_LOOPBACK_URLS: "false", RUNPOD_API_URL: "https://runpod.test", RUNPOD_GPU_TYPES: "NVIDIA L4,NVIDIA RTX A5000,NVIDIA A100 80GB PCIe",
-  RUNPOD_IMAGE: "ghcr.io/longscribe/machine:cuda", PUBLIC_BASE_URL: "https://api.test", MAX_MACHINES: "3", MACHINE_START_GRACE_SEC: "60",
-  IDLE_EXIT_SEC: "1", MACHINE_IDLE_GRACE_SEC: "0", MACHINE_ENV: '{"WHISPER_BATCH":"16"}',
+  ALLOW_LOOPBACK_URLS: "false",
+  RUNPOD_API_URL: "https://runpod.test",
+  RUNPOD_GPU_TYPES: "NVIDIA L4,NVIDIA RTX A5000,NVIDIA A100 80GB PCIe",
+  RUNPOD_IMAGE: "ghcr.io/longscribe/machine:cuda",
+  PUBLIC_BASE_URL: "https://api.test",
+  MAX_MACHINES: "3",
+  MACHINE_START_GRACE_SEC: "60",
+  IDLE_EXIT_SEC: "1",
+  MACHINE_IDLE_GRACE_SEC: "0",
+  MACHINE_ENV: '{"WHISPER_BATCH":"16"}',
 };
 
 export default defineConfig({
   test: {
     projects: [
       // Edge code runs inside workerd, as it does in production.
-      edgeProject("edge", ["edge/**/*.test.ts"], ["edge/**/*.loopback.test.ts", "edge/**/*.fleet.test.ts", "edge/**/*.runpod.test.ts", "edge/**/*.fallback.test.ts"], { ALLOW_LOOPBACK_URLS: "false" }),
+      edgeProject(
+        "edge",
+        ["edge/**/*.test.ts"],
+        ["edge/**/*.loopback.test.ts", "edge/**/*.fleet.test.ts", "edge/**/*.runpod.test.ts", "edge/**/*.fallback.test.ts"],
+        { ALLOW_LOOPBACK_URLS: "false" },
+      ),
       // The same Worker starting machines through a (fake) Fly Machines API.
       edgeProject("edge-fleet", ["edge/**/*.fleet.test.ts"], [], {
-        ALLOW_LOOPBACK_URLS: "false", MACHINE_PROVIDER: "fly", FLY_API_URL: "https://fly.test", FLY_APP: "longscribe-machines", FLY_API_TOKEN: "fly-test-token",
-        PUBLIC_BASE_URL: "https://api.test", MACHINE_REGION: "ord", MAX_MACHINES: "3", MACHINE_START_GRACE_SEC: "60",
+        ALLOW_LOOPBACK_URLS: "false",
+        MACHINE_PROVIDER: "fly",
+        FLY_API_URL: "https://fly.test",
+        FLY_APP: "longscribe-machines",
+        FLY_API_TOKEN: "fly-test-token",
+        PUBLIC_BASE_URL: "https://api.test",
+        MACHINE_REGION: "ord",
+        MAX_MACHINES: "3",
+        MACHINE_START_GRACE_SEC: "60",
       }),
       // RunPod GPU pods alone (a fake RunPod v2 API); idle machines are retired a second after their last work.
       edgeProject("edge-runpod", ["edge/**/*.runpod.test.ts"], [], {
-        ...RUNPOD, RUNPOD_API_KEY: "runpod-key-solo", MACHINE_PROVIDER: "runpod",
+        ...RUNPOD,
+        RUNPOD_API_KEY: "runpod-key-solo",
+        MACHINE_PROVIDER: "runpod",
       }),
       // RunPod first, Fly's CPU guests when RunPod cannot start pods.
       edgeProject("edge-fallback", ["edge/**/*.fallback.test.ts"], [], {
-        ...RUNPOD, RUNPOD_API_KEY: "runpod-key-fallback", MACHINE_PROVIDER: "runpod,fly",
-        FLY_API_URL: "https://fly.test", FLY_APP: "longscribe-fallback", FLY_API_TOKEN: "fly-test-token", AUDIO_SEC_PER_MACHINE: "60",
+        ...RUNPOD,
+        RUNPOD_API_KEY: "runpod-key-fallback",
+        MACHINE_PROVIDER: "runpod,fly",
+        FLY_API_URL: "https://fly.test",
+        FLY_APP: "longscribe-fallback",
+        FLY_API_TOKEN: "fly-test-token",
+        AUDIO_SEC_PER_MACHINE: "60",
       }),
       // The same Worker in local mode, where media may live on 127.0.0.1.
       edgeProject("edge-local", ["edge/**/*.loopback.test.ts"], [], { ALLOW_LOOPBACK_URLS: "true" }),

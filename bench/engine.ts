@@ -29,7 +29,16 @@ const wer = (hypothesis: string) => (reference === null ? null : +(wordErrorRate
 console.log(`${file}: ${audioSec.toFixed(1)} s in memory; ${threads} threads`);
 const detector = await loadSpeechDetector({ VAD: true });
 
-interface Row { model: string; engine: "longscribe" | "transformers.js" | "transformers.js (text only)"; batch: number | null; audio_sec: number; wall_sec: number; rtf: number; wer: number | null; speedup_vs_transformersjs: number | null }
+interface Row {
+  model: string;
+  engine: "longscribe" | "transformers.js" | "transformers.js (text only)";
+  batch: number | null;
+  audio_sec: number;
+  wall_sec: number;
+  rtf: number;
+  wer: number | null;
+  speedup_vs_transformersjs: number | null;
+}
 const rows: Row[] = [];
 const models_used: Record<string, string> = {};
 for (const size of models) {
@@ -46,7 +55,16 @@ for (const size of models) {
     const theirText = await theirs.transcribe(samples, { timestamps });
     const wall = (performance.now() - t) / 1000;
     if (timestamps) theirWall = wall;
-    const row: Row = { model: `whisper-${size}`, engine: timestamps ? "transformers.js" : "transformers.js (text only)", batch: null, audio_sec: +audioSec.toFixed(1), wall_sec: +wall.toFixed(2), rtf: +(wall / audioSec).toFixed(4), wer: wer(theirText), speedup_vs_transformersjs: +(theirWall / wall).toFixed(2) };
+    const row: Row = {
+      model: `whisper-${size}`,
+      engine: timestamps ? "transformers.js" : "transformers.js (text only)",
+      batch: null,
+      audio_sec: +audioSec.toFixed(1),
+      wall_sec: +wall.toFixed(2),
+      rtf: +(wall / audioSec).toFixed(4),
+      wer: wer(theirText),
+      speedup_vs_transformersjs: +(theirWall / wall).toFixed(2),
+    };
     rows.push(row);
     console.log(JSON.stringify(row));
   }
@@ -55,7 +73,16 @@ for (const size of models) {
   const engine = await loadWarmEngine(dir, threads);
   for (const batch of batches) {
     const { segments, wallSec: wall } = await transcribeInMemory(samples, engine, detector, batch);
-    const row: Row = { model: `whisper-${size}`, engine: "longscribe", batch, audio_sec: +audioSec.toFixed(1), wall_sec: +wall.toFixed(2), rtf: +(wall / audioSec).toFixed(4), wer: wer(segments.map((s) => s.text).join(" ")), speedup_vs_transformersjs: +(theirWall / wall).toFixed(2) };
+    const row: Row = {
+      model: `whisper-${size}`,
+      engine: "longscribe",
+      batch,
+      audio_sec: +audioSec.toFixed(1),
+      wall_sec: +wall.toFixed(2),
+      rtf: +(wall / audioSec).toFixed(4),
+      wer: wer(segments.map((s) => s.text).join(" ")),
+      speedup_vs_transformersjs: +(theirWall / wall).toFixed(2),
+    };
     rows.push(row);
     console.log(JSON.stringify(row));
   }

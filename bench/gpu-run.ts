@@ -40,25 +40,47 @@ async function audio(): Promise<{ samples: Float32Array; reference: string | nul
 }
 
 // ---- providers ------------------------------------------------------------------------
-interface ProviderCheck { device: Device; starts: boolean; detail: string }
+interface ProviderCheck {
+  device: Device;
+  starts: boolean;
+  detail: string;
+}
 async function checkProvider(device: Device, floatEncoder: string): Promise<ProviderCheck> {
   if (device === "cpu") return { device, starts: true, detail: "always" };
-  if (device === "cuda" && !cudaProviderInstalled()) return { device, starts: false, detail: "onnxruntime-node has no CUDA provider library here (it comes with ONNXRUNTIME_NODE_INSTALL=cuda12 at install)" };
+  if (device === "cuda" && !cudaProviderInstalled())
+    return { device, starts: false, detail: "onnxruntime-node has no CUDA provider library here (it comes with ONNXRUNTIME_NODE_INSTALL=cuda12 at install)" };
   try {
     const session = await ort.InferenceSession.create(floatEncoder, { executionProviders: [device], logSeverityLevel: 3 });
     await session.release();
     return { device, starts: true, detail: "a session started" };
   } catch (error) {
-    return { device, starts: false, detail: (error as Error).message.split("\n").find((l) => /adapter|cuda|vulkan/i.test(l))?.trim() ?? (error as Error).message.slice(0, 300) };
+    return {
+      device,
+      starts: false,
+      detail:
+        (error as Error).message
+          .split("\n")
+          .find((l) => /adapter|cuda|vulkan/i.test(l))
+          ?.trim() ?? (error as Error).message.slice(0, 300),
+    };
   }
 }
 
 // ---- one run ----------------------------------------------------------------------------
 type Variant = "q8" | "fp32" | "fp16";
 interface Row {
-  model: string; variant: Variant; device: Device; batch: number; audio_sec: number; wall_sec: number; rtf: number; x_real_time: number; wer: number | null;
+  model: string;
+  variant: Variant;
+  device: Device;
+  batch: number;
+  audio_sec: number;
+  wall_sec: number;
+  rtf: number;
+  x_real_time: number;
+  wer: number | null;
   stages: { features_pct: number; encoder_pct: number; decoder_pct: number; other_pct: number };
-  gpu_memory_used_mib: number | null; rss_mib: number;
+  gpu_memory_used_mib: number | null;
+  rss_mib: number;
 }
 
 /** Times the engine's stages by wrapping its feature, encoder and decoder calls. */
@@ -81,7 +103,15 @@ function stageClock(engine: WhisperEngine) {
   return spent;
 }
 
-async function runOne(dir: string, model: string, variant: Variant, device: Device, batch: number, samples: Float32Array, reference: string | null): Promise<Row> {
+async function runOne(
+  dir: string,
+  model: string,
+  variant: Variant,
+  device: Device,
+  batch: number,
+  samples: Float32Array,
+  reference: string | null,
+): Promise<Row> {
   // Warmed up: the first GPU call compiles its kernels.
   const engine = await loadWarmEngine(dir, threads, { device, variant });
   try {
@@ -92,10 +122,23 @@ async function runOne(dir: string, model: string, variant: Variant, device: Devi
     const pct = (x: number) => +((100 * x) / ms).toFixed(1);
     const memory = gpuMemory();
     return {
-      model, variant, device, batch, audio_sec: +audioSec.toFixed(1), wall_sec: +wallSec.toFixed(2), rtf: +(wallSec / audioSec).toFixed(5), x_real_time: +(audioSec / wallSec).toFixed(1),
+      model,
+      variant,
+      device,
+      batch,
+      audio_sec: +audioSec.toFixed(1),
+      wall_sec: +wallSec.toFixed(2),
+      rtf: +(wallSec / audioSec).toFixed(5),
+      x_real_time: +(audioSec / wallSec).toFixed(1),
       wer: reference === null ? null : +(wordErrorRate([{ reference, hypothesis: segments.map((s) => s.text).join(" ") }]).wer * 100).toFixed(2),
-      stages: { features_pct: pct(spent.features), encoder_pct: pct(spent.encoder), decoder_pct: pct(spent.decoder), other_pct: pct(ms - spent.features - spent.encoder - spent.decoder) },
-      gpu_memory_used_mib: memory?.used_mib ?? null, rss_mib: Math.round(process.memoryUsage().rss / 2 ** 20),
+      stages: {
+        features_pct: pct(spent.features),
+        encoder_pct: pct(spent.encoder),
+        decoder_pct: pct(spent.decoder),
+        other_pct: pct(ms - spent.features - spent.encoder - spent.decoder),
+      },
+      gpu_memory_used_mib: memory?.used_mib ?? null,
+      rss_mib: Math.round(process.memoryUsage().rss / 2 ** 20),
     };
   } finally {
     await engine.model.release();
@@ -107,7 +150,9 @@ const { samples, reference, source } = await audio();
 log(`${source}: ${(samples.length / SAMPLE_RATE).toFixed(1)} s of audio${reference ? ", with its reference text" : ", no reference (no WER)"}`);
 const sizes = benchArg("models", "tiny,base").split(",");
 const explicitDir = benchArg("model-dir", "");
-const models = explicitDir ? [{ name: explicitDir.split("/").filter(Boolean).pop()!, dir: explicitDir }] : sizes.map((s) => ({ name: `whisper-${s}`, dir: packagedModelDir(s as "tiny" | "base") ?? "" }));
+const models = explicitDir
+  ? [{ name: explicitDir.split("/").filter(Boolean).pop()!, dir: explicitDir }]
+  : sizes.map((s) => ({ name: `whisper-${s}`, dir: packagedModelDir(s as "tiny" | "base") ?? "" }));
 const rows: Row[] = [];
 const skipped: string[] = [];
 const work = mkdtempSync(join(tmpdir(), "bench-gpu-"));
@@ -154,7 +199,10 @@ try {
   rmSync(work, { recursive: true, force: true });
 }
 const gpu = gpuMemory();
-const machineTag = (gpu?.name ?? "no-gpu").toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "");
+const machineTag = (gpu?.name ?? "no-gpu")
+  .toLowerCase()
+  .replace(/[^a-z0-9]+/g, "-")
+  .replace(/^-|-$/g, "");
 const out = writeResult(`gpu-${machineTag}`, {
   ...benchMeta(),
   host: hostname(),

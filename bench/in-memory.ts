@@ -12,7 +12,11 @@ import { readJsonl } from "../test/support/shared-data.ts";
 /** What the engine benchmarks share: a long recording in memory and the engine's own long-form path over it. */
 const SAMPLE_RATE = 16_000;
 
-interface Utterance { start: number; end: number; text: string }
+interface Utterance {
+  start: number;
+  end: number;
+  text: string;
+}
 
 /**
  * The first `minutes` of a recording decoded to 16 kHz mono, cut in the silence
@@ -51,11 +55,21 @@ async function* blocks(samples: Float32Array): AsyncGenerator<PcmBlock> {
 }
 
 /** The machine's path minus media and network: micro chunks cut at quiet points, decoded in batches. */
-export async function transcribeInMemory(samples: Float32Array, engine: ChunkEngine, detector: SpeechDetector | null, batchSize: number): Promise<{ segments: Segment[]; wallSec: number }> {
+export async function transcribeInMemory(
+  samples: Float32Array,
+  engine: ChunkEngine,
+  detector: SpeechDetector | null,
+  batchSize: number,
+): Promise<{ segments: Segment[]; wallSec: number }> {
   const segments: Segment[] = [];
   const t = performance.now();
-  await transcribeChunks(microChunks(blocks(samples), { rangeIndex: 0, detector }), engine, { language: "en", task: "transcribe", batchSize, wordTimestamps: false }, async (b) => {
-    segments.push(...b.segments);
-  });
+  await transcribeChunks(
+    microChunks(blocks(samples), { rangeIndex: 0, detector }),
+    engine,
+    { language: "en", task: "transcribe", batchSize, wordTimestamps: false },
+    async (b) => {
+      segments.push(...b.segments);
+    },
+  );
   return { segments, wallSec: (performance.now() - t) / 1000 };
 }

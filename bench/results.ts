@@ -8,12 +8,18 @@ import { REPO_ROOT } from "../test/support/shared-data.ts";
 export function benchMeta(): { date: string; commit: string; machine: string; node: string } {
   // A packed bundle (bench/gpu-pack.ts) runs outside any checkout and carries its commit.
   let commit = process.env.BENCH_COMMIT ?? "unknown";
-  if (!process.env.BENCH_COMMIT) try {
-    commit = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: REPO_ROOT, encoding: "utf8" }).trim();
-  } catch {
-    // not a git checkout
-  }
-  return { date: new Date().toISOString(), commit, machine: `${cpus()[0]?.model ?? "cpu"} × ${cpus().length}, ${Math.round(totalmem() / 2 ** 30)} GB`, node: process.version };
+  if (!process.env.BENCH_COMMIT)
+    try {
+      commit = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: REPO_ROOT, encoding: "utf8" }).trim();
+    } catch {
+      // not a git checkout
+    }
+  return {
+    date: new Date().toISOString(),
+    commit,
+    machine: `${cpus()[0]?.model ?? "cpu"} × ${cpus().length}, ${Math.round(totalmem() / 2 ** 30)} GB`,
+    node: process.version,
+  };
 }
 
 /** bench/results/<name>.json (BENCH_RESULTS_DIR overrides the folder, for tests). */

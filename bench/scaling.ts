@@ -46,7 +46,15 @@ const compression = rtf / simulatedRtf;
  * as silence. The real pipeline still streams and cuts every range.
  */
 function longRecording(): Promise<string> {
-  return generated(`tone-${hours}h-8k-mulaw.wav`, (o) => ["-f", "lavfi", "-i", `sine=frequency=220:sample_rate=8000:duration=${audioSec}`, "-c:a", "pcm_mulaw", o]);
+  return generated(`tone-${hours}h-8k-mulaw.wav`, (o) => [
+    "-f",
+    "lavfi",
+    "-i",
+    `sine=frequency=220:sample_rate=8000:duration=${audioSec}`,
+    "-c:a",
+    "pcm_mulaw",
+    o,
+  ]);
 }
 
 interface Row {
@@ -68,7 +76,12 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
 }
 
 async function runOnce(n: number, mediaUrl: string): Promise<Row> {
-  const edge = await startLocalEdge({ API_KEYS: TEST_API_KEYS.join(","), WEBHOOK_SIGNING_KEY: TEST_WEBHOOK_SIGNING_KEY, MACHINE_TOKEN: TEST_MACHINE_TOKEN, LEASE_SEC: "60" });
+  const edge = await startLocalEdge({
+    API_KEYS: TEST_API_KEYS.join(","),
+    WEBHOOK_SIGNING_KEY: TEST_WEBHOOK_SIGNING_KEY,
+    MACHINE_TOKEN: TEST_MACHINE_TOKEN,
+    LEASE_SEC: "60",
+  });
   const machines: Array<{ child: ChildProcess; log: string }> = [];
   const cleanup = async () => {
     for (const m of machines) m.child.kill("SIGKILL");
@@ -77,18 +90,32 @@ async function runOnce(n: number, mediaUrl: string): Promise<Row> {
   cleanups.add(cleanup);
   try {
     for (let i = 0; i < n; i++) {
-      const m = { child: spawn(process.execPath, ["--import", "tsx", "gpu-machine/cli.ts", "serve"], {
-        cwd: REPO_ROOT,
-        stdio: ["ignore", "ignore", "pipe"],
-        env: { ...process.env, EDGE_URL: edge.url, MACHINE_TOKEN: TEST_MACHINE_TOKEN, MACHINE_ID: `sim-${i}`, SIMULATED_RTF: String(simulatedRtf), VAD: "0", IDLE_EXIT_SEC: "3600", ALLOW_PRIVATE_MEDIA: "1" },
-      }), log: "" };
+      const m = {
+        child: spawn(process.execPath, ["--import", "tsx", "gpu-machine/cli.ts", "serve"], {
+          cwd: REPO_ROOT,
+          stdio: ["ignore", "ignore", "pipe"],
+          env: {
+            ...process.env,
+            EDGE_URL: edge.url,
+            MACHINE_TOKEN: TEST_MACHINE_TOKEN,
+            MACHINE_ID: `sim-${i}`,
+            SIMULATED_RTF: String(simulatedRtf),
+            VAD: "0",
+            IDLE_EXIT_SEC: "3600",
+            ALLOW_PRIVATE_MEDIA: "1",
+          },
+        }),
+        log: "",
+      };
       m.child.stderr?.on("data", (d: Buffer) => (m.log += d.toString()));
       machines.push(m);
     }
     await waitUntil(() => machines.every((m) => m.log.includes("serving")), { timeoutMs: 60_000, intervalMs: 100 });
     const headers = { authorization: `Bearer ${KEY}` };
     const timeline = new JobTimeline();
-    const job = (await (await fetch(`${edge.url}/v1/transcriptions`, { method: "POST", headers, body: JSON.stringify({ audio_url: mediaUrl, language: "en" }) })).json()) as TranscriptionJob;
+    const job = (await (
+      await fetch(`${edge.url}/v1/transcriptions`, { method: "POST", headers, body: JSON.stringify({ audio_url: mediaUrl, language: "en" }) })
+    ).json()) as TranscriptionJob;
     let done: TranscriptionJob | null = null;
     while (!done) {
       const j = (await (await fetch(`${edge.url}/v1/transcriptions/${job.id}`, { headers })).json()) as TranscriptionJob;

@@ -24,13 +24,20 @@ const SETS = ["librispeech-test-clean", "jfk", "ljspeech"] as const;
 const THREADS = 2;
 const SAMPLE_RATE = 16_000;
 
-const models = benchArg("models", "tiny,base").split(",").map((s) => {
-  if (s !== "tiny" && s !== "base") throw new Error(`unknown model size "${s}" (expected tiny, base)`);
-  return s as WhisperSize;
-});
+const models = benchArg("models", "tiny,base")
+  .split(",")
+  .map((s) => {
+    if (s !== "tiny" && s !== "base") throw new Error(`unknown model size "${s}" (expected tiny, base)`);
+    return s as WhisperSize;
+  });
 const out = resolve(REPO_ROOT, benchArg("out", "test/fixtures/transformersjs-baseline.json"));
 
-interface Clip { set: string; audio: string; reference: string; samples: Float32Array }
+interface Clip {
+  set: string;
+  audio: string;
+  reference: string;
+  samples: Float32Array;
+}
 
 async function loadClips(): Promise<Clip[]> {
   const clips: Clip[] = [];
@@ -68,13 +75,32 @@ for (const size of models) {
   for (const clip of clips) {
     const t = performance.now();
     const hypothesis = await asr.transcribe(clip.samples);
-    rows.push({ set: clip.set, audio: clip.audio, reference: clip.reference, hypothesis, audio_sec: clip.samples.length / SAMPLE_RATE, wall_sec: (performance.now() - t) / 1000 });
+    rows.push({
+      set: clip.set,
+      audio: clip.audio,
+      reference: clip.reference,
+      hypothesis,
+      audio_sec: clip.samples.length / SAMPLE_RATE,
+      wall_sec: (performance.now() - t) / 1000,
+    });
   }
   await asr.dispose();
   const audio_sec = rows.reduce((s, r) => s + r.audio_sec, 0);
   const wall_sec = rows.reduce((s, r) => s + r.wall_sec, 0);
-  result.models.push({ model: asr.model, dtype: TRANSFORMERS_DTYPE, threads: THREADS, onnx_files: asr.onnxFiles, load_sec: asr.loadSec, audio_sec, wall_sec, rtf: wall_sec / audio_sec, clips: rows });
-  console.log(`${asr.model}: load ${asr.loadSec.toFixed(2)} s, ${audio_sec.toFixed(1)} s audio in ${wall_sec.toFixed(2)} s, RTF ${(wall_sec / audio_sec).toFixed(3)}`);
+  result.models.push({
+    model: asr.model,
+    dtype: TRANSFORMERS_DTYPE,
+    threads: THREADS,
+    onnx_files: asr.onnxFiles,
+    load_sec: asr.loadSec,
+    audio_sec,
+    wall_sec,
+    rtf: wall_sec / audio_sec,
+    clips: rows,
+  });
+  console.log(
+    `${asr.model}: load ${asr.loadSec.toFixed(2)} s, ${audio_sec.toFixed(1)} s audio in ${wall_sec.toFixed(2)} s, RTF ${(wall_sec / audio_sec).toFixed(3)}`,
+  );
 }
 mkdirSync(dirname(out), { recursive: true });
 writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);

@@ -62,7 +62,12 @@ export async function loadTransformersJs(size: WhisperSize, threads: number): Pr
   }
   const transcribe = async (samples: Float32Array, { timestamps = false } = {}) => {
     const long = samples.length / SAMPLE_RATE > 30;
-    const out = await asr(samples, { language: "english", task: "transcribe", ...(long ? { chunk_length_s: CHUNK_LENGTH_S } : {}), ...(long && timestamps ? { return_timestamps: true } : {}) });
+    const out = await asr(samples, {
+      language: "english",
+      task: "transcribe",
+      ...(long ? { chunk_length_s: CHUNK_LENGTH_S } : {}),
+      ...(long && timestamps ? { return_timestamps: true } : {}),
+    });
     return out.text.trim();
   };
   await transcribe(new Float32Array(SAMPLE_RATE)); // warm-up, as for our engine

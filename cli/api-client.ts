@@ -42,7 +42,11 @@ export class ApiClient {
     const response = await this.request(method, path, body);
     const parsed = schema.safeParse(await response.json().catch(() => undefined));
     if (!parsed.success) {
-      throw new CodedError("unexpected_response", `${method} ${path} answered ${response.status} with a body this CLI does not understand`, "check that --api points at a longscribe API of the same version");
+      throw new CodedError(
+        "unexpected_response",
+        `${method} ${path} answered ${response.status} with a body this CLI does not understand`,
+        "check that --api points at a longscribe API of the same version",
+      );
     }
     return parsed.data;
   }
@@ -68,7 +72,11 @@ export class ApiClient {
     const text = await response.text().catch(() => "");
     const parsed = ApiErrorBody.safeParse(safeJson(text));
     if (parsed.success) throw new CodedError(parsed.data.error.code, parsed.data.error.message);
-    throw new CodedError(`http_${response.status}`, `${method} ${path} answered ${response.status} ${response.statusText} without an API error body`, "check that --api points at a longscribe API");
+    throw new CodedError(
+      `http_${response.status}`,
+      `${method} ${path} answered ${response.status} ${response.statusText} without an API error body`,
+      "check that --api points at a longscribe API",
+    );
   }
 }
 

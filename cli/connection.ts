@@ -34,7 +34,10 @@ export function resolveConnection(
   if (flags.key !== undefined) return { api, key: flags.key, keySource: "--key" };
   if (env.LONGSCRIBE_API_KEY) return { api, key: env.LONGSCRIBE_API_KEY, keySource: "LONGSCRIBE_API_KEY" };
   const devVars = join(cwd, ".dev.vars");
-  const first = (readDevVars(devVars).get("API_KEYS") ?? "").split(",").map((k) => k.trim()).find(Boolean);
+  const first = (readDevVars(devVars).get("API_KEYS") ?? "")
+    .split(",")
+    .map((k) => k.trim())
+    .find(Boolean);
   if (first) return { api, key: first, keySource: devVars };
   throw new UsageError(
     "no API key: pass --key KEY or set LONGSCRIBE_API_KEY; against the local stack, run this from the repository after `npm start` has written .dev.vars",

@@ -17,7 +17,14 @@ export function jobLines(job: TranscriptionJob): string[] {
     ],
     ["usage", job.usage && `${job.usage.machine_sec.toFixed(1)} machine s, $${job.usage.cost_usd.toFixed(4)}, ${job.usage.speedup.toFixed(1)}× real time`],
     // Which machines did the work: a GPU shortage shows here as CPU machines.
-    ["machines", job.usage?.machines?.length ? job.usage.machines.map((m) => `${m.provider} ${m.machine_type} (${m.plan ? "plan, " : ""}${m.ranges.length} ranges, $${m.cost_usd.toFixed(4)})`).join("; ") : undefined],
+    [
+      "machines",
+      job.usage?.machines?.length
+        ? job.usage.machines
+            .map((m) => `${m.provider} ${m.machine_type} (${m.plan ? "plan, " : ""}${m.ranges.length} ranges, $${m.cost_usd.toFixed(4)})`)
+            .join("; ")
+        : undefined,
+    ],
     ["error", job.error && `${job.error.code}: ${job.error.message}`],
     ["created", job.created_at],
     ["started", job.started_at],

@@ -88,7 +88,9 @@ async function stopped(client: ApiClient, id: string, req: TranscribeRequest, io
   }
   const job = await client.cancel(id).catch(() => null);
   io.stderr.write(
-    job ? `stopped: canceled ${id} (now ${job.status}), since its local file is no longer served\n` : `stopped; ${id} could not be canceled and will fail once its local file is no longer served\n`,
+    job
+      ? `stopped: canceled ${id} (now ${job.status}), since its local file is no longer served\n`
+      : `stopped; ${id} could not be canceled and will fail once its local file is no longer served\n`,
   );
   return 130;
 }

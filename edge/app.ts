@@ -8,13 +8,7 @@ import { docsPage } from "./openapi/docs-page.ts";
 import { describeApi, openApiDocument } from "./openapi/document.ts";
 import { ROUTES } from "./openapi/routes.ts";
 import { createTranscription } from "./routes/create-transcription.ts";
-import {
-  cancelTranscription,
-  deleteTranscription,
-  getTranscript,
-  getTranscription,
-  listTranscriptions,
-} from "./routes/read-transcriptions.ts";
+import { cancelTranscription, deleteTranscription, getTranscript, getTranscription, listTranscriptions } from "./routes/read-transcriptions.ts";
 import { createUpload, readUpload } from "./routes/uploads.ts";
 import { claimTasks, machineExit, completeTask, failTask, heartbeatTask, postTaskSegments, requireMachine, requireTask } from "./routes/machine.ts";
 

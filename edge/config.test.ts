@@ -6,8 +6,14 @@ import { ApiError } from "./errors.ts";
 // A fresh object each time: readConfig caches per env object.
 const withVars = (vars: Record<string, string | undefined>) => ({ ...env, ...vars }) as Env;
 const RUNPOD = {
-  MACHINE_PROVIDER: "runpod", RUNPOD_API_KEY: "rp-key", PUBLIC_BASE_URL: "https://api.example.com", MACHINE_IMAGE: "registry.fly.io/x:latest",
-  RUNPOD_IMAGE: "ghcr.io/x/machine:cuda", RUNPOD_GPU_TYPES: " NVIDIA L4 , NVIDIA RTX A5000 ", RUNPOD_CLOUD_TYPE: "community", MACHINE_ENV: '{"WHISPER_BATCH":"16"}',
+  MACHINE_PROVIDER: "runpod",
+  RUNPOD_API_KEY: "rp-key",
+  PUBLIC_BASE_URL: "https://api.example.com",
+  MACHINE_IMAGE: "registry.fly.io/x:latest",
+  RUNPOD_IMAGE: "ghcr.io/x/machine:cuda",
+  RUNPOD_GPU_TYPES: " NVIDIA L4 , NVIDIA RTX A5000 ",
+  RUNPOD_CLOUD_TYPE: "community",
+  MACHINE_ENV: '{"WHISPER_BATCH":"16"}',
 };
 
 function refusal(vars: Record<string, string | undefined>): string {
@@ -27,7 +33,12 @@ describe("machine providers in the configuration", () => {
     expect(fleet.providers.map((p) => p.kind)).toEqual(["runpod", "fly"]);
     const runpod = fleet.providers[0]!;
     if (runpod.kind !== "runpod") throw new Error("not runpod");
-    expect(runpod.spec).toMatchObject({ image: "ghcr.io/x/machine:cuda", gpuTypes: ["NVIDIA L4", "NVIDIA RTX A5000"], cloudType: "COMMUNITY", containerDiskGb: 20 });
+    expect(runpod.spec).toMatchObject({
+      image: "ghcr.io/x/machine:cuda",
+      gpuTypes: ["NVIDIA L4", "NVIDIA RTX A5000"],
+      cloudType: "COMMUNITY",
+      containerDiskGb: 20,
+    });
     expect(runpod.spec.env).toEqual({ WHISPER_BATCH: "16", EDGE_URL: "https://api.example.com", IDLE_EXIT_SEC: "120", MACHINE_TOKEN: env.MACHINE_TOKEN });
     // Fly machines take the token from the app's secrets, never from the create call.
     const fly = fleet.providers[1]!;

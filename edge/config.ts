@@ -55,7 +55,10 @@ export function readConfig(env: Env): Config {
 }
 
 function parse(env: Env): Config {
-  const apiKeys = (env.API_KEYS ?? "").split(",").map((k) => k.trim()).filter((k) => k.length > 0);
+  const apiKeys = (env.API_KEYS ?? "")
+    .split(",")
+    .map((k) => k.trim())
+    .filter((k) => k.length > 0);
   if (apiKeys.length === 0) throw misconfigured("API_KEYS is not set: add keys with `wrangler secret put API_KEYS` (or .dev.vars locally)");
   if (apiKeys.some((k) => k.length < 16)) throw misconfigured("every key in API_KEYS must be at least 16 characters");
   const webhookSigningKey = env.WEBHOOK_SIGNING_KEY ?? "";
@@ -82,18 +85,25 @@ function parse(env: Env): Config {
 }
 
 function parseFleet(env: Env, publicBaseUrl: string | null, machineToken: string): FleetConfig | null {
-  const kinds = (env.MACHINE_PROVIDER ?? "").split(",").map((k) => k.trim()).filter((k) => k.length > 0);
+  const kinds = (env.MACHINE_PROVIDER ?? "")
+    .split(",")
+    .map((k) => k.trim())
+    .filter((k) => k.length > 0);
   if (kinds.length === 0 || (kinds.length === 1 && kinds[0] === "none")) return null;
   const unknown = kinds.find((k) => !(PROVIDER_KINDS as readonly string[]).includes(k));
   if (unknown !== undefined || new Set(kinds).size !== kinds.length) {
-    throw misconfigured(`MACHINE_PROVIDER must be "none" or an ordered list of ${PROVIDER_KINDS.join(", ")} without repeats (e.g. "runpod,fly"); got "${env.MACHINE_PROVIDER}"`);
+    throw misconfigured(
+      `MACHINE_PROVIDER must be "none" or an ordered list of ${PROVIDER_KINDS.join(", ")} without repeats (e.g. "runpod,fly"); got "${env.MACHINE_PROVIDER}"`,
+    );
   }
   const named = `MACHINE_PROVIDER is ${kinds.join(",")}`;
   if (machineToken.length === 0) throw misconfigured(`MACHINE_TOKEN must be set when ${named}: machines need it to claim work`);
   if (!publicBaseUrl) throw misconfigured(`PUBLIC_BASE_URL must be set when ${named}: machines are told it as EDGE_URL`);
   const extraEnv = json(env.MACHINE_ENV || "{}", z.record(z.string(), z.string()), "MACHINE_ENV");
   if ("IDLE_EXIT_SEC" in extraEnv || "EDGE_URL" in extraEnv || "MACHINE_TOKEN" in extraEnv) {
-    throw misconfigured("MACHINE_ENV must not set IDLE_EXIT_SEC, EDGE_URL or MACHINE_TOKEN: the edge passes its own (IDLE_EXIT_SEC, PUBLIC_BASE_URL, MACHINE_TOKEN)");
+    throw misconfigured(
+      "MACHINE_ENV must not set IDLE_EXIT_SEC, EDGE_URL or MACHINE_TOKEN: the edge passes its own (IDLE_EXIT_SEC, PUBLIC_BASE_URL, MACHINE_TOKEN)",
+    );
   }
   const idleExitSec = bounded(env.IDLE_EXIT_SEC ?? "120", "IDLE_EXIT_SEC", 1, 86_400);
   const machineEnv = { ...extraEnv, EDGE_URL: publicBaseUrl, IDLE_EXIT_SEC: String(idleExitSec) };
@@ -151,7 +161,10 @@ function secret(value: string | undefined, name: string, what: string): string {
 }
 
 function list(value: string | undefined, name: string): string[] {
-  const items = (value ?? "").split(",").map((s) => s.trim()).filter((s) => s.length > 0);
+  const items = (value ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
   if (items.length === 0) throw misconfigured(`${name} must list at least one type, in order of preference (e.g. "NVIDIA L4,NVIDIA RTX A5000")`);
   return items;
 }

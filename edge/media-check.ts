@@ -70,12 +70,7 @@ function unreachable(status: number, url: string): ApiError {
 }
 
 function rangeUnsupported(url: string, what: string): ApiError {
-  return new ApiError(
-    422,
-    "range_not_supported",
-    `${url} ${what}; the server must support HTTP range requests (Accept-Ranges: bytes)`,
-    "audio_url",
-  );
+  return new ApiError(422, "range_not_supported", `${url} ${what}; the server must support HTTP range requests (Accept-Ranges: bytes)`, "audio_url");
 }
 
 function empty(url: string): ApiError {

@@ -5,9 +5,7 @@
  * checked here. Pure: no I/O, no DNS.
  */
 
-export type UrlVerdict =
-  | { ok: true; url: URL }
-  | { ok: false; code: "invalid_url" | "url_not_allowed"; message: string };
+export type UrlVerdict = { ok: true; url: URL } | { ok: false; code: "invalid_url" | "url_not_allowed"; message: string };
 
 export interface UrlPolicy {
   /** Local mode and tests: loopback (127.0.0.0/8, ::1, localhost) is allowed. */
@@ -61,8 +59,13 @@ export function classifyHost(hostname: string): HostKind {
 }
 
 const METADATA_NAMES = new Set([
-  "metadata", "metadata.google.internal", "metadata.goog", "instance-data", "instance-data.ec2.internal",
-  "metadata.azure.com", "metadata.oraclecloud.com",
+  "metadata",
+  "metadata.google.internal",
+  "metadata.goog",
+  "instance-data",
+  "instance-data.ec2.internal",
+  "metadata.azure.com",
+  "metadata.oraclecloud.com",
 ]);
 const INTERNAL_SUFFIXES = [".internal", ".local", ".localdomain", ".home.arpa", ".lan", ".intranet", ".corp", ".private"];
 

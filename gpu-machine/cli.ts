@@ -65,7 +65,11 @@ async function main(argv: string[]): Promise<void> {
   if (!url || positionals.length > 1) throw new UsageError(command === "transcribe" ? "give exactly one media file or URL" : "give exactly one media URL");
   const isUrl = /^https?:\/\//i.test(url);
   if (!isUrl && (command !== "transcribe" || !existsSync(url))) {
-    throw new UsageError(command === "transcribe" ? `${url} is neither an http(s) URL nor a file that exists` : `${url} is not an http(s) URL; serve local files over HTTP (for example \`npx http-server\`) and pass that URL`);
+    throw new UsageError(
+      command === "transcribe"
+        ? `${url} is neither an http(s) URL nor a file that exists`
+        : `${url} is not an http(s) URL; serve local files over HTTP (for example \`npx http-server\`) and pass that URL`,
+    );
   }
   const config = readConfig({
     ...process.env,
@@ -116,7 +120,11 @@ async function main(argv: string[]): Promise<void> {
       const requested = values.language ?? "auto";
       const language = requested === "auto" ? "auto" : toWhisperLanguage(requested);
       if (language === null) throw new UsageError(`--language ${requested} is not a language Whisper knows; use auto or a code such as en, de, zh`);
-      const engine = await WhisperEngine.load(modelDir(config), { device: config.WHISPER_DEVICE, threads: config.WHISPER_THREADS, log: (line) => process.stderr.write(`${line}\n`) });
+      const engine = await WhisperEngine.load(modelDir(config), {
+        device: config.WHISPER_DEVICE,
+        threads: config.WHISPER_THREADS,
+        log: (line) => process.stderr.write(`${line}\n`),
+      });
       const detector = await loadSpeechDetector(config);
       const local = isUrl ? null : await serveLocalFile(url);
       try {
@@ -134,14 +142,17 @@ async function main(argv: string[]): Promise<void> {
         const meta = { language: result.language, audio_duration_sec: result.audioDurationSec };
         for await (const piece of renderTranscript(format as TranscriptFormat, meta, async function* () {
           yield* result.segments;
-        })) out += piece;
+        }))
+          out += piece;
         if (format === "json") {
           const json = JSON.parse(out) as Record<string, unknown>;
           if (values.words) json.words = result.segments.flatMap((s) => s.words ?? []);
           out = `${JSON.stringify({ ...json, stats: { ...result.stats, model: engine.model.files.name, device: engine.model.device } }, null, 2)}\n`;
         }
         process.stdout.write(out);
-        process.stderr.write(`transcribed ${result.stats.audio_sec} s in ${result.stats.wall_sec} s (${(1 / Math.max(result.stats.rtf, 1e-9)).toFixed(1)}× real time) with ${engine.model.files.name} on ${engine.model.device}\n`);
+        process.stderr.write(
+          `transcribed ${result.stats.audio_sec} s in ${result.stats.wall_sec} s (${(1 / Math.max(result.stats.rtf, 1e-9)).toFixed(1)}× real time) with ${engine.model.files.name} on ${engine.model.device}\n`,
+        );
       } finally {
         await local?.close();
         await engine.model.release();
@@ -155,7 +166,11 @@ async function main(argv: string[]): Promise<void> {
 
 /** The machine service: claim, transcribe, post; exits when idle. */
 async function serve(args: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { model: { type: "string" }, batch: { type: "string" }, threads: { type: "string" }, device: { type: "string" } } });
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { model: { type: "string" }, batch: { type: "string" }, threads: { type: "string" }, device: { type: "string" } },
+  });
   if (positionals.length > 0) throw new UsageError("serve takes no positional arguments");
   const config = readConfig({
     ...process.env,
@@ -168,9 +183,20 @@ async function serve(args: string[]): Promise<void> {
   if (!EDGE_URL || !MACHINE_TOKEN) throw new UsageError("serve needs EDGE_URL and MACHINE_TOKEN in the environment");
   const binaries = resolveBinaries(config);
   const simulatedRtf = config.SIMULATED_RTF;
-  const whisper = simulatedRtf === undefined ? await WhisperEngine.load(modelDir(config), { device: config.WHISPER_DEVICE, threads: config.WHISPER_THREADS, log: (line) => process.stderr.write(`${line}\n`) }) : null;
+  const whisper =
+    simulatedRtf === undefined
+      ? await WhisperEngine.load(modelDir(config), {
+          device: config.WHISPER_DEVICE,
+          threads: config.WHISPER_THREADS,
+          log: (line) => process.stderr.write(`${line}\n`),
+        })
+      : null;
   const batch = whisper ? batchFor(whisper, config) : config.WHISPER_BATCH === "auto" ? 8 : config.WHISPER_BATCH;
-  const machine = new Machine({ config: { ...config, WHISPER_BATCH: batch, EDGE_URL, MACHINE_TOKEN }, engine: whisper ?? new SimulatedEngine(simulatedRtf!), binaries });
+  const machine = new Machine({
+    config: { ...config, WHISPER_BATCH: batch, EDGE_URL, MACHINE_TOKEN },
+    engine: whisper ?? new SimulatedEngine(simulatedRtf!),
+    binaries,
+  });
   const stop = () => void machine.shutdown();
   process.once("SIGTERM", stop);
   process.once("SIGINT", stop);

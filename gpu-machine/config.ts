@@ -46,7 +46,10 @@ export const MachineConfig = z
     /** On SIGTERM, how long running tasks get to hand their work back. */
     SHUTDOWN_GRACE_SEC: seconds.default(20),
   })
-  .refine((c) => c.MICRO_CHUNK_MAX_SEC >= 2 * c.MICRO_CHUNK_MIN_SEC, { message: "MICRO_CHUNK_MAX_SEC must be at least twice MICRO_CHUNK_MIN_SEC", path: ["MICRO_CHUNK_MAX_SEC"] });
+  .refine((c) => c.MICRO_CHUNK_MAX_SEC >= 2 * c.MICRO_CHUNK_MIN_SEC, {
+    message: "MICRO_CHUNK_MAX_SEC must be at least twice MICRO_CHUNK_MIN_SEC",
+    path: ["MICRO_CHUNK_MAX_SEC"],
+  });
 export type MachineConfig = z.infer<typeof MachineConfig>;
 /** The configuration once the engine is loaded and "auto" settings are decided. */
 export type RunningConfig = Omit<MachineConfig, "WHISPER_BATCH"> & { WHISPER_BATCH: number };

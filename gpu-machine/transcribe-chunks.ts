@@ -28,7 +28,12 @@ export interface ChunkCounts {
  * language (whisper-tiny wrote English speech as Norwegian or Welsh); detecting
  * first in a separate pass would cost every chunk of the batch a second encoder pass.
  */
-async function transcribeIn(engine: ChunkEngine, batch: readonly MicroChunk[], options: TranscribeOptions, language: string): Promise<{ results: ChunkTranscript[]; language: string }> {
+async function transcribeIn(
+  engine: ChunkEngine,
+  batch: readonly MicroChunk[],
+  options: TranscribeOptions,
+  language: string,
+): Promise<{ results: ChunkTranscript[]; language: string }> {
   const samples = batch.map((c) => c.samples);
   const results = await engine.transcribe(samples, { ...options, language });
   if (language !== "auto") return { results, language };
@@ -36,7 +41,10 @@ async function transcribeIn(engine: ChunkEngine, batch: readonly MicroChunk[], o
   if (!settled) return { results, language };
   const redo = results.flatMap((r, i) => (r.languageProbs !== null && r.language !== settled ? [i] : []));
   if (redo.length > 0) {
-    const again = await engine.transcribe(redo.map((i) => samples[i]!), { ...options, language: settled });
+    const again = await engine.transcribe(
+      redo.map((i) => samples[i]!),
+      { ...options, language: settled },
+    );
     redo.forEach((i, k) => (results[i] = again[k]!));
   }
   return { results, language: settled };
@@ -52,7 +60,11 @@ export function absoluteSegments(chunk: MicroChunk, r: ChunkTranscript): Segment
     avg_logprob: s.avgLogprob,
     no_speech_prob: s.noSpeechProb,
     compression_ratio: s.compressionRatio,
-    ...(s.words ? { words: s.words.map((w) => ({ word: w.word, start_sec: chunk.startSec + w.startSec, end_sec: chunk.startSec + w.endSec, probability: w.probability })) } : {}),
+    ...(s.words
+      ? {
+          words: s.words.map((w) => ({ word: w.word, start_sec: chunk.startSec + w.startSec, end_sec: chunk.startSec + w.endSec, probability: w.probability })),
+        }
+      : {}),
   }));
 }
 

@@ -55,7 +55,14 @@ export async function transcribeUrl(url: string, engine: WhisperEngine, options:
     language,
     segments,
     audioDurationSec: durationSec,
-    stats: { audio_sec: round(durationSec), wall_sec: round(wall), rtf: round(durationSec > 0 ? wall / durationSec : 0), chunks, speech_chunks: speechChunks, fallbacks },
+    stats: {
+      audio_sec: round(durationSec),
+      wall_sec: round(wall),
+      rtf: round(durationSec > 0 ? wall / durationSec : 0),
+      chunks,
+      speech_chunks: speechChunks,
+      fallbacks,
+    },
   };
 }
 

@@ -29,15 +29,19 @@ if (command !== "float") fail(command === undefined ? "give a command: float" : 
 if (!source) fail("give the quantized model's directory, or tiny or base for the packaged ones");
 if (values.to !== "fp32" && values.to !== "fp16") fail(`--to must be fp32 or fp16, not "${values.to}"`);
 if (!values.out) fail("give --out <dir> for the float copy");
-const dir = source === "tiny" || source === "base" ? packagedModelDir(source) ?? fail(`sts-whisper-${source} is not installed: run npm install`) : source;
+const dir = source === "tiny" || source === "base" ? (packagedModelDir(source) ?? fail(`sts-whisper-${source} is not installed: run npm install`)) : source;
 
 try {
   const started = performance.now();
   const report = writeFloatModel(dir, values.out, values.to);
   for (const g of report.graphs) {
-    process.stderr.write(`${g.file}: ${(g.bytes / 1e6).toFixed(1)} MB, ${g.stats.matmuls} MatMul and ${g.stats.convs} Conv dequantized (${(g.stats.parameters / 1e6).toFixed(1)} M weights)\n`);
+    process.stderr.write(
+      `${g.file}: ${(g.bytes / 1e6).toFixed(1)} MB, ${g.stats.matmuls} MatMul and ${g.stats.convs} Conv dequantized (${(g.stats.parameters / 1e6).toFixed(1)} M weights)\n`,
+    );
   }
-  process.stderr.write(`${values.to} copy written to ${report.out} in ${((performance.now() - started) / 1000).toFixed(1)} s; load it with WHISPER_MODEL_DIR=${report.out}\n`);
+  process.stderr.write(
+    `${values.to} copy written to ${report.out} in ${((performance.now() - started) / 1000).toFixed(1)} s; load it with WHISPER_MODEL_DIR=${report.out}\n`,
+  );
 } catch (error) {
   if (error instanceof ModelFilesError || error instanceof FloatGraphError) fail(error.message);
   throw error;

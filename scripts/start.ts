@@ -96,7 +96,11 @@ async function main(): Promise<void> {
   // worker-configuration.d.ts is generated, not committed: made here from the same config and
   // .dev.vars that wrangler dev reads, it has nothing to warn about ("types might be out of date").
   execFileSync("npx", ["wrangler", "types", "--strict-vars=false"], { stdio: "ignore", env: { ...process.env, WRANGLER_SEND_METRICS: "false" } });
-  wrangler = spawn("npx", args, { stdio: ["ignore", "inherit", "inherit"], detached: true, env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_SEND_METRICS: "false" } });
+  wrangler = spawn("npx", args, {
+    stdio: ["ignore", "inherit", "inherit"],
+    detached: true,
+    env: { ...process.env, CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_SEND_METRICS: "false" },
+  });
   wrangler.on("exit", (code, signal) => {
     if (!stopping) console.error(`longscribe: wrangler dev exited (${signal ?? `code ${code}`})`);
     void stop(code ?? 1);

@@ -32,10 +32,9 @@ const Language = z
     return z.NEVER;
   });
 
-const Metadata = z.record(z.string(), z.unknown()).refine(
-  (m) => new TextEncoder().encode(JSON.stringify(m)).byteLength <= MAX_METADATA_BYTES,
-  { message: `must be at most ${MAX_METADATA_BYTES} bytes as JSON` },
-);
+const Metadata = z.record(z.string(), z.unknown()).refine((m) => new TextEncoder().encode(JSON.stringify(m)).byteLength <= MAX_METADATA_BYTES, {
+  message: `must be at most ${MAX_METADATA_BYTES} bytes as JSON`,
+});
 
 export const CreateTranscriptionRequest = z.strictObject({
   audio_url: z
@@ -50,7 +49,13 @@ export const CreateTranscriptionRequest = z.strictObject({
     .max(WEBHOOK_EVENT_TYPES.length)
     .optional()
     .describe("Which events to send; completed, failed and canceled are always sent when a webhook_url is given."),
-  macro_chunk_sec: z.number().finite().min(60).max(1800).default(300).describe("Target length of the ranges machines work on in parallel; ends move to silence."),
+  macro_chunk_sec: z
+    .number()
+    .finite()
+    .min(60)
+    .max(1800)
+    .default(300)
+    .describe("Target length of the ranges machines work on in parallel; ends move to silence."),
   micro_chunk_sec: z.number().finite().min(5).max(30).default(30).describe("Longest piece the model sees at once."),
   word_timestamps: z.boolean().default(false).describe("Add per-word times to verbose_json."),
   metadata: Metadata.optional().describe(`Your own JSON, returned with the job and in webhooks (at most ${MAX_METADATA_BYTES} bytes).`),

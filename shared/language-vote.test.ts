@@ -3,9 +3,20 @@ import { languageRedo, leaderOf, rangeLanguage, streamLanguage } from "./languag
 
 describe("the language vote", () => {
   it("sums each language's weight and reports the leader's share", () => {
-    expect(leaderOf([{ language: "en", weight: 30 }, { language: "de", weight: 50 }, { language: "en", weight: 40 }])).toEqual({ language: "en", weight: 70, share: 70 / 120 });
+    expect(
+      leaderOf([
+        { language: "en", weight: 30 },
+        { language: "de", weight: 50 },
+        { language: "en", weight: 40 },
+      ]),
+    ).toEqual({ language: "en", weight: 70, share: 70 / 120 });
     expect(leaderOf([])).toBeNull();
-    expect(leaderOf([{ language: "fr", weight: 1 }, { language: "de", weight: 1 }])?.language).toBe("de");
+    expect(
+      leaderOf([
+        { language: "fr", weight: 1 },
+        { language: "de", weight: 1 },
+      ])?.language,
+    ).toBe("de");
   });
 
   it("a machine's stream follows the long chunks' probabilities, not the count of short ones", () => {
@@ -24,15 +35,50 @@ describe("the language vote", () => {
     expect(rangeLanguage("auto", "fr", [{ language: "en", weight: 500 }])).toBe("fr");
     expect(rangeLanguage("auto", null, [{ language: "en", weight: 59 }])).toBeNull();
     expect(rangeLanguage("auto", null, [{ language: "en", weight: 60 }])).toBe("en");
-    expect(rangeLanguage("auto", null, [{ language: "en", weight: 59 }, { language: "de", weight: 41 }])).toBeNull();
-    expect(rangeLanguage("auto", null, [{ language: "en", weight: 60 }, { language: "de", weight: 40 }])).toBe("en");
+    expect(
+      rangeLanguage("auto", null, [
+        { language: "en", weight: 59 },
+        { language: "de", weight: 41 },
+      ]),
+    ).toBeNull();
+    expect(
+      rangeLanguage("auto", null, [
+        { language: "en", weight: 60 },
+        { language: "de", weight: 40 },
+      ]),
+    ).toBe("en");
   });
 
   it("redoes disagreeing ranges only in a recording that is 80 % one language", () => {
-    const ranges = [{ range_index: 0, language: "en" }, { range_index: 1, language: "nn" }, { range_index: 2, language: "en" }];
-    expect(languageRedo([{ language: "en", weight: 85 }, { language: "nn", weight: 15 }], ranges)).toEqual({ settle: "en", redo: [{ range_index: 1, language: "nn" }] });
-    expect(languageRedo([{ language: "en", weight: 79 }, { language: "nn", weight: 21 }], ranges)).toBeNull();
-    expect(languageRedo([{ language: "en", weight: 100 }], ranges.filter((r) => r.language === "en"))).toEqual({ settle: "en", redo: [] });
+    const ranges = [
+      { range_index: 0, language: "en" },
+      { range_index: 1, language: "nn" },
+      { range_index: 2, language: "en" },
+    ];
+    expect(
+      languageRedo(
+        [
+          { language: "en", weight: 85 },
+          { language: "nn", weight: 15 },
+        ],
+        ranges,
+      ),
+    ).toEqual({ settle: "en", redo: [{ range_index: 1, language: "nn" }] });
+    expect(
+      languageRedo(
+        [
+          { language: "en", weight: 79 },
+          { language: "nn", weight: 21 },
+        ],
+        ranges,
+      ),
+    ).toBeNull();
+    expect(
+      languageRedo(
+        [{ language: "en", weight: 100 }],
+        ranges.filter((r) => r.language === "en"),
+      ),
+    ).toEqual({ settle: "en", redo: [] });
     expect(languageRedo([], ranges)).toBeNull();
   });
 });

@@ -42,7 +42,9 @@ export function leaderOf(tallies: Iterable<Tally>): Leader | null {
 
 /** A machine's language for its stream: chunks vote with their language probabilities times their length. */
 export function streamLanguage(chunks: ReadonlyArray<{ durationSec: number; languageProbs: Record<string, number> | null }>): string | null {
-  return leaderOf(chunks.flatMap((c) => Object.entries(c.languageProbs ?? {}).map(([language, p]) => ({ language, weight: p * c.durationSec }))))?.language ?? null;
+  return (
+    leaderOf(chunks.flatMap((c) => Object.entries(c.languageProbs ?? {}).map(([language, p]) => ({ language, weight: p * c.durationSec }))))?.language ?? null
+  );
 }
 
 /**

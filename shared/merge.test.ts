@@ -2,7 +2,14 @@ import { describe, expect, it } from "vitest";
 import { clampToRange, decideBatch, mergeBatches, type RangeView, type SegmentBatch } from "./merge.ts";
 import type { Segment } from "./segment.ts";
 
-const seg = (start: number, end: number, text: string): Segment => ({ start_sec: start, end_sec: end, text, language: "en", avg_logprob: -0.1, no_speech_prob: 0 });
+const seg = (start: number, end: number, text: string): Segment => ({
+  start_sec: start,
+  end_sec: end,
+  text,
+  language: "en",
+  avg_logprob: -0.1,
+  no_speech_prob: 0,
+});
 
 /** Deterministic shuffle (mulberry32), so a failure names its seed. */
 function shuffled<T>(items: readonly T[], seed: number): T[] {

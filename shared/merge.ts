@@ -25,17 +25,9 @@ export interface RangeView {
   open: boolean;
 }
 
-export type BatchDecision =
-  | { kind: "accept" }
-  | { kind: "duplicate" }
-  | { kind: "stale"; current_attempt: number }
-  | { kind: "closed" };
+export type BatchDecision = { kind: "accept" } | { kind: "duplicate" } | { kind: "stale"; current_attempt: number } | { kind: "closed" };
 
-export function decideBatch(
-  range: RangeView,
-  batch: Pick<SegmentBatch, "attempt" | "seq">,
-  seenSeqs: ReadonlySet<number>,
-): BatchDecision {
+export function decideBatch(range: RangeView, batch: Pick<SegmentBatch, "attempt" | "seq">, seenSeqs: ReadonlySet<number>): BatchDecision {
   if (batch.attempt !== range.attempt) return { kind: "stale", current_attempt: range.attempt };
   // A retried post of a seq already stored is answered as success even after
   // the range closed: the machine may have lost our first answer.
@@ -68,9 +60,7 @@ export interface MergedSegment extends Segment {
 
 /** Absolute time first; ties keep range, post and in-post order, so the result is total. */
 export function compareMerged(a: MergedSegment, b: MergedSegment): number {
-  return (
-    a.start_sec - b.start_sec || a.range_index - b.range_index || a.seq - b.seq || a.ord - b.ord
-  );
+  return a.start_sec - b.start_sec || a.range_index - b.range_index || a.seq - b.seq || a.ord - b.ord;
 }
 
 /**
@@ -93,9 +83,7 @@ export function mergeBatches(ranges: readonly RangeView[], batches: Iterable<Seg
     const decision = decideBatch({ ...range, open: true }, batch, seqs);
     if (decision.kind !== "accept") continue;
     seqs.add(batch.seq);
-    batch.segments.forEach((s, ord) =>
-      out.push({ ...clampToRange(s, range), range_index: range.index, seq: batch.seq, ord }),
-    );
+    batch.segments.forEach((s, ord) => out.push({ ...clampToRange(s, range), range_index: range.index, seq: batch.seq, ord }));
   }
   return out.sort(compareMerged);
 }

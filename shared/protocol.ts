@@ -35,9 +35,7 @@ export const MediaHint = z.object({
   duration_sec: Seconds,
   channels: z.number().int().min(1).max(64),
   /** The file's version when planned; ranges read from another version fail with media_changed. */
-  version: z
-    .object({ size_bytes: z.number().int().min(0), etag: z.string().max(512).nullable(), last_modified: z.string().max(128).nullable() })
-    .optional(),
+  version: z.object({ size_bytes: z.number().int().min(0), etag: z.string().max(512).nullable(), last_modified: z.string().max(128).nullable() }).optional(),
 });
 export type MediaHint = z.infer<typeof MediaHint>;
 
@@ -102,7 +100,10 @@ export type SegmentsPost = z.infer<typeof SegmentsPost>;
 
 export const PlanResult = z.strictObject({
   duration_sec: z.number().finite().positive(),
-  ranges: z.array(z.strictObject({ start_sec: Seconds, end_sec: Seconds })).min(1).max(20_000),
+  ranges: z
+    .array(z.strictObject({ start_sec: Seconds, end_sec: Seconds }))
+    .min(1)
+    .max(20_000),
   media: MediaHint,
 });
 export type PlanResult = z.infer<typeof PlanResult>;

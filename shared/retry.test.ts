@@ -47,10 +47,13 @@ describe("retry", () => {
     const final = Object.assign(new Error("bad request"), { final: true });
     let calls = 0;
     await expect(
-      retry(async () => {
-        calls += 1;
-        throw final;
-      }, { attempts: 5, baseMs: 1, capMs: 1, retryable: (e) => !(e as { final?: boolean }).final, sleep: async () => {} }),
+      retry(
+        async () => {
+          calls += 1;
+          throw final;
+        },
+        { attempts: 5, baseMs: 1, capMs: 1, retryable: (e) => !(e as { final?: boolean }).final, sleep: async () => {} },
+      ),
     ).rejects.toBe(final);
     expect(calls).toBe(1);
     await expect(retry(async () => Promise.reject(new Error("down")), { attempts: 3, baseMs: 1, capMs: 1, sleep: async () => {} })).rejects.toThrow("down");

@@ -16,7 +16,10 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
  * resolves to whether it held. Callers assert on the state afterwards, so a
  * timeout fails with the assertion's own message.
  */
-export async function waitUntil(condition: () => boolean | Promise<boolean>, { timeoutMs, intervalMs = 50 }: { timeoutMs: number; intervalMs?: number }): Promise<boolean> {
+export async function waitUntil(
+  condition: () => boolean | Promise<boolean>,
+  { timeoutMs, intervalMs = 50 }: { timeoutMs: number; intervalMs?: number },
+): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (await condition()) return true;

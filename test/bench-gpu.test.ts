@@ -33,16 +33,35 @@ describe.skipIf(need.missing)("the GPU benchmark's packed bundle", () => {
     const box = join(dir, "box");
     mkdirSync(box);
     for (const f of readdirSync(packed)) symlinkSync(join(packed, f), join(box, f));
-    const { stderr } = await run(join(bin, "sh"), ["run-gpu-bench.sh", "--devices", "cpu", "--batches", "4"], { cwd: box, env: { PATH: bin, HOME: box }, timeout: 240_000 });
+    const { stderr } = await run(join(bin, "sh"), ["run-gpu-bench.sh", "--devices", "cpu", "--batches", "4"], {
+      cwd: box,
+      env: { PATH: bin, HOME: box },
+      timeout: 240_000,
+    });
     expect(stderr).toMatch(/provider cpu: starts/);
     const [file] = readdirSync(join(box, "results"));
     const result = JSON.parse(readFileSync(join(box, "results", file!), "utf8")) as {
-      commit: string; providers: Array<{ device: string; starts: boolean }>; skipped: string[];
-      rows: Array<{ model: string; variant: string; device: string; batch: number; audio_sec: number; x_real_time: number; wer: number | null; stages: Record<string, number> }>;
+      commit: string;
+      providers: Array<{ device: string; starts: boolean }>;
+      skipped: string[];
+      rows: Array<{
+        model: string;
+        variant: string;
+        device: string;
+        batch: number;
+        audio_sec: number;
+        x_real_time: number;
+        wer: number | null;
+        stages: Record<string, number>;
+      }>;
     };
     expect(result.commit).toMatch(/^[0-9a-f]{7,}$/);
     expect(result.providers.map((p) => p.device)).toEqual(["cpu", "webgpu", "cuda"]);
-    expect(result.rows.map((r) => [r.model, r.variant, r.device, r.batch])).toEqual([["whisper-tiny", "q8", "cpu", 8], ["whisper-tiny", "fp16", "cpu", 4], ["whisper-tiny", "fp32", "cpu", 4]]);
+    expect(result.rows.map((r) => [r.model, r.variant, r.device, r.batch])).toEqual([
+      ["whisper-tiny", "q8", "cpu", 8],
+      ["whisper-tiny", "fp16", "cpu", 4],
+      ["whisper-tiny", "fp32", "cpu", 4],
+    ]);
     for (const r of result.rows) {
       expect(r.audio_sec).toBeGreaterThanOrEqual(30);
       expect(r.x_real_time).toBeGreaterThan(0);

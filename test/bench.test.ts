@@ -15,9 +15,21 @@ describe.sequential("benchmarks run on a tiny input and write valid results", ()
   const env = { ...process.env, BENCH_RESULTS_DIR: dir };
 
   it("engine vs transformers.js and pipeline overhead, on half a minute of the long-form file", async () => {
-    await run(process.execPath, ["--import", "tsx", "bench/engine.ts", "--models", "tiny", "--batches", "1,2", "--minutes", "0.5"], { cwd: REPO_ROOT, env, timeout: 240_000 });
-    const engine = JSON.parse(readFileSync(join(dir, "engine.json"), "utf8")) as { commit: string; rows: Array<{ engine: string; batch: number | null; audio_sec: number; rtf: number; wer: number | null; speedup_vs_transformersjs: number }> };
-    expect(engine.rows.map((r) => [r.engine, r.batch])).toEqual([["transformers.js", null], ["transformers.js (text only)", null], ["longscribe", 1], ["longscribe", 2]]);
+    await run(process.execPath, ["--import", "tsx", "bench/engine.ts", "--models", "tiny", "--batches", "1,2", "--minutes", "0.5"], {
+      cwd: REPO_ROOT,
+      env,
+      timeout: 240_000,
+    });
+    const engine = JSON.parse(readFileSync(join(dir, "engine.json"), "utf8")) as {
+      commit: string;
+      rows: Array<{ engine: string; batch: number | null; audio_sec: number; rtf: number; wer: number | null; speedup_vs_transformersjs: number }>;
+    };
+    expect(engine.rows.map((r) => [r.engine, r.batch])).toEqual([
+      ["transformers.js", null],
+      ["transformers.js (text only)", null],
+      ["longscribe", 1],
+      ["longscribe", 2],
+    ]);
     const baseline = engine.rows.find((r) => r.engine === "transformers.js")!.wer ?? 100;
     for (const r of engine.rows) {
       expect(r.audio_sec).toBeGreaterThanOrEqual(30);
@@ -30,7 +42,10 @@ describe.sequential("benchmarks run on a tiny input and write valid results", ()
       expect(r.wer).toBeLessThan(r.engine === "longscribe" ? baseline + 10 : 100);
     }
     await run(process.execPath, ["--import", "tsx", "bench/pipeline.ts", "--model", "tiny", "--minutes", "0.5"], { cwd: REPO_ROOT, env, timeout: 300_000 });
-    const pipeline = JSON.parse(readFileSync(join(dir, "pipeline.json"), "utf8")) as { engine_alone: { wall_sec: number; segments: number }; stack: Array<{ machine: string; wall_sec: number; segments: number; machine_sec: number | null; wer: number | null; overhead_pct: number }> };
+    const pipeline = JSON.parse(readFileSync(join(dir, "pipeline.json"), "utf8")) as {
+      engine_alone: { wall_sec: number; segments: number };
+      stack: Array<{ machine: string; wall_sec: number; segments: number; machine_sec: number | null; wer: number | null; overhead_pct: number }>;
+    };
     expect(pipeline.engine_alone.wall_sec).toBeGreaterThan(0);
     expect(pipeline.stack.map((r) => r.machine)).toEqual(["cold", "warm"]);
     for (const r of pipeline.stack) {
@@ -43,8 +58,16 @@ describe.sequential("benchmarks run on a tiny input and write valid results", ()
   }, 600_000);
 
   it("scaling (simulated inference), edge latency, and the report with its charts over all of them", async () => {
-    await run(process.execPath, ["--import", "tsx", "bench/scaling.ts", "--hours", "0.1", "--machines", "1,2", "--target-sec", "3"], { cwd: REPO_ROOT, env, timeout: 240_000 });
-    const scaling = JSON.parse(readFileSync(join(dir, "scaling.json"), "utf8")) as { commit: string; note: string; rows: Array<{ machines: number; wall_sec: number; efficiency_pct: number; ranges: number }> };
+    await run(process.execPath, ["--import", "tsx", "bench/scaling.ts", "--hours", "0.1", "--machines", "1,2", "--target-sec", "3"], {
+      cwd: REPO_ROOT,
+      env,
+      timeout: 240_000,
+    });
+    const scaling = JSON.parse(readFileSync(join(dir, "scaling.json"), "utf8")) as {
+      commit: string;
+      note: string;
+      rows: Array<{ machines: number; wall_sec: number; efficiency_pct: number; ranges: number }>;
+    };
     expect(scaling.note).toContain("not the model");
     expect(scaling.rows.map((r) => r.machines)).toEqual([1, 2]);
     for (const r of scaling.rows) {
@@ -53,7 +76,10 @@ describe.sequential("benchmarks run on a tiny input and write valid results", ()
       expect(r.ranges).toBeGreaterThanOrEqual(2);
     }
     await run(process.execPath, ["--import", "tsx", "bench/edge.ts", "--seconds", "1", "--concurrency", "2"], { cwd: REPO_ROOT, env, timeout: 120_000 });
-    const edge = JSON.parse(readFileSync(join(dir, "edge.json"), "utf8")) as { status_polls: { requests: number; failed: number }; segment_posts: { requests: number; failed: number } };
+    const edge = JSON.parse(readFileSync(join(dir, "edge.json"), "utf8")) as {
+      status_polls: { requests: number; failed: number };
+      segment_posts: { requests: number; failed: number };
+    };
     expect(edge.status_polls.requests).toBeGreaterThan(0);
     expect(edge.segment_posts.requests).toBeGreaterThan(0);
     expect(edge.status_polls.failed + edge.segment_posts.failed).toBe(0);

@@ -18,8 +18,16 @@ const need = missingShared("data/longform/en-20min.opus", "data/longform/en-20mi
 const LEASE_SEC = 10;
 const KEY = TEST_API_KEYS[0];
 
-interface Utterance { start: number; end: number; text: string; source: string }
-interface MachineProcess { child: ChildProcess; log: () => string }
+interface Utterance {
+  start: number;
+  end: number;
+  text: string;
+  source: string;
+}
+interface MachineProcess {
+  child: ChildProcess;
+  log: () => string;
+}
 
 describe.skipIf(need.missing)("end to end: the Worker under wrangler dev, two machine processes, a 20-minute recording", () => {
   let edge: LocalEdge;
@@ -54,7 +62,12 @@ describe.skipIf(need.missing)("end to end: the Worker under wrangler dev, two ma
 
   beforeAll(async () => {
     model = await packagedModel("tiny");
-    edge = await startLocalEdge({ API_KEYS: TEST_API_KEYS.join(","), WEBHOOK_SIGNING_KEY: TEST_WEBHOOK_SIGNING_KEY, MACHINE_TOKEN: TEST_MACHINE_TOKEN, LEASE_SEC: String(LEASE_SEC) });
+    edge = await startLocalEdge({
+      API_KEYS: TEST_API_KEYS.join(","),
+      WEBHOOK_SIGNING_KEY: TEST_WEBHOOK_SIGNING_KEY,
+      MACHINE_TOKEN: TEST_MACHINE_TOKEN,
+      LEASE_SEC: String(LEASE_SEC),
+    });
     media = await startMediaServer({ "/en-20min.opus": { file: sharedPath("data/longform/en-20min.opus") } });
     startMachine("machine-a");
     startMachine("machine-b");
@@ -73,8 +86,24 @@ describe.skipIf(need.missing)("end to end: the Worker under wrangler dev, two ma
     // Kill machine A once it is inside a range: its lease runs out and B redoes the range.
     await until(created.id, (j) => j.status === "running" && (j.progress?.ranges_done ?? 0) >= 1, 300);
     const a = machines[0]!;
-    await waitUntil(() => /start tr_\S+\.r\d+/.test(a.log().split("\n").filter((l) => /start|done/.test(l)).at(-1) ?? ""), { timeoutMs: 20_000, intervalMs: 100 });
-    const killedTask = /start (tr_\S+\.r\d+)/.exec(a.log().split("\n").filter((l) => /start|done/.test(l)).at(-1) ?? "")?.[1];
+    await waitUntil(
+      () =>
+        /start tr_\S+\.r\d+/.test(
+          a
+            .log()
+            .split("\n")
+            .filter((l) => /start|done/.test(l))
+            .at(-1) ?? "",
+        ),
+      { timeoutMs: 20_000, intervalMs: 100 },
+    );
+    const killedTask = /start (tr_\S+\.r\d+)/.exec(
+      a
+        .log()
+        .split("\n")
+        .filter((l) => /start|done/.test(l))
+        .at(-1) ?? "",
+    )?.[1];
     a.child.kill("SIGKILL");
     const finished = await until(created.id, (j) => j.status !== "running" && j.status !== "queued" && j.status !== "planning", 600);
     expect(finished.status).toBe("completed");
@@ -83,7 +112,10 @@ describe.skipIf(need.missing)("end to end: the Worker under wrangler dev, two ma
     expect(finished.usage!.speedup).toBeGreaterThan(1);
 
     const transcript = (await (await api("GET", `/v1/transcriptions/${created.id}/transcript?format=json`)).json()) as {
-      text: string; language: string; audio_duration_sec: number; segments: Array<{ start_sec: number; end_sec: number; text: string; language: string; bcp47: string }>;
+      text: string;
+      language: string;
+      audio_duration_sec: number;
+      segments: Array<{ start_sec: number; end_sec: number; text: string; language: string; bcp47: string }>;
     };
     expect(transcript.language).toBe("en");
     mkdirSync(join(REPO_ROOT, ".tmp"), { recursive: true });
@@ -112,8 +144,13 @@ describe.skipIf(need.missing)("end to end: the Worker under wrangler dev, two ma
     const clipTexts: string[] = [];
     for (let i = 0; i < refs.length; i += 8) {
       const audio = await Promise.all(refs.slice(i, i + 8).map((u) => decodeWhole(sharedPath("data", u.source))));
-      const pieces = audio.flatMap((a, k) => Array.from({ length: Math.ceil(a.length / 480_000) }, (_, p) => ({ k, samples: a.subarray(p * 480_000, (p + 1) * 480_000) })));
-      const results = await engine.transcribe(pieces.map((p) => p.samples), { language: "en", batchSize: 8 });
+      const pieces = audio.flatMap((a, k) =>
+        Array.from({ length: Math.ceil(a.length / 480_000) }, (_, p) => ({ k, samples: a.subarray(p * 480_000, (p + 1) * 480_000) })),
+      );
+      const results = await engine.transcribe(
+        pieces.map((p) => p.samples),
+        { language: "en", batchSize: 8 },
+      );
       const texts = audio.map(() => [] as string[]);
       results.forEach((r, j) => texts[pieces[j]!.k]!.push(...r.segments.map((s) => s.text)));
       clipTexts.push(...texts.map((t) => t.join(" ")));
@@ -122,7 +159,9 @@ describe.skipIf(need.missing)("end to end: the Worker under wrangler dev, two ma
     const whole = refs.map((u) => u.text).join(" ");
     const longForm = wordErrorRate([{ reference: whole, hypothesis: transcript.text }]);
     const oneByOne = wordErrorRate([{ reference: whole, hypothesis: clipTexts.join(" ") }]);
-    console.log(`whisper-tiny WER: long form ${(longForm.wer * 100).toFixed(2)} % (${segs.length} segments, ${finished.progress?.ranges_total} ranges), clips one by one ${(oneByOne.wer * 100).toFixed(2)} %; speedup ${finished.usage!.speedup}`);
+    console.log(
+      `whisper-tiny WER: long form ${(longForm.wer * 100).toFixed(2)} % (${segs.length} segments, ${finished.progress?.ranges_total} ranges), clips one by one ${(oneByOne.wer * 100).toFixed(2)} %; speedup ${finished.usage!.speedup}`,
+    );
     // The issue asks for ≤ +1.0. whisper-base meets it on this file through the CLI
     // (long form 10.29 % vs clips 10.82 %); whisper-tiny here measures +1.7 (27.34 vs
     // 25.62 %): it skips or invents whole utterances inside windows, and its long-form

@@ -8,16 +8,31 @@ import { REPO_ROOT } from "./support/shared-data.ts";
 import { waitUntil } from "../shared/sleep.ts";
 
 const fixture = (name: string) => readFileSync(`${REPO_ROOT}/test/fixtures/fly/${name}`, "utf8");
-const SPEC: MachineSpec = { image: "registry.fly.io/longscribe-machines:latest", guest: { cpu_kind: "performance", cpus: 8, memory_mb: 16384 }, region: "ord", env: { EDGE_URL: "https://api.example.com" } };
+const SPEC: MachineSpec = {
+  image: "registry.fly.io/longscribe-machines:latest",
+  guest: { cpu_kind: "performance", cpus: 8, memory_mb: 16384 },
+  region: "ord",
+  env: { EDGE_URL: "https://api.example.com" },
+};
 
-interface Seen { method: string; path: string; auth: string | null; body: unknown }
+interface Seen {
+  method: string;
+  path: string;
+  auth: string | null;
+  body: unknown;
+}
 
 /** A fetch that answers from Fly's documented response shapes, in order, and records the requests. */
 function scripted(answers: Array<{ status?: number; body: string; headers?: Record<string, string> }>) {
   const seen: Seen[] = [];
   const fetchFn = (async (input: RequestInfo | URL, init?: RequestInit) => {
     const url = new URL(String(input));
-    seen.push({ method: init?.method ?? "GET", path: url.pathname + url.search, auth: new Headers(init?.headers).get("authorization"), body: init?.body ? JSON.parse(String(init.body)) : null });
+    seen.push({
+      method: init?.method ?? "GET",
+      path: url.pathname + url.search,
+      auth: new Headers(init?.headers).get("authorization"),
+      body: init?.body ? JSON.parse(String(init.body)) : null,
+    });
     const next = answers.shift();
     if (!next) throw new Error(`unexpected request ${init?.method} ${url.pathname}`);
     return new Response(next.body, { status: next.status ?? 200, headers: { "content-type": "application/json", ...next.headers } });
@@ -26,19 +41,30 @@ function scripted(answers: Array<{ status?: number; body: string; headers?: Reco
 }
 
 function client(fetchFn: typeof fetch, sleeps: number[] = [], clock = { t: 0 }) {
-  return new FlyClient({ baseUrl: "https://api.machines.dev", app: "longscribe-machines", token: "fly-test-token", fetch: fetchFn, now: () => clock.t, sleep: async (ms) => { sleeps.push(ms); clock.t += ms; } });
+  return new FlyClient({
+    baseUrl: "https://api.machines.dev",
+    app: "longscribe-machines",
+    token: "fly-test-token",
+    fetch: fetchFn,
+    now: () => clock.t,
+    sleep: async (ms) => {
+      sleeps.push(ms);
+      clock.t += ms;
+    },
+  });
 }
 
 describe("Fly Machines client against Fly's documented shapes", () => {
   it("lists only this deployment's machines, reuses a stopped one before creating, and sends the documented requests", async () => {
-    const { seen, fetchFn } = scripted([
-      { body: fixture("list-machines.json") },
-      { body: fixture("start.json") },
-      { body: fixture("machine.json") },
-    ]);
+    const { seen, fetchFn } = scripted([{ body: fixture("list-machines.json") }, { body: fixture("start.json") }, { body: fixture("machine.json") }]);
     const result = await new FlyProvider(client(fetchFn), SPEC).ensure(3);
     const type = "performance-8x-16gb";
-    expect(result).toEqual({ active: 3, started: [{ id: "e2865641be3928", machine_type: type }], created: [{ id: "73d8d46dbee589", machine_type: type }], failure: null });
+    expect(result).toEqual({
+      active: 3,
+      started: [{ id: "e2865641be3928", machine_type: type }],
+      created: [{ id: "73d8d46dbee589", machine_type: type }],
+      failure: null,
+    });
     expect(seen.map((s) => `${s.method} ${s.path}`)).toEqual([
       "GET /v1/apps/longscribe-machines/machines",
       "POST /v1/apps/longscribe-machines/machines/e2865641be3928/start",
@@ -47,7 +73,14 @@ describe("Fly Machines client against Fly's documented shapes", () => {
     expect(seen.every((s) => s.auth === "Bearer fly-test-token")).toBe(true);
     expect(seen[2]!.body).toEqual({
       region: "ord",
-      config: { image: SPEC.image, env: SPEC.env, guest: SPEC.guest, restart: { policy: "no" }, auto_destroy: false, metadata: { longscribe_role: "transcriber" } },
+      config: {
+        image: SPEC.image,
+        env: SPEC.env,
+        guest: SPEC.guest,
+        restart: { policy: "no" },
+        auto_destroy: false,
+        metadata: { longscribe_role: "transcriber" },
+      },
     });
   });
 
@@ -80,7 +113,8 @@ describe("Fly Machines client against Fly's documented shapes", () => {
     const sleeps: number[] = [];
     const { fetchFn } = scripted(Array.from({ length: 6 }, () => ({ body: fixture("machine.json") })));
     const c = client(fetchFn, sleeps);
-    for (let i = 0; i < 6; i++) await c.create({ config: { image: "x", env: {}, guest: SPEC.guest, restart: { policy: "no" }, auto_destroy: false, metadata: {} } });
+    for (let i = 0; i < 6; i++)
+      await c.create({ config: { image: "x", env: {}, guest: SPEC.guest, restart: { policy: "no" }, auto_destroy: false, metadata: {} } });
     expect(sleeps).toHaveLength(3);
     for (const ms of sleeps) expect(ms).toBeGreaterThanOrEqual(990);
   });
@@ -95,7 +129,15 @@ describe("Fly Machines client against the local supervisor", () => {
     process.on("SIGTERM", () => process.exit(0)); setInterval(() => {}, 1000);`;
 
   beforeAll(async () => {
-    supervisor = new LocalSupervisor({ app: "local-app", token: "sup-token", command: [process.execPath, "-e", script], cwd: REPO_ROOT, env: { PATH: process.env.PATH, MACHINE_TOKEN: "app-secret" }, stopGraceMs: 2000, log: (l) => lines.push(l) });
+    supervisor = new LocalSupervisor({
+      app: "local-app",
+      token: "sup-token",
+      command: [process.execPath, "-e", script],
+      cwd: REPO_ROOT,
+      env: { PATH: process.env.PATH, MACHINE_TOKEN: "app-secret" },
+      stopGraceMs: 2000,
+      log: (l) => lines.push(l),
+    });
     await supervisor.listen();
   });
   afterAll(async () => supervisor.close());
@@ -128,13 +170,26 @@ describe("Fly Machines client against the local supervisor", () => {
 
   it("a machine that crashes is stopped and the supervisor keeps serving", async () => {
     const c = local();
-    const m = await c.create({ config: { image: "local", env: { CRASH: "1" }, guest: SPEC.guest, restart: { policy: "no" }, auto_destroy: false, metadata: { longscribe_role: "transcriber" } } });
+    const m = await c.create({
+      config: {
+        image: "local",
+        env: { CRASH: "1" },
+        guest: SPEC.guest,
+        restart: { policy: "no" },
+        auto_destroy: false,
+        metadata: { longscribe_role: "transcriber" },
+      },
+    });
     await c.wait(m.id, "stopped", 10);
     expect((await c.get(m.id)).state).toBe("stopped");
     expect(await c.list()).toEqual(expect.arrayContaining([expect.objectContaining({ id: m.id, state: "stopped" })]));
   });
 
   it("refuses a wrong token", async () => {
-    expect(await local("wrong").list().catch((e: ProviderApiError) => e.status)).toBe(401);
+    expect(
+      await local("wrong")
+        .list()
+        .catch((e: ProviderApiError) => e.status),
+    ).toBe(401);
   });
 });

@@ -40,8 +40,16 @@ describe.skipIf(need.missing)("npm start: the edge and the local supervisor star
       detached: true,
       stdio: ["ignore", "pipe", "pipe"],
       env: {
-        ...process.env, PORT: String(port), SUPERVISOR_PORT: String(supervisorPort), LONGSCRIBE_STATE_DIR: join(state, "wrangler"), LONGSCRIBE_DEV_VARS: devVars,
-        WHISPER_MODEL_DIR: await packagedModel("tiny"), WHISPER_THREADS: "1", IDLE_EXIT_SEC: String(IDLE_EXIT_SEC), MAX_MACHINES: String(MAX_MACHINES), NO_COLOR: "1",
+        ...process.env,
+        PORT: String(port),
+        SUPERVISOR_PORT: String(supervisorPort),
+        LONGSCRIBE_STATE_DIR: join(state, "wrangler"),
+        LONGSCRIBE_DEV_VARS: devVars,
+        WHISPER_MODEL_DIR: await packagedModel("tiny"),
+        WHISPER_THREADS: "1",
+        IDLE_EXIT_SEC: String(IDLE_EXIT_SEC),
+        MAX_MACHINES: String(MAX_MACHINES),
+        NO_COLOR: "1",
       },
     });
     stack.stdout?.on("data", (d: Buffer) => (output += d.toString()));
@@ -77,7 +85,8 @@ describe.skipIf(need.missing)("npm start: the edge and the local supervisor star
     expect(await running()).toBe(0); // nothing runs before there is work
     const submitted = Date.now();
     const ids: string[] = [];
-    for (let i = 0; i < JOBS; i++) ids.push(((await call("POST", "/v1/transcriptions", { audio_url: media.url("/jfk.wav"), language: "en" })) as TranscriptionJob).id);
+    for (let i = 0; i < JOBS; i++)
+      ids.push(((await call("POST", "/v1/transcriptions", { audio_url: media.url("/jfk.wav"), language: "en" })) as TranscriptionJob).id);
     let peak = 0;
     const done = new Map<string, TranscriptionJob>();
     for (let i = 0; i < 1200 && done.size < JOBS; i++) {
@@ -94,7 +103,9 @@ describe.skipIf(need.missing)("npm start: the edge and the local supervisor star
     expect(text.toLowerCase()).toContain("ask not what your country can do for you");
     // Usage names the local supervisor's machines, which cost nothing, for the plan and every range.
     for (const job of done.values()) {
-      expect(job.usage!.machines!.map((m) => [m.provider, m.machine_type, m.price_per_hour_usd])).toEqual(job.usage!.machines!.map(() => ["local", "local", 0]));
+      expect(job.usage!.machines!.map((m) => [m.provider, m.machine_type, m.price_per_hour_usd])).toEqual(
+        job.usage!.machines!.map(() => ["local", "local", 0]),
+      );
       expect(job.usage!.machines!.some((m) => m.plan)).toBe(true);
       expect(job.usage!.machines!.flatMap((m) => m.ranges).sort((a, b) => a - b)).toEqual(Array.from({ length: job.progress.ranges_total }, (_, i) => i));
       expect(job.usage!.cost_usd).toBe(0);

@@ -38,7 +38,9 @@ class StandInApi {
   /** GETs of a job to answer by dropping the connection, as a network blip would. */
   dropGets = 0;
   cancels = 0;
-  private server: Server = createServer((req, res) => void this.handle(req, res).catch((e: unknown) => send(res, 500, { error: { code: "stand_in", message: String(e) } })));
+  private server: Server = createServer(
+    (req, res) => void this.handle(req, res).catch((e: unknown) => send(res, 500, { error: { code: "stand_in", message: String(e) } })),
+  );
 
   async start(): Promise<void> {
     await new Promise<void>((resolve) => this.server.listen(0, "127.0.0.1", resolve));
@@ -51,7 +53,16 @@ class StandInApi {
   }
 
   reset(): void {
-    Object.assign(this, { jobs: new Map(), authorizations: [], transcriptFormats: [], rangeStatuses: [], refuseLoopback: false, stall: false, dropGets: 0, cancels: 0 });
+    Object.assign(this, {
+      jobs: new Map(),
+      authorizations: [],
+      transcriptFormats: [],
+      rangeStatuses: [],
+      refuseLoopback: false,
+      stall: false,
+      dropGets: 0,
+      cancels: 0,
+    });
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -66,13 +77,21 @@ class StandInApi {
       const body = JSON.parse(await readBody(req)) as { audio_url: string };
       const loopback = body.audio_url.startsWith("http://127.0.0.1:");
       if (loopback && this.refuseLoopback) {
-        return send(res, 422, { error: { code: "url_not_allowed", message: "audio_url: 127.0.0.1 is a loopback address; only public internet addresses are allowed" } });
+        return send(res, 422, {
+          error: { code: "url_not_allowed", message: "audio_url: 127.0.0.1 is a loopback address; only public internet addresses are allowed" },
+        });
       }
       if (loopback) await this.readRange(body.audio_url);
       const job: StandInJob = { id: `tr_${this.jobs.size + 1}`, audio_url: body.audio_url, polls: 0, canceled: false };
       this.jobs.set(job.id, job);
       const statusUrl = `${this.url}/v1/transcriptions/${job.id}`;
-      return send(res, 202, { id: job.id, status: "queued", status_url: statusUrl, transcript_url: `${statusUrl}/transcript`, created_at: "2025-01-01T00:00:00.000Z" });
+      return send(res, 202, {
+        id: job.id,
+        status: "queued",
+        status_url: statusUrl,
+        transcript_url: `${statusUrl}/transcript`,
+        created_at: "2025-01-01T00:00:00.000Z",
+      });
     }
     const job = this.jobs.get(id ?? "");
     if (!job) return send(res, 404, { error: { code: "not_found", message: `no transcription ${id}` } });
@@ -130,8 +149,27 @@ function view(job: StandInJob): TranscriptionJob {
     audio_url: job.audio_url,
     created_at: "2025-01-01T00:00:00.000Z",
     options: { language: "auto", macro_chunk_sec: 300, micro_chunk_sec: 30, word_timestamps: false },
-    progress: { audio_sec_done: done, audio_sec_total: status === "queued" ? 0 : 120, ranges_done: ranges, ranges_total: status === "queued" ? 0 : 4, ranges_active: status === "running" ? 1 : 0, ...(eta === undefined ? {} : { eta_sec: eta }) },
-    ...(status === "completed" ? { usage: { machine_sec: 6, cost_usd: 0.0012, speedup: 20, machines: [{ provider: "runpod", machine_type: "NVIDIA L4", price_per_hour_usd: 0.43, machine_sec: 6, cost_usd: 0.0012, plan: true, ranges: [0, 1] }] }, completed_at: "2025-01-01T00:01:00.000Z" } : {}),
+    progress: {
+      audio_sec_done: done,
+      audio_sec_total: status === "queued" ? 0 : 120,
+      ranges_done: ranges,
+      ranges_total: status === "queued" ? 0 : 4,
+      ranges_active: status === "running" ? 1 : 0,
+      ...(eta === undefined ? {} : { eta_sec: eta }),
+    },
+    ...(status === "completed"
+      ? {
+          usage: {
+            machine_sec: 6,
+            cost_usd: 0.0012,
+            speedup: 20,
+            machines: [
+              { provider: "runpod", machine_type: "NVIDIA L4", price_per_hour_usd: 0.43, machine_sec: 6, cost_usd: 0.0012, plan: true, ranges: [0, 1] },
+            ],
+          },
+          completed_at: "2025-01-01T00:01:00.000Z",
+        }
+      : {}),
     ...(status === "failed" ? { error: { code: "media_unreadable", message: "could not decode the audio at 01:30" } } : {}),
   };
 }
@@ -198,7 +236,10 @@ describe("longscribe transcribe", () => {
   });
 
   it("redraws one bar in place on a TTY and prints the transcript to stdout", async () => {
-    const { code, stdout, stderr } = await cli(withApi("transcribe", "https://media.test/talk.mp3", "--wait", "--format", "text"), { isTTY: true, columns: 100 });
+    const { code, stdout, stderr } = await cli(withApi("transcribe", "https://media.test/talk.mp3", "--wait", "--format", "text"), {
+      isTTY: true,
+      columns: 100,
+    });
     expect(code).toBe(0);
     expect(stdout).toBe("And so, my fellow Americans\n");
     const redraws = stderr.split("\r").slice(1);
@@ -353,7 +394,9 @@ describe("longscribe usage and reachability", () => {
     await new Promise((resolve) => closed.close(resolve));
     const { code, stderr } = await cli(["status", "tr_1", "--api", `http://127.0.0.1:${port}`, "--key", KEY]);
     expect(code).toBe(1);
-    expect(stderr).toBe(`error: cannot reach the API at http://127.0.0.1:${port} (ECONNREFUSED): is the stack running? start it with \`npm start\`, or pass --api URL\n`);
+    expect(stderr).toBe(
+      `error: cannot reach the API at http://127.0.0.1:${port} (ECONNREFUSED): is the stack running? start it with \`npm start\`, or pass --api URL\n`,
+    );
   });
 
   it("bin/longscribe.mjs runs the CLI from any working directory", async () => {

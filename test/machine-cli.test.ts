@@ -26,7 +26,10 @@ describe.skipIf(shared.missing)("npm run machine", () => {
   it("chunks prints one line per micro chunk and a final line with bytes read", async () => {
     server.reset();
     const { stdout } = await cli("chunks", server.url("/excerpt.opus"), "--from", "10", "--to", "60", "--no-vad");
-    const lines = stdout.trim().split("\n").map((l) => JSON.parse(l));
+    const lines = stdout
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l));
     const last = lines.pop();
     expect(last.bytesRead).toBe(server.bytesSent("/excerpt.opus"));
     expect(lines[0]).toMatchObject({ rangeIndex: 0, seq: 0, startSec: 10 });
@@ -53,7 +56,8 @@ describe.skipIf(shared.missing)("npm run machine", () => {
   }, 120_000);
 
   it("transcribe explains a bad language, format or model directory", async () => {
-    const fail = async (...args: string[]) => (await cli("transcribe", sharedPath("data", "speech", "jfk", "jfk.wav"), ...args).catch((e: unknown) => e)) as { code: number; stderr: string };
+    const fail = async (...args: string[]) =>
+      (await cli("transcribe", sharedPath("data", "speech", "jfk", "jfk.wav"), ...args).catch((e: unknown) => e)) as { code: number; stderr: string };
     const language = await fail("--language", "klingon");
     expect(language.code).toBe(2);
     expect(language.stderr).toMatch(/--language klingon is not a language Whisper knows/);

@@ -82,12 +82,22 @@ describe.skipIf(shared.missing)("machine runtime", () => {
     await edge.close();
   });
 
-
   it("on shutdown gives its running range back as a retryable failure and claims nothing more", async () => {
     const task: Task = {
-      kind: "range", job_id: "tr_x", task_id: "tr_x.r0", attempt: 1, lease_until: Date.now() + 60_000, lease_sec: 60,
-      media_url: media.url("/excerpt.opus"), options: { language: "en", macro_chunk_sec: 300, micro_chunk_sec: 30, word_timestamps: false },
-      task_token: "tt1.test", range_index: 0, start_sec: 0, end_sec: 70, media: null, language: "en",
+      kind: "range",
+      job_id: "tr_x",
+      task_id: "tr_x.r0",
+      attempt: 1,
+      lease_until: Date.now() + 60_000,
+      lease_sec: 60,
+      media_url: media.url("/excerpt.opus"),
+      options: { language: "en", macro_chunk_sec: 300, micro_chunk_sec: 30, word_timestamps: false },
+      task_token: "tt1.test",
+      range_index: 0,
+      start_sec: 0,
+      end_sec: 70,
+      media: null,
+      language: "en",
     };
     const edge = await fakeEdge([task]);
     // One chunk per batch, so segments are posted while most of the range is still ahead.

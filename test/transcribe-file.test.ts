@@ -17,7 +17,17 @@ describe.skipIf(shared.missing)("a whole file through the media pipeline and the
   let detector: SpeechDetector | null;
   let options: FileTranscriptOptions;
   beforeAll(async () => {
-    const noise = await generated("noise-20s.wav", (o) => ["-f", "lavfi", "-i", "anoisesrc=color=white:amplitude=0.1:seed=7:d=20", "-ar", "16000", "-ac", "1", o]);
+    const noise = await generated("noise-20s.wav", (o) => [
+      "-f",
+      "lavfi",
+      "-i",
+      "anoisesrc=color=white:amplitude=0.1:seed=7:d=20",
+      "-ar",
+      "16000",
+      "-ac",
+      "1",
+      o,
+    ]);
     const hum = await generated("hum-20s.wav", (o) => ["-f", "lavfi", "-i", "sine=frequency=50:d=20", "-af", "volume=0.3", "-ar", "16000", "-ac", "1", o]);
     const silence = await generated("silence-20s.wav", (o) => ["-f", "lavfi", "-i", "anullsrc=r=16000:cl=mono", "-t", "20", o]);
     server = await startMediaServer({
@@ -37,14 +47,18 @@ describe.skipIf(shared.missing)("a whole file through the media pipeline and the
     await engine?.model.release();
   });
 
-  it.each(["/noise.wav", "/hum.wav", "/silence.wav"])("%s gives an empty transcript without running the model", async (path) => {
-    // A fresh detector per file: it keeps the probabilities of the range it has seen.
-    const result = await transcribeUrl(server.url(path), engine, { ...options, detector: await loadSpeechDetector(readConfig({ ...process.env })) });
-    expect(result.segments).toEqual([]);
-    expect(result.stats.chunks).toBeGreaterThan(0);
-    expect(result.stats.speech_chunks).toBe(0);
-    expect(result.audioDurationSec).toBeCloseTo(20, 1);
-  }, 120_000);
+  it.each(["/noise.wav", "/hum.wav", "/silence.wav"])(
+    "%s gives an empty transcript without running the model",
+    async (path) => {
+      // A fresh detector per file: it keeps the probabilities of the range it has seen.
+      const result = await transcribeUrl(server.url(path), engine, { ...options, detector: await loadSpeechDetector(readConfig({ ...process.env })) });
+      expect(result.segments).toEqual([]);
+      expect(result.stats.chunks).toBeGreaterThan(0);
+      expect(result.stats.speech_chunks).toBe(0);
+      expect(result.audioDurationSec).toBeCloseTo(20, 1);
+    },
+    120_000,
+  );
 
   it("with language auto, one language is settled for the stream and every segment carries it", async () => {
     const result = await transcribeUrl(server.url("/de.ogg"), engine, options);

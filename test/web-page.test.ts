@@ -44,13 +44,31 @@ describe.skipIf(need.missing || !existsSync(CHROMIUM))("the web page, in Chromiu
   beforeAll(async () => {
     mkdirSync(SHOTS, { recursive: true });
     await buildWeb();
-    media = await startMediaServer({ "/excerpt.mp3": { file: sharedPath("data", "formats", "excerpt.mp3") }, "/long.opus": { file: sharedPath("data", "longform", "en-20min.opus") } });
+    media = await startMediaServer({
+      "/excerpt.mp3": { file: sharedPath("data", "formats", "excerpt.mp3") },
+      "/long.opus": { file: sharedPath("data", "longform", "en-20min.opus") },
+    });
     // Batch 1: a post per micro chunk, so the bar moves in steps a person (and this test) can see.
-    stack = await Stack.start({ model: packagedModelDir("tiny")!, maxMachines: 1, leaseSec: 20, idleExitSec: 60, audioSecPerMachine: 3600, machineEnv: { WHISPER_BATCH: "1" } });
+    stack = await Stack.start({
+      model: packagedModelDir("tiny")!,
+      maxMachines: 1,
+      leaseSec: 20,
+      idleExitSec: 60,
+      audioSecPerMachine: 3600,
+      machineEnv: { WHISPER_BATCH: "1" },
+    });
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       headless: true,
-      args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+      args: [
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+      ],
     });
     page = await browser.newPage({ viewport: { width: 1100, height: 900 }, acceptDownloads: true });
     page.on("console", (m: ConsoleMessage) => m.type() === "error" && consoleErrors.push(`${m.text()} (${m.location().url})`));
@@ -67,7 +85,9 @@ describe.skipIf(need.missing || !existsSync(CHROMIUM))("the web page, in Chromiu
     await page.goto(`${stack.api}/`);
     await expect(page.title()).resolves.toContain("longscribe");
     // Every form control has a label a screen reader can read.
-    const unlabelled = await page.$$eval("input, select", (els) => els.filter((e) => (e as HTMLInputElement).labels?.length === 0 && !e.getAttribute("aria-label")).map((e) => e.id));
+    const unlabelled = await page.$$eval("input, select", (els) =>
+      els.filter((e) => (e as HTMLInputElement).labels?.length === 0 && !e.getAttribute("aria-label")).map((e) => e.id),
+    );
     expect(unlabelled).toEqual([]);
     await page.screenshot({ path: join(SHOTS, "1-empty.png"), fullPage: true });
 
@@ -118,7 +138,10 @@ describe.skipIf(need.missing || !existsSync(CHROMIUM))("the web page, in Chromiu
       await page.waitForTimeout(250);
     }
     // The bar moved: at least one value strictly between empty and full, then full.
-    expect([...seen].some((v) => v > 0 && v < 100), `progress values seen: ${[...seen].join(", ")}`).toBe(true);
+    expect(
+      [...seen].some((v) => v > 0 && v < 100),
+      `progress values seen: ${[...seen].join(", ")}`,
+    ).toBe(true);
     expect(seen.has(100)).toBe(true);
     // The transcript grew while the job ran: more than one non-zero count was shown.
     expect([...segmentCounts].filter((n) => n > 0).length, `segment counts seen: ${[...segmentCounts].join(", ")}`).toBeGreaterThan(1);
@@ -129,7 +152,9 @@ describe.skipIf(need.missing || !existsSync(CHROMIUM))("the web page, in Chromiu
 
     // The transcript is the recording's speech.
     const shown = await page.$$eval("#segments .seg span", (spans) => spans.map((s) => s.textContent ?? "").join(" "));
-    const reference = readJsonl<{ text: string }>(sharedPath("data", "formats", "excerpt.jsonl")).map((u) => u.text).join(" ");
+    const reference = readJsonl<{ text: string }>(sharedPath("data", "formats", "excerpt.jsonl"))
+      .map((u) => u.text)
+      .join(" ");
     expect(wordErrorRate([{ reference, hypothesis: shown }]).wer).toBeLessThan(0.5);
 
     // A line plays the recording from its start.

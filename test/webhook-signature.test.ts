@@ -20,7 +20,9 @@ describe("webhook signatures across implementations", () => {
     expect(verifyWebhook(await deriveWebhookSecret("m".repeat(40), "key_other"), headers, body)).toBe(false);
     expect(verifyWebhook(await deriveWebhookSecret("n".repeat(40), "key_abc"), headers, body)).toBe(false);
     const stale = String(timestamp - 3600);
-    expect(verifyWebhook(secret, { ...headers, "webhook-timestamp": stale, "webhook-signature": await signWebhook(secret, "evt_1", Number(stale), body) }, body)).toBe(false);
+    expect(
+      verifyWebhook(secret, { ...headers, "webhook-timestamp": stale, "webhook-signature": await signWebhook(secret, "evt_1", Number(stale), body) }, body),
+    ).toBe(false);
   });
 
   it("derives a stable secret per key", async () => {

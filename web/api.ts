@@ -70,7 +70,9 @@ export async function listJobs(limit: number): Promise<TranscriptionList> {
 }
 
 export async function transcriptJson(id: string, partial: boolean): Promise<TranscriptJson> {
-  return (await (await request("GET", `/v1/transcriptions/${encodeURIComponent(id)}/transcript?format=json${partial ? "&partial=true" : ""}`)).json()) as TranscriptJson;
+  return (await (
+    await request("GET", `/v1/transcriptions/${encodeURIComponent(id)}/transcript?format=json${partial ? "&partial=true" : ""}`)
+  ).json()) as TranscriptJson;
 }
 
 export async function transcriptFile(id: string, format: string): Promise<Blob> {

@@ -151,7 +151,9 @@ ui.segments.addEventListener("click", (e) => {
   const seg = (e.target as HTMLElement).closest<HTMLElement>(".seg");
   if (!seg?.dataset.start) return;
   ui.player.currentTime = Number(seg.dataset.start);
-  ui.player.play().catch(() => show(ui.jobError, "The recording cannot be played in this browser (its server may not allow it); the transcript is unaffected."));
+  ui.player
+    .play()
+    .catch(() => show(ui.jobError, "The recording cannot be played in this browser (its server may not allow it); the transcript is unaffected."));
 });
 
 ui.player.addEventListener("timeupdate", () => {

@@ -14,10 +14,7 @@ export class Deadlines {
   constructor(private readonly storage: DurableObjectStorage) {}
 
   set(kind: DeadlineKind, ref: string, due: number): void {
-    this.storage.sql.exec(
-      "INSERT INTO deadlines (kind, ref, due) VALUES (?, ?, ?) ON CONFLICT (kind, ref) DO UPDATE SET due = excluded.due",
-      kind, ref, due,
-    );
+    this.storage.sql.exec("INSERT INTO deadlines (kind, ref, due) VALUES (?, ?, ?) ON CONFLICT (kind, ref) DO UPDATE SET due = excluded.due", kind, ref, due);
   }
 
   clear(kind: DeadlineKind, ref?: string): void {

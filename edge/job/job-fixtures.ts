@@ -17,7 +17,14 @@ export async function plan(jobId: string, ranges: Array<[number, number]>) {
   const stub = stubFor(jobId);
   const task = unwrap(await stub.startPlan("machine-planner", 60));
   const duration = ranges.length > 0 ? ranges[ranges.length - 1]![1] : 0;
-  unwrap(await stub.submitPlan(task.attempt, duration, ranges.map(([start_sec, end_sec]) => ({ start_sec, end_sec })), 2));
+  unwrap(
+    await stub.submitPlan(
+      task.attempt,
+      duration,
+      ranges.map(([start_sec, end_sec]) => ({ start_sec, end_sec })),
+      2,
+    ),
+  );
   return task;
 }
 

@@ -9,17 +9,30 @@ import { leaseNext, plan, seg, stubFor } from "./job-fixtures.ts";
 async function transcriptJson(id: string, partial = false) {
   const r = await call("GET", `/v1/transcriptions/${id}/transcript?format=json${partial ? "&partial=true" : ""}`);
   expect(r.status).toBe(200);
-  return (await r.json()) as { text: string; language: string; segments: Array<{ start_sec: number; end_sec: number; text: string }>; audio_duration_sec: number };
+  return (await r.json()) as {
+    text: string;
+    language: string;
+    segments: Array<{ start_sec: number; end_sec: number; text: string }>;
+    audio_duration_sec: number;
+  };
 }
 
 describe("a job from plan to transcript", () => {
   it("merges posts in any order, ignores duplicates and completes", async () => {
     const { id } = await submit({});
     const stub = stubFor(id);
-    await plan(id, [[0, 300], [300, 600], [600, 700.5]]);
+    await plan(id, [
+      [0, 300],
+      [300, 600],
+      [600, 700.5],
+    ]);
     expect((await getJob(id)).status).toBe("running");
     const tasks = [await leaseNext(id, "m-a"), await leaseNext(id, "m-b"), await leaseNext(id, "m-c")];
-    expect(tasks.map((t) => [t.range_index, t.attempt, t.start_sec, t.end_sec])).toEqual([[0, 1, 0, 300], [1, 1, 300, 600], [2, 1, 600, 700.5]]);
+    expect(tasks.map((t) => [t.range_index, t.attempt, t.start_sec, t.end_sec])).toEqual([
+      [0, 1, 0, 300],
+      [1, 1, 300, 600],
+      [2, 1, 600, 700.5],
+    ]);
     expect(unwrap(await stub.leaseRange("m-d", 60))).toBeNull();
 
     const batches: SegmentBatch[] = [
@@ -81,7 +94,15 @@ describe("a job from plan to transcript", () => {
     const { id } = await submit({});
     const stub = stubFor(id);
     const task = unwrap(await stub.startPlan("p", 60));
-    const gap = await stub.submitPlan(task.attempt, 600, [{ start_sec: 0, end_sec: 300 }, { start_sec: 310, end_sec: 600 }], 1);
+    const gap = await stub.submitPlan(
+      task.attempt,
+      600,
+      [
+        { start_sec: 0, end_sec: 300 },
+        { start_sec: 310, end_sec: 600 },
+      ],
+      1,
+    );
     expect(gap.ok ? "ok" : gap.error.code).toBe("invalid_plan");
     const short = await stub.submitPlan(task.attempt, 900, [{ start_sec: 0, end_sec: 600 }], 1);
     expect(short.ok ? "ok" : short.error.code).toBe("invalid_plan");
@@ -96,9 +117,14 @@ describe("leases", () => {
   it("gives a range whose lease ran out to a new attempt and refuses the old one", async () => {
     const { id } = await submit({});
     const stub = stubFor(id);
-    await plan(id, [[0, 300], [300, 600]]);
+    await plan(id, [
+      [0, 300],
+      [300, 600],
+    ]);
     const first = await leaseNext(id, "m-crashes");
-    unwrap(await stub.postSegments({ range_index: first.range_index, attempt: 1, seq: 0, segments: [seg(1, 5, "from the crashed machine")], audio_sec_done: 5 }));
+    unwrap(
+      await stub.postSegments({ range_index: first.range_index, attempt: 1, seq: 0, segments: [seg(1, 5, "from the crashed machine")], audio_sec_done: 5 }),
+    );
 
     // Let the lease run out: the alarm fires at lease_until.
     await runInDurableObject(env.JOBS.get(env.JOBS.idFromName(id)), async (_o, state) => {
@@ -140,7 +166,10 @@ describe("leases", () => {
 
   it("fails at once on a failure the machine marks final", async () => {
     const { id } = await submit({});
-    await plan(id, [[0, 120], [120, 240]]);
+    await plan(id, [
+      [0, 120],
+      [120, 240],
+    ]);
     const task = await leaseNext(id);
     unwrap(await stubFor(id).failRange(task.range_index, task.attempt, { retryable: false, code: "unsupported_codec", message: "no decoder for codec xyz" }));
     const job = await getJob(id);

@@ -75,7 +75,15 @@ export class JobObject extends DurableObject<Env> implements JobForQueue {
     const existing = this.store.readJob();
     if (existing) return existing.owner === input.owner ? ok(this.view(existing)) : notFound();
     migrate(this.ctx.storage.sql);
-    this.store.insertJob({ ...input, state: { status: "queued", plan_failures: 0 }, plan_machine_sec: 0, plan_machine: null, last_progress_event_at: null, plan_media: null, settled_language: null });
+    this.store.insertJob({
+      ...input,
+      state: { status: "queued", plan_failures: 0 },
+      plan_machine_sec: 0,
+      plan_machine: null,
+      last_progress_event_at: null,
+      plan_media: null,
+      settled_language: null,
+    });
     await this.notifyQueue();
     return ok(this.view(this.store.readJob()!));
   }
@@ -140,7 +148,13 @@ export class JobObject extends DurableObject<Env> implements JobForQueue {
     return this.plan.start(machineId, leaseSec, machine, "notify");
   }
 
-  async submitPlan(attempt: number, durationSec: number, ranges: PlannedRange[], machineSec: number, media: MediaHint | null = null): Promise<Result<TranscriptionJob>> {
+  async submitPlan(
+    attempt: number,
+    durationSec: number,
+    ranges: PlannedRange[],
+    machineSec: number,
+    media: MediaHint | null = null,
+  ): Promise<Result<TranscriptionJob>> {
     return this.plan.submit(attempt, durationSec, ranges, machineSec, media);
   }
 
@@ -231,7 +245,13 @@ export class JobObject extends DurableObject<Env> implements JobForQueue {
       case "running": {
         const pending = this.store.countRanges("pending");
         const leased = this.store.countRanges("leased");
-        return { pending: pending.n, pending_audio_sec: pending.audio_sec, leased: leased.n, leased_audio_sec: leased.audio_sec, machines: this.store.leasedMachineIds() };
+        return {
+          pending: pending.n,
+          pending_audio_sec: pending.audio_sec,
+          leased: leased.n,
+          leased_audio_sec: leased.audio_sec,
+          machines: this.store.leasedMachineIds(),
+        };
       }
       case "completed":
       case "failed":

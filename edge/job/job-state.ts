@@ -28,9 +28,7 @@ export type JobEvent =
   | { type: "fail"; at: number; error: JobError }
   | { type: "cancel"; at: number };
 
-export type Transition =
-  | { ok: true; state: JobState; changed: boolean }
-  | { ok: false; reason: string };
+export type Transition = { ok: true; state: JobState; changed: boolean } | { ok: false; reason: string };
 
 /** A plan or range that fails this many times fails the job. */
 export const MAX_ATTEMPTS = 3;
@@ -96,7 +94,13 @@ export function transition(state: JobState, event: JobEvent): Transition {
     case "fail":
       return isTerminal(state)
         ? illegal(state, event)
-        : to({ status: "failed", failed_at: event.at, started_at: stateTimes(state).started_at, duration_sec: stateTimes(state).duration_sec, error: event.error });
+        : to({
+            status: "failed",
+            failed_at: event.at,
+            started_at: stateTimes(state).started_at,
+            duration_sec: stateTimes(state).duration_sec,
+            error: event.error,
+          });
     case "cancel":
       if (state.status === "canceled") return same(state);
       return isTerminal(state)

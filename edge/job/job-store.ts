@@ -41,15 +41,34 @@ export interface RangeRecord {
 }
 
 type JobRow = {
-  id: string; owner: string; created_at: number; audio_url: string; options: string; webhook: string | null;
-  metadata: string | null; media: string; state: string; plan_machine_sec: number; plan_machine: string | null; last_progress_event_at: number | null;
+  id: string;
+  owner: string;
+  created_at: number;
+  audio_url: string;
+  options: string;
+  webhook: string | null;
+  metadata: string | null;
+  media: string;
+  state: string;
+  plan_machine_sec: number;
+  plan_machine: string | null;
+  last_progress_event_at: number | null;
   plan_media: string | null;
   settled_language: string | null;
 };
 
 type SegmentRow = {
-  range_idx: number; seq: number; ord: number; start_sec: number; end_sec: number; text: string; language: string;
-  avg_logprob: number; no_speech_prob: number; compression_ratio: number | null; words: string | null;
+  range_idx: number;
+  seq: number;
+  ord: number;
+  start_sec: number;
+  end_sec: number;
+  text: string;
+  language: string;
+  avg_logprob: number;
+  no_speech_prob: number;
+  compression_ratio: number | null;
+  words: string | null;
 };
 
 export class JobStore {
@@ -94,28 +113,41 @@ export class JobStore {
     for (const [language, sec] of Object.entries(seconds)) {
       this.sql.exec(
         "INSERT INTO range_languages (range_idx, language, sec) VALUES (?, ?, ?) ON CONFLICT (range_idx, language) DO UPDATE SET sec = sec + excluded.sec",
-        rangeIdx, language, sec,
+        rangeIdx,
+        language,
+        sec,
       );
     }
   }
 
   /** The job's language vote: speech seconds per language over all ranges, largest first. */
   languageVote(): Array<{ language: string; sec: number }> {
-    return this.sql.exec<{ language: string; sec: number }>("SELECT language, SUM(sec) AS sec FROM range_languages GROUP BY language ORDER BY sec DESC, language").toArray();
+    return this.sql
+      .exec<{ language: string; sec: number }>("SELECT language, SUM(sec) AS sec FROM range_languages GROUP BY language ORDER BY sec DESC, language")
+      .toArray();
   }
 
   countRanges(status: RangeState["status"]): { n: number; audio_sec: number } {
-    return this.sql.exec<{ n: number; audio_sec: number }>("SELECT COUNT(*) AS n, COALESCE(SUM(end_sec - start_sec), 0) AS audio_sec FROM ranges WHERE status = ?", status).one();
+    return this.sql
+      .exec<{ n: number; audio_sec: number }>("SELECT COUNT(*) AS n, COALESCE(SUM(end_sec - start_sec), 0) AS audio_sec FROM ranges WHERE status = ?", status)
+      .one();
   }
 
   insertJob(job: JobRecord): void {
     this.sql.exec(
       `INSERT INTO job (one, id, owner, created_at, audio_url, options, webhook, metadata, media, state, plan_machine_sec, last_progress_event_at)
        VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      job.id, job.owner, job.created_at, job.audio_url, JSON.stringify(job.options),
+      job.id,
+      job.owner,
+      job.created_at,
+      job.audio_url,
+      JSON.stringify(job.options),
       job.webhook === null ? null : JSON.stringify(job.webhook),
       job.metadata === null ? null : JSON.stringify(job.metadata),
-      JSON.stringify(job.media), JSON.stringify(job.state), job.plan_machine_sec, job.last_progress_event_at,
+      JSON.stringify(job.media),
+      JSON.stringify(job.state),
+      job.plan_machine_sec,
+      job.last_progress_event_at,
     );
   }
 
@@ -124,7 +156,11 @@ export class JobStore {
   }
 
   addPlanMachineSec(sec: number, machine: MachineLabel | null): void {
-    this.sql.exec("UPDATE job SET plan_machine_sec = plan_machine_sec + ?, plan_machine = ? WHERE one = 1", sec, machine === null ? null : JSON.stringify(machine));
+    this.sql.exec(
+      "UPDATE job SET plan_machine_sec = plan_machine_sec + ?, plan_machine = ? WHERE one = 1",
+      sec,
+      machine === null ? null : JSON.stringify(machine),
+    );
   }
 
   /** Machines holding this job's range leases now. */
@@ -143,7 +179,11 @@ export class JobStore {
     ranges.forEach((r, idx) =>
       this.sql.exec(
         "INSERT INTO ranges (idx, start_sec, end_sec, status, state) VALUES (?, ?, ?, ?, ?)",
-        idx, r.start_sec, r.end_sec, initial.status, JSON.stringify(initial),
+        idx,
+        r.start_sec,
+        r.end_sec,
+        initial.status,
+        JSON.stringify(initial),
       ),
     );
   }
@@ -199,8 +239,17 @@ export class JobStore {
       this.sql.exec(
         `INSERT INTO segments (range_idx, seq, ord, start_sec, end_sec, text, language, avg_logprob, no_speech_prob, compression_ratio, words)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-        rangeIdx, seq, ord, s.start_sec, s.end_sec, s.text, s.language, s.avg_logprob, s.no_speech_prob,
-        s.compression_ratio ?? null, s.words ? JSON.stringify(s.words) : null,
+        rangeIdx,
+        seq,
+        ord,
+        s.start_sec,
+        s.end_sec,
+        s.text,
+        s.language,
+        s.avg_logprob,
+        s.no_speech_prob,
+        s.compression_ratio ?? null,
+        s.words ? JSON.stringify(s.words) : null,
       ),
     );
   }
@@ -225,7 +274,8 @@ export class JobStore {
           ? this.sql.exec<SegmentRow>("SELECT * FROM segments ORDER BY start_sec, range_idx, seq, ord LIMIT ?", pageSize)
           : this.sql.exec<SegmentRow>(
               "SELECT * FROM segments WHERE (start_sec, range_idx, seq, ord) > (?, ?, ?, ?) ORDER BY start_sec, range_idx, seq, ord LIMIT ?",
-              ...after, pageSize,
+              ...after,
+              pageSize,
             )
       ).toArray();
       for (const r of rows) yield toSegment(r);

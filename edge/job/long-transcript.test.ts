@@ -68,7 +68,9 @@ describe("a 24-hour recording", () => {
         no_speech_prob: 0.02,
       }));
       // Post in two halves, second half first, as a machine's retries might.
-      unwrap(await stub.postSegments({ range_index: task.range_index, attempt: task.attempt, seq: 1, segments: segments.slice(50), audio_sec_done: RANGE_SEC }));
+      unwrap(
+        await stub.postSegments({ range_index: task.range_index, attempt: task.attempt, seq: 1, segments: segments.slice(50), audio_sec_done: RANGE_SEC }),
+      );
       unwrap(await stub.postSegments({ range_index: task.range_index, attempt: task.attempt, seq: 0, segments: segments.slice(0, 50), audio_sec_done: 150 }));
       unwrap(await stub.completeRange(task.range_index, task.attempt, 20));
     }

@@ -20,7 +20,11 @@ export class PlanLease {
   async start(machineId: string, leaseSec: number, machine: MachineLabel, queue: QueueNotice): Promise<Result<UnsignedPlanTask>> {
     const now = Date.now();
     const leaseUntil = now + leaseSec * 1000;
-    const result = await this.host.apply({ type: "plan_started", at: now, machine_id: machineId, machine }, () => this.host.deadlines.set("plan_lease", "plan", leaseUntil), queue);
+    const result = await this.host.apply(
+      { type: "plan_started", at: now, machine_id: machineId, machine },
+      () => this.host.deadlines.set("plan_lease", "plan", leaseUntil),
+      queue,
+    );
     if (!result.ok) return fail(409, "not_plannable", result.reason);
     const job = this.host.store.readJob()!;
     const attempt = job.state.status === "planning" ? job.state.attempt : 0;

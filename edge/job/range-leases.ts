@@ -61,7 +61,9 @@ export class RangeLeases {
     if (stop) return ok(stop);
     if (range.state.status !== "leased" || range.state.attempt !== attempt) return ok({ continue: false, reason: "superseded" });
     const leaseUntil = Date.now() + leaseSec * 1000;
-    const changed = this.change(index, range.state, { type: "heartbeat", lease_until: leaseUntil }, () => deadlines.set("range_lease", String(index), leaseUntil));
+    const changed = this.change(index, range.state, { type: "heartbeat", lease_until: leaseUntil }, () =>
+      deadlines.set("range_lease", String(index), leaseUntil),
+    );
     if (!changed.ok) return changed;
     await deadlines.arm();
     return ok({ continue: true, lease_until: leaseUntil });
@@ -89,7 +91,13 @@ export class RangeLeases {
     }
     const now = Date.now();
     this.host.transaction(() => {
-      store.insertBatch(range.idx, post.attempt, post.seq, now, post.segments.map((s) => clampToRange(s, view)));
+      store.insertBatch(
+        range.idx,
+        post.attempt,
+        post.seq,
+        now,
+        post.segments.map((s) => clampToRange(s, view)),
+      );
       if (post.language_sec) store.addLanguageSeconds(range.idx, post.language_sec);
       if (range.state.status === "leased") {
         const next = rangeTransition(range.state, { type: "progress", audio_sec_done: post.audio_sec_done });
@@ -105,7 +113,9 @@ export class RangeLeases {
     const found = this.leased(index, attempt);
     if (!found.ok) return found;
     const now = Date.now();
-    const changed = this.change(index, found.value, { type: "complete", at: now, machine_sec: machineSec }, () => this.host.deadlines.clear("range_lease", String(index)));
+    const changed = this.change(index, found.value, { type: "complete", at: now, machine_sec: machineSec }, () =>
+      this.host.deadlines.clear("range_lease", String(index)),
+    );
     if (!changed.ok) return changed;
     if (this.host.store.countRangesNot("done") === 0 && !this.redoDisagreeing()) await this.host.apply({ type: "ranges_done", at: now });
     else await this.host.notifyQueue(); // one range less in flight, for the fleet's size
@@ -147,7 +157,10 @@ export class RangeLeases {
     const job = store.readJob();
     if (job?.options.language !== "auto" || job.settled_language) return false;
     const vote = store.languageVote().map((v) => ({ language: v.language, weight: v.sec }));
-    const decision = languageRedo(vote, store.rangeLanguages().map((r) => ({ range_index: r.range_idx, language: r.language })));
+    const decision = languageRedo(
+      vote,
+      store.rangeLanguages().map((r) => ({ range_index: r.range_idx, language: r.language })),
+    );
     if (!decision) return false;
     this.host.transaction(() => {
       store.setSettledLanguage(decision.settle);
@@ -180,7 +193,11 @@ export class RangeLeases {
     if (!changed.ok) return changed;
     if (changed.value.status === "failed") {
       const cause = changed.value.error;
-      await this.host.apply({ type: "fail", at: Date.now(), error: { code: cause.code, message: `range ${index} failed ${changed.value.attempt} times; last: ${cause.message}` } });
+      await this.host.apply({
+        type: "fail",
+        at: Date.now(),
+        error: { code: cause.code, message: `range ${index} failed ${changed.value.attempt} times; last: ${cause.message}` },
+      });
     } else await this.host.notifyQueue();
     await this.host.deadlines.arm();
     return ok(this.host.view(this.host.store.readJob()!));

@@ -43,20 +43,32 @@ export function rangeTransition(state: RangeState, event: RangeEvent): RangeTran
       return state.status === "pending"
         ? {
             ok: true,
-            state: { status: "leased", attempt: state.attempt + 1, machine_id: event.machine_id, machine: event.machine, leased_at: event.at, lease_until: event.lease_until, audio_sec_done: 0 },
+            state: {
+              status: "leased",
+              attempt: state.attempt + 1,
+              machine_id: event.machine_id,
+              machine: event.machine,
+              leased_at: event.at,
+              lease_until: event.lease_until,
+              audio_sec_done: 0,
+            },
           }
         : illegal();
     case "heartbeat":
       return state.status === "leased" ? { ok: true, state: { ...state, lease_until: event.lease_until } } : illegal();
     case "progress":
-      return state.status === "leased"
-        ? { ok: true, state: { ...state, audio_sec_done: Math.max(state.audio_sec_done, event.audio_sec_done) } }
-        : illegal();
+      return state.status === "leased" ? { ok: true, state: { ...state, audio_sec_done: Math.max(state.audio_sec_done, event.audio_sec_done) } } : illegal();
     case "complete":
       return state.status === "leased"
         ? {
             ok: true,
-            state: { status: "done", attempt: state.attempt, done_at: event.at, machine_sec: event.machine_sec ?? (event.at - state.leased_at) / 1000, machine: state.machine ?? null },
+            state: {
+              status: "done",
+              attempt: state.attempt,
+              done_at: event.at,
+              machine_sec: event.machine_sec ?? (event.at - state.leased_at) / 1000,
+              machine: state.machine ?? null,
+            },
           }
         : illegal();
     case "lease_expired":

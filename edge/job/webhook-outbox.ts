@@ -44,7 +44,11 @@ export class WebhookOutbox {
     const n = this.sql.exec<{ n: number }>("SELECT COALESCE(MAX(n), 0) + 1 AS n FROM webhook_events").one().n;
     this.sql.exec(
       "INSERT INTO webhook_events (id, n, type, created_at, body, state) VALUES (?, ?, ?, ?, ?, 'pending')",
-      id, n, type, now, JSON.stringify(payload),
+      id,
+      n,
+      type,
+      now,
+      JSON.stringify(payload),
     );
     this.deadlines.set("webhook", id, now);
     return id;
@@ -83,12 +87,15 @@ export class WebhookOutbox {
     this.sql.exec(
       `UPDATE webhook_events SET state = ?, attempts = ?, first_attempt_at = ?, last_attempt_at = ?, last_status = ?, last_error = ?
        WHERE id = ?`,
-      state, attempts, firstAttempt, now, status, error, eventId,
+      state,
+      attempts,
+      firstAttempt,
+      now,
+      status,
+      error,
+      eventId,
     );
-    this.sql.exec(
-      "INSERT INTO webhook_attempts (event_id, attempt, at, response_status, error) VALUES (?, ?, ?, ?, ?)",
-      eventId, attempts, now, status, error,
-    );
+    this.sql.exec("INSERT INTO webhook_attempts (event_id, attempt, at, response_status, error) VALUES (?, ?, ?, ?, ?)", eventId, attempts, now, status, error);
   }
 
   status(config: WebhookConfig): WebhookStatus {

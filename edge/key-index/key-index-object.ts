@@ -3,10 +3,7 @@ import { DurableObject } from "cloudflare:workers";
 /** How long an Idempotency-Key is remembered, as Stripe does. */
 export const IDEMPOTENCY_TTL_MS = 24 * 3600_000;
 
-export type Reservation =
-  | { kind: "new" }
-  | { kind: "existing"; job_id: string; committed: boolean }
-  | { kind: "conflict" };
+export type Reservation = { kind: "new" } | { kind: "existing"; job_id: string; committed: boolean } | { kind: "conflict" };
 
 export interface JobPage {
   ids: string[];
@@ -76,7 +73,9 @@ export class KeyIndexObject extends DurableObject<Env> {
         ? this.sql.exec<{ id: string; created_at: number }>("SELECT id, created_at FROM jobs ORDER BY created_at DESC, id DESC LIMIT ?", limit + 1)
         : this.sql.exec<{ id: string; created_at: number }>(
             "SELECT id, created_at FROM jobs WHERE (created_at, id) < (?, ?) ORDER BY created_at DESC, id DESC LIMIT ?",
-            after.created_at, after.id, limit + 1,
+            after.created_at,
+            after.id,
+            limit + 1,
           )
     ).toArray();
     const page = rows.slice(0, limit);

@@ -8,9 +8,21 @@ type Document = ReturnType<OpenAPIHono<AppEnv>["getOpenAPI31Document"]>;
 /** What the document holds besides routes: the webhook events and the security schemes. */
 export function describeApi(app: OpenAPIHono<AppEnv>): void {
   for (const hook of WEBHOOKS) app.openAPIRegistry.registerWebhook(hook);
-  app.openAPIRegistry.registerComponent("securitySchemes", "ApiKey", { type: "http", scheme: "bearer", description: "An API key from `npm run keys -- new` (local: printed by `npm start`)." });
-  app.openAPIRegistry.registerComponent("securitySchemes", "MachineToken", { type: "http", scheme: "bearer", description: "The deployment's MACHINE_TOKEN secret; machines only." });
-  app.openAPIRegistry.registerComponent("securitySchemes", "TaskToken", { type: "http", scheme: "bearer", description: "The task_token a claim handed out; good for one task attempt." });
+  app.openAPIRegistry.registerComponent("securitySchemes", "ApiKey", {
+    type: "http",
+    scheme: "bearer",
+    description: "An API key from `npm run keys -- new` (local: printed by `npm start`).",
+  });
+  app.openAPIRegistry.registerComponent("securitySchemes", "MachineToken", {
+    type: "http",
+    scheme: "bearer",
+    description: "The deployment's MACHINE_TOKEN secret; machines only.",
+  });
+  app.openAPIRegistry.registerComponent("securitySchemes", "TaskToken", {
+    type: "http",
+    scheme: "bearer",
+    description: "The task_token a claim handed out; good for one task attempt.",
+  });
 }
 
 /** The OpenAPI 3.1 document of the routes `app` serves, for the origin callers reach it at. */
@@ -22,7 +34,7 @@ export function openApiDocument(app: OpenAPIHono<AppEnv>, env: Env, requestUrl: 
       title: "longscribe",
       version: "1.0.0",
       description:
-        "Transcription of long recordings. Send a link to a recording that may last hours, get a job id at once, then poll the job or receive a signed webhook, and download the transcript as JSON, text, SRT or VTT. Errors are JSON `{ \"error\": { \"code\", \"message\", \"param\"? } }`; see the Error schema for every code.",
+        'Transcription of long recordings. Send a link to a recording that may last hours, get a job id at once, then poll the job or receive a signed webhook, and download the transcript as JSON, text, SRT or VTT. Errors are JSON `{ "error": { "code", "message", "param"? } }`; see the Error schema for every code.',
     },
     servers: [{ url: base }],
     tags: [

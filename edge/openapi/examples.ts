@@ -1,4 +1,11 @@
-import type { CreatedTranscription, CreateTranscriptionRequestBody, TranscriptionJob, TranscriptionList, TranscriptJson, WebhookPayload } from "../../shared/api.ts";
+import type {
+  CreatedTranscription,
+  CreateTranscriptionRequestBody,
+  TranscriptionJob,
+  TranscriptionList,
+  TranscriptJson,
+  WebhookPayload,
+} from "../../shared/api.ts";
 import type { ClaimResponse, CompleteRequest, FailRequest, HeartbeatRequest, HeartbeatResponse, SegmentsPost } from "../../shared/protocol.ts";
 
 /**
@@ -45,8 +52,24 @@ export const completedJob: TranscriptionJob = {
     speedup: 43.4,
     // A GPU shortage mid-job: the last three ranges ran on Fly's CPU guests.
     machines: [
-      { provider: "runpod", machine_type: "NVIDIA L4", price_per_hour_usd: 0.43, machine_sec: 1050.2, cost_usd: 0.125441, plan: true, ranges: Array.from({ length: 22 }, (_, i) => i) },
-      { provider: "fly", machine_type: "performance-8x-16gb", price_per_hour_usd: 0.3445, machine_sec: 138.2, cost_usd: 0.013225, plan: false, ranges: [22, 23, 24] },
+      {
+        provider: "runpod",
+        machine_type: "NVIDIA L4",
+        price_per_hour_usd: 0.43,
+        machine_sec: 1050.2,
+        cost_usd: 0.125441,
+        plan: true,
+        ranges: Array.from({ length: 22 }, (_, i) => i),
+      },
+      {
+        provider: "fly",
+        machine_type: "performance-8x-16gb",
+        price_per_hour_usd: 0.3445,
+        machine_sec: 138.2,
+        cost_usd: 0.013225,
+        plan: false,
+        ranges: [22, 23, 24],
+      },
     ],
   },
   webhook: {
@@ -65,7 +88,7 @@ export const failedJob: TranscriptionJob = {
   ...runningJob,
   status: "failed",
   completed_at: "2026-11-23T14:03:40.000Z",
-  error: { code: "media_changed", message: "the file changed since the job planned it (ETag \"a1\" → \"b7\"); submit it again" },
+  error: { code: "media_changed", message: 'the file changed since the job planned it (ETag "a1" → "b7"); submit it again' },
 };
 
 export const list: TranscriptionList = { object: "list", data: [completedJob], has_more: true, next_cursor: "MTczMjM3MDUzMTAwMDp0cl8wMUpEM1g5UTRW" };

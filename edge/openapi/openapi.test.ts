@@ -9,7 +9,12 @@ import { app } from "../app.ts";
 import { call, expectError } from "../test-helpers.ts";
 import { ROUTES, WEBHOOKS } from "./routes.ts";
 
-interface Operation { parameters?: Array<{ name: string; in: string }>; requestBody?: unknown; responses: Record<string, unknown>; security?: unknown[] }
+interface Operation {
+  parameters?: Array<{ name: string; in: string }>;
+  requestBody?: unknown;
+  responses: Record<string, unknown>;
+  security?: unknown[];
+}
 interface Doc {
   openapi: string;
   servers: Array<{ url: string }>;
@@ -27,7 +32,10 @@ async function document(): Promise<Doc> {
 /** Every (zod schema, example) pair a route declares: bodies, responses, and examples kept in a schema's own metadata. */
 function examplePairs(route: RouteConfig): Array<{ where: string; schema: z.ZodType; value: unknown }> {
   const pairs: Array<{ where: string; schema: z.ZodType; value: unknown }> = [];
-  const media = (where: string, content: Record<string, { schema?: unknown; example?: unknown; examples?: Record<string, { value: unknown }> }> | undefined) => {
+  const media = (
+    where: string,
+    content: Record<string, { schema?: unknown; example?: unknown; examples?: Record<string, { value: unknown }> }> | undefined,
+  ) => {
     for (const [type, m] of Object.entries(content ?? {})) {
       const schema = m.schema as z.ZodType;
       if (!(schema instanceof z.ZodType)) continue;
@@ -65,13 +73,17 @@ describe("GET /openapi.json", () => {
     expect(doc.paths["/v1/transcriptions"]!.post!.security).toEqual([{ ApiKey: [] }]);
     expect(Object.keys(doc.components.securitySchemes).sort()).toEqual(["ApiKey", "MachineToken", "TaskToken"]);
     // Path parameters are named as in the route.
-    expect(doc.paths["/v1/transcriptions/{id}/transcript"]!.get!.parameters!.map((p) => `${p.in}:${p.name}`).sort()).toEqual(["path:id", "query:format", "query:partial"]);
+    expect(doc.paths["/v1/transcriptions/{id}/transcript"]!.get!.parameters!.map((p) => `${p.in}:${p.name}`).sort()).toEqual([
+      "path:id",
+      "query:format",
+      "query:partial",
+    ]);
   });
 
   it("names every error code the API answers with and every code a failed job carries", async () => {
     const doc = await document();
     const error = doc.components.schemas.Error!;
-    const codeEnum = ((error.properties!.error as { properties: { code: { enum: string[] } } }).properties.code.enum).sort();
+    const codeEnum = (error.properties!.error as { properties: { code: { enum: string[] } } }).properties.code.enum.sort();
     expect(codeEnum).toEqual(Object.keys(API_ERROR_CODES).sort());
     for (const code of Object.keys(API_ERROR_CODES)) expect(error.description).toContain(`\`${code}\``);
     for (const code of Object.keys(JOB_ERROR_CODES)) expect(doc.components.schemas.Transcription!.description).toContain(`\`${code}\``);
@@ -84,7 +96,12 @@ describe("GET /openapi.json", () => {
     const doc = await document();
     expect(Object.keys(doc.webhooks).sort()).toEqual(["transcription.canceled", "transcription.completed", "transcription.failed", "transcription.progress"]);
     const hook = doc.webhooks["transcription.completed"]!.post!;
-    expect(hook.parameters!.filter((p) => p.in === "header").map((p) => p.name).sort()).toEqual(["webhook-id", "webhook-signature", "webhook-timestamp"]);
+    expect(
+      hook
+        .parameters!.filter((p) => p.in === "header")
+        .map((p) => p.name)
+        .sort(),
+    ).toEqual(["webhook-id", "webhook-signature", "webhook-timestamp"]);
     expect(JSON.stringify(hook.requestBody)).toContain("#/components/schemas/WebhookEvent");
   });
 
@@ -103,14 +120,27 @@ describe("GET /openapi.json", () => {
 
   it("describes the transcript JSON the API actually renders", async () => {
     const segments: Segment[] = [
-      { start_sec: 0.5, end_sec: 2.25, text: " Hello there.", language: "en", avg_logprob: -0.2, no_speech_prob: 0.01, words: [{ word: " Hello", start_sec: 0.5, end_sec: 1, probability: 0.9 }] },
+      {
+        start_sec: 0.5,
+        end_sec: 2.25,
+        text: " Hello there.",
+        language: "en",
+        avg_logprob: -0.2,
+        no_speech_prob: 0.01,
+        words: [{ word: " Hello", start_sec: 0.5, end_sec: 1, probability: 0.9 }],
+      },
       { start_sec: 2.5, end_sec: 4, text: " Again.", language: "en", avg_logprob: -0.3, no_speech_prob: 0.02, compression_ratio: 1.1 },
     ];
     for (const format of ["json", "verbose_json"] as const) {
       let text = "";
-      for await (const piece of renderTranscript(format, { language: "en", audio_duration_sec: 5, usage: { machine_sec: 1, cost_usd: 0.001, speedup: 5 } }, async function* () {
-        yield* segments;
-      })) text += piece;
+      for await (const piece of renderTranscript(
+        format,
+        { language: "en", audio_duration_sec: 5, usage: { machine_sec: 1, cost_usd: 0.001, speedup: 5 } },
+        async function* () {
+          yield* segments;
+        },
+      ))
+        text += piece;
       expect(TranscriptJson.safeParse(JSON.parse(text)).success, format).toBe(true);
     }
   });

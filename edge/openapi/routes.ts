@@ -2,7 +2,16 @@ import { createRoute, z, type RouteConfig } from "@hono/zod-openapi";
 import { CreatedTranscription, CreateTranscriptionRequest, TranscriptionJob, TranscriptionList, TranscriptJson, WebhookPayload } from "../../shared/api.ts";
 import { API_ERROR_CODES, JOB_ERROR_CODES, type ApiErrorCode } from "../../shared/error-codes.ts";
 import { TRANSCRIPT_FORMATS } from "../../shared/formats/render.ts";
-import { ClaimRequest, ClaimResponse, CompleteRequest, ExitNotice, FailRequest, HeartbeatRequest, HeartbeatResponse, SegmentsPost } from "../../shared/protocol.ts";
+import {
+  ClaimRequest,
+  ClaimResponse,
+  CompleteRequest,
+  ExitNotice,
+  FailRequest,
+  HeartbeatRequest,
+  HeartbeatResponse,
+  SegmentsPost,
+} from "../../shared/protocol.ts";
 import * as example from "./examples.ts";
 
 /**
@@ -24,7 +33,10 @@ const ErrorBody = z
       param: z.string().optional().describe("The request field or parameter at fault, when there is one."),
     }),
   })
-  .meta({ id: "Error", description: `Every 4xx and 5xx answer has this body. Codes may be added in later versions: treat one you do not know by its HTTP status. Codes:\n\n${codeList(Object.fromEntries(Object.entries(API_ERROR_CODES).map(([c, v]) => [c, `HTTP ${v.status}. ${v.description}`])))}` });
+  .meta({
+    id: "Error",
+    description: `Every 4xx and 5xx answer has this body. Codes may be added in later versions: treat one you do not know by its HTTP status. Codes:\n\n${codeList(Object.fromEntries(Object.entries(API_ERROR_CODES).map(([c, v]) => [c, `HTTP ${v.status}. ${v.description}`])))}`,
+  });
 
 const Job = TranscriptionJob.meta({
   id: "Transcription",
@@ -40,13 +52,19 @@ const Webhook = WebhookPayload.meta({ id: "WebhookEvent", example: example.webho
 /** The error answers a route can give, grouped by status, one named example per code. */
 function errors(...codes: ApiErrorCode[]): RouteConfig["responses"] {
   const byStatus = new Map<number, ApiErrorCode[]>();
-  for (const code of [...codes, "internal_error" as const]) byStatus.set(API_ERROR_CODES[code].status, [...(byStatus.get(API_ERROR_CODES[code].status) ?? []), code]);
+  for (const code of [...codes, "internal_error" as const])
+    byStatus.set(API_ERROR_CODES[code].status, [...(byStatus.get(API_ERROR_CODES[code].status) ?? []), code]);
   return Object.fromEntries(
     [...byStatus].map(([status, list]) => [
       status,
       {
         description: list.map((c) => `\`${c}\``).join(", "),
-        content: { "application/json": { schema: ErrorBody, examples: Object.fromEntries(list.map((c) => [c, { value: { error: { code: c, message: API_ERROR_CODES[c].description } } }])) } },
+        content: {
+          "application/json": {
+            schema: ErrorBody,
+            examples: Object.fromEntries(list.map((c) => [c, { value: { error: { code: c, message: API_ERROR_CODES[c].description } } }])),
+          },
+        },
       },
     ]),
   );
@@ -55,14 +73,34 @@ function errors(...codes: ApiErrorCode[]): RouteConfig["responses"] {
 const json = <S extends z.ZodType>(schema: S, description: string) => ({ description, content: { "application/json": { schema } } });
 const apiKey = [{ ApiKey: [] }];
 const IdParam = z.object({ id: z.string().min(1).meta({ description: "The transcription id (`tr_…`).", example: example.created.id }) });
-const TaskParam = z.object({ task_id: z.string().min(1).meta({ description: "The task id from the claim.", example: `${example.created.id}.r9` }) });
-const machineBody = <S extends z.ZodType>(schema: S, value: unknown) => ({ body: { required: true, content: { "application/json": { schema, example: value } } } });
+const TaskParam = z.object({
+  task_id: z
+    .string()
+    .min(1)
+    .meta({ description: "The task id from the claim.", example: `${example.created.id}.r9` }),
+});
+const machineBody = <S extends z.ZodType>(schema: S, value: unknown) => ({
+  body: { required: true, content: { "application/json": { schema, example: value } } },
+});
 const ok = z.object({ ok: z.literal(true) });
 const Health = z.object({ ok: z.literal(true), uploads: z.boolean().describe("POST /v1/uploads is available (local mode only).") });
 const Binary = z.string().meta({ format: "binary" });
 const Upload = z
-  .object({ id: z.string(), url: z.string().describe("Pass it as audio_url. Readable without a key by whoever has it."), size_bytes: z.number().int(), content_type: z.string() })
-  .meta({ id: "Upload", example: { id: "up_8x2kq4m9v7c3n1p5r6t0w2y4", url: "http://127.0.0.1:8787/v1/uploads/up_8x2kq4m9v7c3n1p5r6t0w2y4", size_bytes: 48_211_332, content_type: "audio/mpeg" } });
+  .object({
+    id: z.string(),
+    url: z.string().describe("Pass it as audio_url. Readable without a key by whoever has it."),
+    size_bytes: z.number().int(),
+    content_type: z.string(),
+  })
+  .meta({
+    id: "Upload",
+    example: {
+      id: "up_8x2kq4m9v7c3n1p5r6t0w2y4",
+      url: "http://127.0.0.1:8787/v1/uploads/up_8x2kq4m9v7c3n1p5r6t0w2y4",
+      size_bytes: 48_211_332,
+      content_type: "audio/mpeg",
+    },
+  });
 
 export const ROUTES = {
   health: createRoute({
@@ -72,8 +110,20 @@ export const ROUTES = {
     summary: "Liveness, and whether file uploads are on (local mode)",
     responses: { 200: { description: "The Worker answers.", content: { "application/json": { schema: Health, example: { ok: true, uploads: false } } } } },
   }),
-  openapi: createRoute({ method: "get", path: "/openapi.json", tags: ["Service"], summary: "This document (OpenAPI 3.1)", responses: { 200: json(z.record(z.string(), z.unknown()), "The OpenAPI document.") } }),
-  docs: createRoute({ method: "get", path: "/docs", tags: ["Service"], summary: "Interactive API reference", responses: { 200: { description: "An HTML page.", content: { "text/html": { schema: z.string() } } } } }),
+  openapi: createRoute({
+    method: "get",
+    path: "/openapi.json",
+    tags: ["Service"],
+    summary: "This document (OpenAPI 3.1)",
+    responses: { 200: json(z.record(z.string(), z.unknown()), "The OpenAPI document.") },
+  }),
+  docs: createRoute({
+    method: "get",
+    path: "/docs",
+    tags: ["Service"],
+    summary: "Interactive API reference",
+    responses: { 200: { description: "An HTML page.", content: { "text/html": { schema: z.string() } } } },
+  }),
 
   createTranscription: createRoute({
     method: "post",
@@ -84,13 +134,31 @@ export const ROUTES = {
       "Checks the URL (it must be public and answer range requests), creates the job and answers at once. Poll `status_url` or wait for the webhook. The same `Idempotency-Key` with the same body within 24 h returns the same job with 200.",
     security: apiKey,
     request: {
-      headers: z.object({ "idempotency-key": z.string().max(255).optional().meta({ description: "Makes retrying this request safe.", example: "order-8841" }) }),
+      headers: z.object({
+        "idempotency-key": z.string().max(255).optional().meta({ description: "Makes retrying this request safe.", example: "order-8841" }),
+      }),
       body: { required: true, content: { "application/json": { schema: Request } } },
     },
     responses: {
       202: json(Created, "Accepted: the job exists and will start when a machine is free."),
       200: json(Created, "The job an earlier request with this Idempotency-Key created."),
-      ...errors("invalid_request", "invalid_json", "unknown_field", "unsupported_language", "body_too_large", "invalid_url", "unauthorized", "idempotency_conflict", "idempotency_in_progress", "url_not_allowed", "media_unreachable", "range_not_supported", "empty_media", "not_media", "service_misconfigured"),
+      ...errors(
+        "invalid_request",
+        "invalid_json",
+        "unknown_field",
+        "unsupported_language",
+        "body_too_large",
+        "invalid_url",
+        "unauthorized",
+        "idempotency_conflict",
+        "idempotency_in_progress",
+        "url_not_allowed",
+        "media_unreachable",
+        "range_not_supported",
+        "empty_media",
+        "not_media",
+        "service_misconfigured",
+      ),
     },
   }),
   listTranscriptions: createRoute({
@@ -115,7 +183,15 @@ export const ROUTES = {
     security: apiKey,
     request: { params: IdParam },
     responses: {
-      200: { description: "The job.", content: { "application/json": { schema: Job, examples: { running: { value: example.runningJob }, completed: { value: example.completedJob }, failed: { value: example.failedJob } } } } },
+      200: {
+        description: "The job.",
+        content: {
+          "application/json": {
+            schema: Job,
+            examples: { running: { value: example.runningJob }, completed: { value: example.completedJob }, failed: { value: example.failedJob } },
+          },
+        },
+      },
       ...errors("unauthorized", "not_found"),
     },
   }),
@@ -144,7 +220,8 @@ export const ROUTES = {
     path: "/v1/transcriptions/{id}/transcript",
     tags: ["Transcriptions"],
     summary: "Download the transcript",
-    description: "Streams the transcript in the format asked for. Before the job completes it answers 409 `not_ready`, unless `partial=true`, which returns what is merged so far.",
+    description:
+      "Streams the transcript in the format asked for. Before the job completes it answers 409 `not_ready`, unless `partial=true`, which returns what is merged so far.",
     security: apiKey,
     request: {
       params: IdParam,
@@ -175,7 +252,9 @@ export const ROUTES = {
     description: "For the web page's file picker under `npm start`. The body is the file. Deployed APIs answer 404 and take an audio_url instead.",
     security: apiKey,
     request: {
-      headers: z.object({ "x-file-name": z.string().max(255).optional().meta({ description: "The file's name, kept for display.", example: "interview.m4a" }) }),
+      headers: z.object({
+        "x-file-name": z.string().max(255).optional().meta({ description: "The file's name, kept for display.", example: "interview.m4a" }),
+      }),
       body: { required: true, content: { "*/*": { schema: Binary } } },
     },
     responses: { 201: json(Upload, "Stored."), ...errors("invalid_request", "body_too_large", "unauthorized", "not_found") },
@@ -185,7 +264,10 @@ export const ROUTES = {
     path: "/v1/uploads/{id}",
     tags: ["Local mode"],
     summary: "Read an uploaded file, with range requests",
-    request: { params: z.object({ id: z.string().meta({ description: "The upload id (`up_…`).", example: "up_8x2kq4m9v7c3n1p5r6t0w2y4" }) }), headers: z.object({ range: z.string().optional().meta({ example: "bytes=0-0" }) }) },
+    request: {
+      params: z.object({ id: z.string().meta({ description: "The upload id (`up_…`).", example: "up_8x2kq4m9v7c3n1p5r6t0w2y4" }) }),
+      headers: z.object({ range: z.string().optional().meta({ example: "bytes=0-0" }) }),
+    },
     responses: {
       200: { description: "The whole file.", content: { "*/*": { schema: Binary } } },
       206: { description: "The range asked for (Content-Range says which).", content: { "*/*": { schema: Binary } } },
@@ -200,17 +282,25 @@ export const ROUTES = {
     summary: "A machine asks for work",
     security: [{ MachineToken: [] }],
     request: machineBody(ClaimRequest, { version: 1, machine_id: "m-7f3a", capacity: 1 }),
-    responses: { 200: { description: "Leased tasks.", content: { "application/json": { schema: ClaimResponse, example: example.claim } } }, 204: { description: "No work now." }, ...errors("invalid_request", "invalid_json", "unknown_field", "body_too_large", "unauthorized", "service_misconfigured") },
+    responses: {
+      200: { description: "Leased tasks.", content: { "application/json": { schema: ClaimResponse, example: example.claim } } },
+      204: { description: "No work now." },
+      ...errors("invalid_request", "invalid_json", "unknown_field", "body_too_large", "unauthorized", "service_misconfigured"),
+    },
   }),
   exit: createRoute({
     method: "post",
     path: "/v1/machine/exit",
     tags: ["Machines (internal)"],
     summary: "A machine says it is exiting",
-    description: "Sent by a machine that leaves because it has had no work for IDLE_EXIT_SEC (or is shutting down). The edge then ends it with its provider (a RunPod pod is terminated) at its next reconcile, rather than leaving a platform that restarts exited processes to bill for it.",
+    description:
+      "Sent by a machine that leaves because it has had no work for IDLE_EXIT_SEC (or is shutting down). The edge then ends it with its provider (a RunPod pod is terminated) at its next reconcile, rather than leaving a platform that restarts exited processes to bill for it.",
     security: [{ MachineToken: [] }],
     request: machineBody(ExitNotice, { version: 1, machine_id: "m-7f3a", reason: "idle" }),
-    responses: { 204: { description: "Noted; the machine may exit." }, ...errors("invalid_request", "invalid_json", "unknown_field", "body_too_large", "unauthorized", "service_misconfigured") },
+    responses: {
+      204: { description: "Noted; the machine may exit." },
+      ...errors("invalid_request", "invalid_json", "unknown_field", "body_too_large", "unauthorized", "service_misconfigured"),
+    },
   }),
   heartbeat: createRoute({
     method: "post",
@@ -219,7 +309,13 @@ export const ROUTES = {
     summary: "Extend a lease; learn whether to stop",
     security: [{ TaskToken: [] }],
     request: { params: TaskParam, ...machineBody(HeartbeatRequest, example.heartbeat) },
-    responses: { 200: { description: "Go on until lease_until, or stop and why.", content: { "application/json": { schema: HeartbeatResponse, example: example.heartbeatAnswer } } }, ...errors("invalid_request", "invalid_json", "unknown_field", "body_too_large", "unauthorized", "forbidden", "not_found", "stale_attempt") },
+    responses: {
+      200: {
+        description: "Go on until lease_until, or stop and why.",
+        content: { "application/json": { schema: HeartbeatResponse, example: example.heartbeatAnswer } },
+      },
+      ...errors("invalid_request", "invalid_json", "unknown_field", "body_too_large", "unauthorized", "forbidden", "not_found", "stale_attempt"),
+    },
   }),
   segments: createRoute({
     method: "post",
@@ -229,7 +325,21 @@ export const ROUTES = {
     description: "Idempotent by (task, attempt, seq).",
     security: [{ TaskToken: [] }],
     request: { params: TaskParam, ...machineBody(SegmentsPost, example.segments) },
-    responses: { 200: json(z.object({ status: z.enum(["accepted", "duplicate"]) }), "Taken, or a retry of a post already taken."), ...errors("invalid_request", "invalid_json", "unknown_field", "body_too_large", "unauthorized", "forbidden", "not_found", "stale_attempt", "range_closed", "job_finished") },
+    responses: {
+      200: json(z.object({ status: z.enum(["accepted", "duplicate"]) }), "Taken, or a retry of a post already taken."),
+      ...errors(
+        "invalid_request",
+        "invalid_json",
+        "unknown_field",
+        "body_too_large",
+        "unauthorized",
+        "forbidden",
+        "not_found",
+        "stale_attempt",
+        "range_closed",
+        "job_finished",
+      ),
+    },
   }),
   complete: createRoute({
     method: "post",
@@ -238,7 +348,23 @@ export const ROUTES = {
     summary: "Finish a task (a plan task sends its plan)",
     security: [{ TaskToken: [] }],
     request: { params: TaskParam, ...machineBody(CompleteRequest, example.complete) },
-    responses: { 200: json(ok, "Done."), ...errors("invalid_request", "invalid_json", "unknown_field", "body_too_large", "unauthorized", "forbidden", "not_found", "stale_attempt", "invalid_plan", "not_plannable", "range_conflict", "job_finished") },
+    responses: {
+      200: json(ok, "Done."),
+      ...errors(
+        "invalid_request",
+        "invalid_json",
+        "unknown_field",
+        "body_too_large",
+        "unauthorized",
+        "forbidden",
+        "not_found",
+        "stale_attempt",
+        "invalid_plan",
+        "not_plannable",
+        "range_conflict",
+        "job_finished",
+      ),
+    },
   }),
   fail: createRoute({
     method: "post",
@@ -247,15 +373,33 @@ export const ROUTES = {
     summary: "Give a task back (retryable) or fail it",
     security: [{ TaskToken: [] }],
     request: { params: TaskParam, ...machineBody(FailRequest, example.fail) },
-    responses: { 200: json(ok, "Noted."), ...errors("invalid_request", "invalid_json", "unknown_field", "body_too_large", "unauthorized", "forbidden", "not_found", "stale_attempt", "not_plannable", "range_conflict", "job_finished") },
+    responses: {
+      200: json(ok, "Noted."),
+      ...errors(
+        "invalid_request",
+        "invalid_json",
+        "unknown_field",
+        "body_too_large",
+        "unauthorized",
+        "forbidden",
+        "not_found",
+        "stale_attempt",
+        "not_plannable",
+        "range_conflict",
+        "job_finished",
+      ),
+    },
   }),
 } satisfies Record<string, RouteConfig>;
 
 const signatureHeaders = z.object({
-  "webhook-id": z.string().meta({ description: "The event id; the same on every retry of one event, so receivers can drop repeats.", example: example.webhook.id }),
+  "webhook-id": z
+    .string()
+    .meta({ description: "The event id; the same on every retry of one event, so receivers can drop repeats.", example: example.webhook.id }),
   "webhook-timestamp": z.string().meta({ description: "Unix seconds when this attempt was signed; reject ones far from now.", example: "1795442702" }),
   "webhook-signature": z.string().meta({
-    description: "`v1,` + base64 HMAC-SHA256 over `{webhook-id}.{webhook-timestamp}.{raw body}` with your key's `whsec_…` secret (the Standard Webhooks scheme; its libraries verify it).",
+    description:
+      "`v1,` + base64 HMAC-SHA256 over `{webhook-id}.{webhook-timestamp}.{raw body}` with your key's `whsec_…` secret (the Standard Webhooks scheme; its libraries verify it).",
     example: "v1,K5oZfzN95Z9UVu1EsfQmfVNQhnkZ2pj9o9NDN/H/pI4=",
   }),
 });
@@ -264,7 +408,12 @@ const signatureHeaders = z.object({
 export const WEBHOOKS: RouteConfig[] = (["completed", "failed", "canceled", "progress"] as const).map((type) => ({
   method: "post",
   path: `transcription.${type}`,
-  summary: { completed: "The transcript is ready", failed: "The job failed; data.error says why", canceled: "The job was canceled", progress: "At most once a minute while running (opt in with webhook_events)" }[type],
+  summary: {
+    completed: "The transcript is ready",
+    failed: "The job failed; data.error says why",
+    canceled: "The job was canceled",
+    progress: "At most once a minute while running (opt in with webhook_events)",
+  }[type],
   description: "Answer 2xx within 10 s. Anything else, or no answer, is retried with backoff for about 24 h; 410 stops retries at once.",
   request: { headers: signatureHeaders, body: { required: true, content: { "application/json": { schema: Webhook } } } },
   responses: { 200: { description: "Received (any 2xx)." }, 410: { description: "Gone: stop sending this job's events." } },

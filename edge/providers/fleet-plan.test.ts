@@ -3,8 +3,16 @@ import { assignStarts, FAILURE_MEMORY_MS, planFleet, START_BACKOFF, type FleetIn
 
 const healthy = (name: string, active = 0): ProviderHealth => ({ name, active, failures: 0, lastFailureAt: null });
 const base: FleetInput = {
-  pendingTasks: 0, pendingPlans: 0, pendingAudioSec: 0, leasedTasks: 0, leasedAudioSec: 0,
-  maxMachines: 8, audioSecPerMachine: 3600, providers: [healthy("fly")], now: 1_000_000, random: () => 0.5,
+  pendingTasks: 0,
+  pendingPlans: 0,
+  pendingAudioSec: 0,
+  leasedTasks: 0,
+  leasedAudioSec: 0,
+  maxMachines: 8,
+  audioSecPerMachine: 3600,
+  providers: [healthy("fly")],
+  now: 1_000_000,
+  random: () => 0.5,
 };
 const plan = (over: Partial<FleetInput>) => planFleet({ ...base, ...over });
 const up = (active: number) => ({ providers: [healthy("fly", active)] });
@@ -65,7 +73,10 @@ describe("which provider", () => {
 
   it("after the back-off, one trial machine on the first and the rest on the next", () => {
     const providers = [{ name: "runpod", active: 0, failures: 1, lastFailureAt: now - START_BACKOFF.capMs }, healthy("fly")];
-    expect(plan({ pendingTasks: 4, pendingPlans: 4, providers, now }).assign).toEqual([{ provider: "runpod", count: 1 }, { provider: "fly", count: 3 }]);
+    expect(plan({ pendingTasks: 4, pendingPlans: 4, providers, now }).assign).toEqual([
+      { provider: "runpod", count: 1 },
+      { provider: "fly", count: 3 },
+    ]);
   });
 
   it("holds back, and says until when, only when every provider backs off", () => {

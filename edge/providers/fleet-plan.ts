@@ -80,7 +80,12 @@ export function planFleet(input: FleetInput): FleetDecision {
  * is up); the rest falls through to the next provider, so a GPU shortage
  * degrades to slower machines rather than a stuck queue.
  */
-export function assignStarts(count: number, providers: readonly ProviderHealth[], now: number, random: () => number = () => 0.5): { assign: StartAssignment[]; backoffUntil: number | null } {
+export function assignStarts(
+  count: number,
+  providers: readonly ProviderHealth[],
+  now: number,
+  random: () => number = () => 0.5,
+): { assign: StartAssignment[]; backoffUntil: number | null } {
   const assign: StartAssignment[] = [];
   let left = count;
   let backoffUntil: number | null = null;

@@ -8,7 +8,19 @@ import { ProviderApi } from "./provider-api.ts";
  * The design card's `fly-machines-sdk` does not exist on the registry.
  */
 
-export const FLY_MACHINE_STATES = ["created", "starting", "started", "stopping", "stopped", "suspending", "suspended", "replacing", "destroying", "destroyed", "failed"] as const;
+export const FLY_MACHINE_STATES = [
+  "created",
+  "starting",
+  "started",
+  "stopping",
+  "stopped",
+  "suspending",
+  "suspended",
+  "replacing",
+  "destroying",
+  "destroyed",
+  "failed",
+] as const;
 
 export const FlyGuest = z.object({
   cpu_kind: z.enum(["shared", "performance"]).default("performance"),
@@ -26,7 +38,9 @@ export const FlyMachine = z.looseObject({
   state: z.string(),
   region: z.string().optional(),
   instance_id: z.string().optional(),
-  config: z.looseObject({ image: z.string().optional(), env: z.record(z.string(), z.string()).optional(), metadata: z.record(z.string(), z.string()).optional() }).optional(),
+  config: z
+    .looseObject({ image: z.string().optional(), env: z.record(z.string(), z.string()).optional(), metadata: z.record(z.string(), z.string()).optional() })
+    .optional(),
   created_at: z.string().optional(),
   updated_at: z.string().optional(),
 });

@@ -83,7 +83,13 @@ export class ProviderApi {
         const text = await res.text();
         if (!res.ok) {
           const detail = this.redact(errorText(text) ?? res.statusText);
-          throw new ProviderApiError(api, res.status, `${api} ${method} ${path}: ${res.status} ${detail}`, parseRetryAfterMs(res.headers.get("retry-after"), this.now()), detail);
+          throw new ProviderApiError(
+            api,
+            res.status,
+            `${api} ${method} ${path}: ${res.status} ${detail}`,
+            parseRetryAfterMs(res.headers.get("retry-after"), this.now()),
+            detail,
+          );
         }
         if (text.length === 0) return {};
         try {
@@ -135,7 +141,8 @@ function errorText(text: string): string | null {
       const errors = Array.isArray(parsed.errors) ? parsed.errors.filter((e): e is string => typeof e === "string") : [];
       return errors.length > 0 ? `${parsed.detail} (${errors.join("; ")})` : parsed.detail;
     }
-    if (parsed.error && typeof parsed.error === "object" && typeof (parsed.error as { message?: unknown }).message === "string") return (parsed.error as { message: string }).message;
+    if (parsed.error && typeof parsed.error === "object" && typeof (parsed.error as { message?: unknown }).message === "string")
+      return (parsed.error as { message: string }).message;
     if (typeof parsed.message === "string") return parsed.message;
     return text.slice(0, 300);
   } catch {

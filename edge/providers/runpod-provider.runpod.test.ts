@@ -19,8 +19,31 @@ function account() {
     fetch(`https://runpod.test/_control/${path}?key=${key}`, body === undefined ? {} : { method: "POST", body: JSON.stringify(body) });
   const client = new RunPodClient({ baseUrl: "https://runpod.test", apiKey: key, sleep: async () => {}, secrets: [SPEC.env.MACHINE_TOKEN!] });
   const provider = new RunPodProvider(client, SPEC, { sleep: async () => {} });
-  const state = async () => (await control("state")).json() as Promise<{ pods: Array<{ id: string; name: string; status: string; gpu: { id: string }; image: string; cloud: string; disk: number; env: Record<string, string>; ports: string[] }>; calls: Array<{ method: string; path: string }>; created: number; terminated: number }>;
-  return { key, client, provider, state, configure: (body: unknown) => control("configure", body), set: (id: string, status: string) => fetch(`https://runpod.test/_control/set?key=${key}&id=${id}&status=${status}`) };
+  const state = async () =>
+    (await control("state")).json() as Promise<{
+      pods: Array<{
+        id: string;
+        name: string;
+        status: string;
+        gpu: { id: string };
+        image: string;
+        cloud: string;
+        disk: number;
+        env: Record<string, string>;
+        ports: string[];
+      }>;
+      calls: Array<{ method: string; path: string }>;
+      created: number;
+      terminated: number;
+    }>;
+  return {
+    key,
+    client,
+    provider,
+    state,
+    configure: (body: unknown) => control("configure", body),
+    set: (id: string, status: string) => fetch(`https://runpod.test/_control/set?key=${key}&id=${id}&status=${status}`),
+  };
 }
 
 describe("RunPod provider against RunPod's v2 API shapes", () => {
@@ -35,7 +58,13 @@ describe("RunPod provider against RunPod's v2 API shapes", () => {
     expect(pods).toHaveLength(3);
     for (const pod of pods) {
       expect(pod.name.startsWith(POD_NAME_PREFIX)).toBe(true);
-      expect({ image: pod.image, cloud: pod.cloud, disk: pod.disk, ports: pod.ports, env: pod.env }).toEqual({ image: SPEC.image, cloud: "SECURE", disk: 20, ports: [], env: SPEC.env });
+      expect({ image: pod.image, cloud: pod.cloud, disk: pod.disk, ports: pod.ports, env: pod.env }).toEqual({
+        image: SPEC.image,
+        cloud: "SECURE",
+        disk: 20,
+        ports: [],
+        env: SPEC.env,
+      });
     }
     // Four creates (one refused for capacity), each after a list of what runs.
     expect(calls.filter((c) => c.method === "POST").map((c) => c.path)).toEqual(["/v2/pods", "/v2/pods", "/v2/pods", "/v2/pods"]);

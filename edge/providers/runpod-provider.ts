@@ -33,7 +33,8 @@ const STATES: Record<string, string> = {
  * text ("There are no longer any instances available with the requested
  * specifications…"); these are the wordings seen from RunPod's APIs.
  */
-const NO_CAPACITY = /no longer any instances available|no instances available|not enough free gpus|out of capacity|insufficient capacity|could not be placed|does not have the resources/i;
+const NO_CAPACITY =
+  /no longer any instances available|no instances available|not enough free gpus|out of capacity|insufficient capacity|could not be placed|does not have the resources/i;
 
 /**
  * RunPod Pods: one GPU pod per machine, created from our image with all it

@@ -43,7 +43,14 @@ export class FairQueue {
        ON CONFLICT (job_id) DO UPDATE SET pending = excluded.pending, pending_audio_sec = excluded.pending_audio_sec,
          leased = excluded.leased, leased_audio_sec = excluded.leased_audio_sec, machines = excluded.machines,
          last_served_at = COALESCE(excluded.last_served_at, jobs.last_served_at)`,
-      jobId, work.pending, work.pending_audio_sec, work.leased, work.leased_audio_sec, JSON.stringify(work.machines ?? []), createdAt, servedAt,
+      jobId,
+      work.pending,
+      work.pending_audio_sec,
+      work.leased,
+      work.leased_audio_sec,
+      JSON.stringify(work.machines ?? []),
+      createdAt,
+      servedAt,
     );
   }
 

@@ -10,7 +10,10 @@ class FakeProvider implements MachineProvider {
   readonly machines = new Map<string, FleetMachine>();
   readonly retired: string[] = [];
   private n = 0;
-  constructor(readonly name: string, readonly keepsStopped = false) {}
+  constructor(
+    readonly name: string,
+    readonly keepsStopped = false,
+  ) {}
   async list(): Promise<FleetMachine[]> {
     return [...this.machines.values()];
   }

@@ -20,7 +20,16 @@ export interface FleetWork {
 }
 
 export type ProviderStatus = { name: string; active: number; failures: number; last_failure_at: number | null; last_error: string | null };
-export type MachineStatus = { machine_id: string; provider: string; machine_type: string; price_per_hour_usd: number; started_at: number; claimed_at: number | null; last_work_at: number | null; exiting_at: number | null };
+export type MachineStatus = {
+  machine_id: string;
+  provider: string;
+  machine_type: string;
+  price_per_hour_usd: number;
+  started_at: number;
+  claimed_at: number | null;
+  last_work_at: number | null;
+  exiting_at: number | null;
+};
 
 export type FleetStatus = {
   desired: number;
@@ -46,9 +55,17 @@ export class Fleet {
    * machines that work, which ends that provider's run of failures.
    */
   claimed(machineId: string, gotWork: boolean, now: number): void {
-    const row = this.sql.exec<{ provider: string; claimed_at: number | null }>("SELECT provider, claimed_at FROM machines WHERE machine_id = ?", machineId).toArray()[0];
+    const row = this.sql
+      .exec<{ provider: string; claimed_at: number | null }>("SELECT provider, claimed_at FROM machines WHERE machine_id = ?", machineId)
+      .toArray()[0];
     if (!row) return;
-    this.sql.exec("UPDATE machines SET claimed_at = COALESCE(claimed_at, ?), last_work_at = CASE WHEN ? THEN ? ELSE last_work_at END WHERE machine_id = ?", now, gotWork ? 1 : 0, now, machineId);
+    this.sql.exec(
+      "UPDATE machines SET claimed_at = COALESCE(claimed_at, ?), last_work_at = CASE WHEN ? THEN ? ELSE last_work_at END WHERE machine_id = ?",
+      now,
+      gotWork ? 1 : 0,
+      now,
+      machineId,
+    );
     if (row.claimed_at === null) this.sql.exec("UPDATE providers SET failures = 0, last_failure_at = NULL WHERE name = ?", row.provider);
   }
 
@@ -69,7 +86,9 @@ export class Fleet {
   }
 
   status(): FleetStatus {
-    const fleet = this.sql.exec<Omit<FleetStatus, "providers" | "machines">>("SELECT desired, active, failed_starts, backoff_until, last_reconcile_at, last_error FROM fleet").one();
+    const fleet = this.sql
+      .exec<Omit<FleetStatus, "providers" | "machines">>("SELECT desired, active, failed_starts, backoff_until, last_reconcile_at, last_error FROM fleet")
+      .one();
     const providers = this.sql.exec<ProviderStatus>("SELECT name, active, failures, last_failure_at, last_error FROM providers ORDER BY rowid").toArray();
     const machines = this.sql.exec<MachineStatus>("SELECT * FROM machines ORDER BY started_at, machine_id").toArray();
     return { ...fleet, failed_starts: providers.reduce((sum, p) => sum + p.failures, 0), providers, machines };
@@ -84,18 +103,33 @@ export class Fleet {
    * run (exited, idle past IDLE_EXIT_SEC + grace, never claimed), then start
    * what the work calls for, provider by provider in order of preference.
    */
-  async reconcile(providers: readonly MachineProvider[], config: FleetConfig, prices: PriceTable, fallbackPrice: number, work: FleetWork, busy: ReadonlySet<string>, now: number): Promise<FleetDecision> {
+  async reconcile(
+    providers: readonly MachineProvider[],
+    config: FleetConfig,
+    prices: PriceTable,
+    fallbackPrice: number,
+    work: FleetWork,
+    busy: ReadonlySet<string>,
+    now: number,
+  ): Promise<FleetDecision> {
     const health = new Map<string, ProviderHealth>();
     // A provider taken out of MACHINE_PROVIDER: its machines are no longer ours to watch (or the
     // alarm would tick for them for ever); whatever still runs there exits when idle.
     const named = providers.map((p) => p.name);
-    const dropped = this.sql.exec<{ provider: string; n: number }>(`SELECT provider, COUNT(*) AS n FROM machines WHERE provider NOT IN (${named.map(() => "?").join(", ")}) GROUP BY provider`, ...named).toArray();
+    const dropped = this.sql
+      .exec<{ provider: string; n: number }>(
+        `SELECT provider, COUNT(*) AS n FROM machines WHERE provider NOT IN (${named.map(() => "?").join(", ")}) GROUP BY provider`,
+        ...named,
+      )
+      .toArray();
     for (const d of dropped) console.warn(`provider ${d.provider} is no longer configured: forgetting its ${d.n} machine(s)`);
     this.sql.exec(`DELETE FROM machines WHERE provider NOT IN (${named.map(() => "?").join(", ")})`, ...named);
     this.sql.exec(`DELETE FROM providers WHERE name NOT IN (${named.map(() => "?").join(", ")})`, ...named);
     for (const p of providers) {
       this.sql.exec("INSERT OR IGNORE INTO providers (name) VALUES (?)", p.name);
-      const row = this.sql.exec<{ failures: number; last_failure_at: number | null }>("SELECT failures, last_failure_at FROM providers WHERE name = ?", p.name).one();
+      const row = this.sql
+        .exec<{ failures: number; last_failure_at: number | null }>("SELECT failures, last_failure_at FROM providers WHERE name = ?", p.name)
+        .one();
       const h = { name: p.name, active: 0, failures: row.failures, lastFailureAt: row.last_failure_at };
       if (h.failures > 0 && !isFailing(h, now)) {
         this.sql.exec("UPDATE providers SET failures = 0, last_failure_at = NULL WHERE name = ?", p.name);
@@ -140,7 +174,11 @@ export class Fleet {
         for (const m of made) {
           this.sql.exec(
             "INSERT OR REPLACE INTO machines (machine_id, provider, machine_type, price_per_hour_usd, started_at) VALUES (?, ?, ?, ?, ?)",
-            m.id, p.name, m.machine_type, pricePerHour(prices, p.name, m.machine_type, fallbackPrice), now,
+            m.id,
+            p.name,
+            m.machine_type,
+            pricePerHour(prices, p.name, m.machine_type, fallbackPrice),
+            now,
           );
         }
         h.active = Math.max(h.active, result.active);
@@ -160,8 +198,22 @@ export class Fleet {
   }
 
   /** Judges one provider's machines; returns how many of them are up after it. */
-  private async review(p: MachineProvider, h: ProviderHealth, machines: readonly FleetMachine[], config: FleetConfig, prices: PriceTable, fallbackPrice: number, busy: ReadonlySet<string>, now: number): Promise<number> {
-    const rows = new Map(this.sql.exec<MachineStatus>("SELECT * FROM machines WHERE provider = ?", p.name).toArray().map((r) => [r.machine_id, r]));
+  private async review(
+    p: MachineProvider,
+    h: ProviderHealth,
+    machines: readonly FleetMachine[],
+    config: FleetConfig,
+    prices: PriceTable,
+    fallbackPrice: number,
+    busy: ReadonlySet<string>,
+    now: number,
+  ): Promise<number> {
+    const rows = new Map(
+      this.sql
+        .exec<MachineStatus>("SELECT * FROM machines WHERE provider = ?", p.name)
+        .toArray()
+        .map((r) => [r.machine_id, r]),
+    );
     const listed = new Set(machines.map((m) => m.id));
     let active = 0;
     for (const m of machines) {
@@ -171,7 +223,13 @@ export class Fleet {
           // Up but unknown here (started before this table existed): watched from now on.
           this.sql.exec(
             "INSERT INTO machines (machine_id, provider, machine_type, price_per_hour_usd, started_at, claimed_at, last_work_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            m.id, p.name, m.machine_type, pricePerHour(prices, p.name, m.machine_type, fallbackPrice), now, now, now,
+            m.id,
+            p.name,
+            m.machine_type,
+            pricePerHour(prices, p.name, m.machine_type, fallbackPrice),
+            now,
+            now,
+            now,
           );
           active += 1;
           continue;
@@ -185,7 +243,8 @@ export class Fleet {
         if (why === "never claimed") this.failure(h, `machine ${m.id} did not claim work within ${config.startGraceSec} s of its start`, now);
         console.warn(`retiring ${p.name} machine ${m.id} (${m.machine_type}): ${why}`);
         if (!(await this.retire(p, m.id))) active += 1;
-        else this.sql.exec("UPDATE machines SET claimed_at = COALESCE(claimed_at, ?), exiting_at = COALESCE(exiting_at, ?) WHERE machine_id = ?", now, now, m.id);
+        else
+          this.sql.exec("UPDATE machines SET claimed_at = COALESCE(claimed_at, ?), exiting_at = COALESCE(exiting_at, ?) WHERE machine_id = ?", now, now, m.id);
         continue;
       }
       // Not running: a start that died before its first claim is a failed start.
@@ -193,8 +252,18 @@ export class Fleet {
       const lingers = !p.keepsStopped && !GONE_STATES.has(m.state);
       if (lingers) {
         // A stopped pod still bills for its disk, and may be restarted by the platform.
-        if (!row) this.sql.exec("INSERT INTO machines (machine_id, provider, machine_type, price_per_hour_usd, started_at, claimed_at, exiting_at) VALUES (?, ?, ?, 0, ?, ?, ?)", m.id, p.name, m.machine_type, now, now, now);
-        else this.sql.exec("UPDATE machines SET claimed_at = COALESCE(claimed_at, ?), exiting_at = COALESCE(exiting_at, ?) WHERE machine_id = ?", now, now, m.id);
+        if (!row)
+          this.sql.exec(
+            "INSERT INTO machines (machine_id, provider, machine_type, price_per_hour_usd, started_at, claimed_at, exiting_at) VALUES (?, ?, ?, 0, ?, ?, ?)",
+            m.id,
+            p.name,
+            m.machine_type,
+            now,
+            now,
+            now,
+          );
+        else
+          this.sql.exec("UPDATE machines SET claimed_at = COALESCE(claimed_at, ?), exiting_at = COALESCE(exiting_at, ?) WHERE machine_id = ?", now, now, m.id);
         await this.retire(p, m.id);
       } else if (row) this.sql.exec("DELETE FROM machines WHERE machine_id = ?", m.id);
     }

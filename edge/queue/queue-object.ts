@@ -6,7 +6,6 @@ import { Fleet, type FleetStatus } from "./fleet.ts";
 import { migrateQueue } from "./queue-schema.ts";
 import { jobForQueue, type JobWork, type QueueForJobs, type UnsignedTask } from "./work.ts";
 
-
 /** Reconcile ticks while there is work or a machine to watch; none when idle (an idle deployment costs nothing). */
 const RECONCILE_MS = 10_000;
 
@@ -80,7 +79,15 @@ export class WorkQueue extends DurableObject<Env> implements QueueForJobs {
     if (!fleet) return;
     const now = Date.now();
     try {
-      await this.fleet.reconcile(providersFor(fleet), fleet, config.machinePrices, config.machinePricePerHourUsd, this.queue.stats(), this.queue.busyMachines(), now);
+      await this.fleet.reconcile(
+        providersFor(fleet),
+        fleet,
+        config.machinePrices,
+        config.machinePricePerHourUsd,
+        this.queue.stats(),
+        this.queue.busyMachines(),
+        now,
+      );
       this.fleet.recordTick(now, null);
     } catch (error) {
       // A provider's API is down or refusing: try again at the next tick.

@@ -57,7 +57,10 @@ export function migrateQueue(sql: SqlStorage): void {
 
 /** Queues made before this schema had a version: `jobs` from before machines were started on demand or retired by the edge. */
 function legacyColumns(sql: SqlStorage): void {
-  const columns = sql.exec<{ name: string }>("SELECT name FROM pragma_table_info('jobs')").toArray().map((c) => c.name);
+  const columns = sql
+    .exec<{ name: string }>("SELECT name FROM pragma_table_info('jobs')")
+    .toArray()
+    .map((c) => c.name);
   if (columns.length === 0) return;
   if (!columns.includes("leased")) {
     sql.exec("ALTER TABLE jobs ADD COLUMN leased INTEGER NOT NULL DEFAULT 0");

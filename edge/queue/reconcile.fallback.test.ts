@@ -36,7 +36,10 @@ describe("RunPod first, Fly when RunPod cannot start machines", () => {
     const [fly] = await until(flyMachines, (m) => m.length === 1, "a Fly machine");
     expect((await pods()).created).toBe(0);
     const status = await queue().fleetStatus();
-    expect(status.providers.map((p) => [p.name, p.failures])).toEqual([["runpod", 1], ["fly", 0]]);
+    expect(status.providers.map((p) => [p.name, p.failures])).toEqual([
+      ["runpod", 1],
+      ["fly", 0],
+    ]);
     expect(status.providers[0]!.last_error).toMatch(/^capacity: no capacity for any of NVIDIA L4, NVIDIA RTX A5000, NVIDIA A100 80GB PCIe/);
 
     // The Fly machine takes the plan. Meanwhile RunPod has room again (A5000s only), and its back-off runs out.
@@ -46,7 +49,21 @@ describe("RunPod first, Fly when RunPod cannot start machines", () => {
 
     // Planned into two 120 s ranges: the Fly machine takes the first, and RunPod, out of its
     // back-off but still on trial, gets one pod for the other.
-    expect((await post(plan, "complete", { machine_sec: 2, plan: { duration_sec: 240, ranges: [{ start_sec: 0, end_sec: 120 }, { start_sec: 120, end_sec: 240 }], media } })).status).toBe(200);
+    expect(
+      (
+        await post(plan, "complete", {
+          machine_sec: 2,
+          plan: {
+            duration_sec: 240,
+            ranges: [
+              { start_sec: 0, end_sec: 120 },
+              { start_sec: 120, end_sec: 240 },
+            ],
+            media,
+          },
+        })
+      ).status,
+    ).toBe(200);
     const first = await claimAs(fly!.id, job.id);
     const [pod] = (await until(pods, (p) => p.pods.length === 1, "a trial pod")).pods;
     expect(pod!.gpu.id).toBe("NVIDIA RTX A5000");
@@ -72,9 +89,15 @@ describe("RunPod first, Fly when RunPod cannot start machines", () => {
 
     // Both machines idle out: the pod is terminated, the Fly machine stopped (kept for a fast restart).
     await sleep(1_100);
-    await until(async () => [(await pods()).pods.length, (await flyMachines()).map((m) => m.state)], ([n, states]) => n === 0 && (states as string[]).every((s) => s === "stopped"), "both machines retired");
+    await until(
+      async () => [(await pods()).pods.length, (await flyMachines()).map((m) => m.state)],
+      ([n, states]) => n === 0 && (states as string[]).every((s) => s === "stopped"),
+      "both machines retired",
+    );
     const p = await pods();
-    console.log(`[fallback] capacity shortage: runpod pods started ${p.created}, terminated ${p.terminated}; fly machines created ${(await flyMachines()).length}, stopped ${(await flyMachines()).filter((m) => m.state === "stopped").length}`);
+    console.log(
+      `[fallback] capacity shortage: runpod pods started ${p.created}, terminated ${p.terminated}; fly machines created ${(await flyMachines()).length}, stopped ${(await flyMachines()).filter((m) => m.state === "stopped").length}`,
+    );
   }, 30_000);
 
   it("a RunPod key that stops working sends the next job to Fly", async () => {
@@ -105,6 +128,11 @@ function round6(x: number): number {
 }
 
 function costReport(machines: MachineUsage[], total: number): string {
-  const rows = machines.map((m) => `| ${m.provider} | ${m.machine_type} | ${m.price_per_hour_usd} | ${m.plan ? "plan, " : ""}ranges ${m.ranges.join(",")} | ${m.machine_sec} | ${m.cost_usd.toFixed(6)} |`);
-  return ["| provider | machine type | $/h | work | machine s | $ |", "|---|---|---|---|---|---|", ...rows, `| total | | | | | ${total.toFixed(6)} |`].join("\n");
+  const rows = machines.map(
+    (m) =>
+      `| ${m.provider} | ${m.machine_type} | ${m.price_per_hour_usd} | ${m.plan ? "plan, " : ""}ranges ${m.ranges.join(",")} | ${m.machine_sec} | ${m.cost_usd.toFixed(6)} |`,
+  );
+  return ["| provider | machine type | $/h | work | machine s | $ |", "|---|---|---|---|---|---|", ...rows, `| total | | | | | ${total.toFixed(6)} |`].join(
+    "\n",
+  );
 }

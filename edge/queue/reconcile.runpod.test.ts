@@ -15,7 +15,11 @@ const cancel = async (id: string) => expect((await call("POST", `/v1/transcripti
 async function drained(): Promise<FakePods> {
   await sleep(1_100);
   const s = await until(state, (x) => x.pods.length === 0, "every pod terminated");
-  await until(async () => (await queue().fleetStatus()).machines.length, (n) => n === 0, "the fleet to forget its machines");
+  await until(
+    async () => (await queue().fleetStatus()).machines.length,
+    (n) => n === 0,
+    "the fleet to forget its machines",
+  );
   // Nothing left to watch: the alarm is not set again, so an idle deployment costs nothing.
   await runDurableObjectAlarm(queue());
   expect(await runDurableObjectAlarm(queue())).toBe(false);
@@ -82,7 +86,11 @@ describe("the queue's alarm runs GPU pods on RunPod", () => {
     const job = await submit({});
     const [pod] = (await until(state, (x) => x.pods.length === 1, "a pod")).pods;
     await setStatus(pod!.id, "ERROR");
-    const fleet = await until(() => queue().fleetStatus(), (f) => f.failed_starts === 1, "a failed start");
+    const fleet = await until(
+      () => queue().fleetStatus(),
+      (f) => f.failed_starts === 1,
+      "a failed start",
+    );
     expect(fleet.providers).toEqual([expect.objectContaining({ name: "runpod", failures: 1 })]);
     expect(fleet.providers[0]!.last_error).toContain("without having claimed work");
     expect(fleet.backoff_until).toBeGreaterThan(Date.now());

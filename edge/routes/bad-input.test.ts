@@ -64,7 +64,10 @@ async function observe(row: Row): Promise<string> {
   return `${response.status} ${code}${problems.length > 0 ? ` (${problems.join("; ")})` : ""}`;
 }
 
-const submitRaw = (rawBody: string, headers: Record<string, string> = {}) => () => call("POST", "/v1/transcriptions", { rawBody, headers });
+const submitRaw =
+  (rawBody: string, headers: Record<string, string> = {}) =>
+  () =>
+    call("POST", "/v1/transcriptions", { rawBody, headers });
 const submitJson = (body: Record<string, unknown>) => submitRaw(JSON.stringify({ audio_url: "https://media.test/audio.mp3", ...body }));
 const submitUrl = (audio_url: string) => submitRaw(JSON.stringify({ audio_url }));
 
@@ -175,36 +178,113 @@ const BODY_ROWS: Row[] = [
   { case: "language a number", status: 400, code: "invalid_request", param: "language", send: submitJson({ language: 5 }) },
   { case: "word_timestamps a string", status: 400, code: "invalid_request", param: "word_timestamps", send: submitJson({ word_timestamps: "yes" }) },
   { case: "metadata an array", status: 400, code: "invalid_request", param: "metadata", send: submitJson({ metadata: [1, 2] }) },
-  { case: "webhook_events a string", status: 400, code: "invalid_request", param: "webhook_events", send: submitJson({ webhook_url: "https://hooks.test/ok/x", webhook_events: "progress" }) },
-  { case: "an unknown webhook event", status: 400, code: "invalid_request", param: "webhook_events.0", send: submitJson({ webhook_url: "https://hooks.test/ok/x", webhook_events: ["everything"] }) },
+  {
+    case: "webhook_events a string",
+    status: 400,
+    code: "invalid_request",
+    param: "webhook_events",
+    send: submitJson({ webhook_url: "https://hooks.test/ok/x", webhook_events: "progress" }),
+  },
+  {
+    case: "an unknown webhook event",
+    status: 400,
+    code: "invalid_request",
+    param: "webhook_events.0",
+    send: submitJson({ webhook_url: "https://hooks.test/ok/x", webhook_events: ["everything"] }),
+  },
   { case: "an unknown field", status: 400, code: "unknown_field", param: "speaker_labels", send: submitJson({ speaker_labels: true }) },
-  { case: "a __proto__ field", status: 400, code: "unknown_field", param: "__proto__", send: submitRaw(`{"audio_url":"https://media.test/audio.mp3","__proto__":{"admin":true}}`) },
-  { case: "metadata over 4 KB", status: 400, code: "invalid_request", param: "metadata", says: "4096", send: submitJson({ metadata: { note: "x".repeat(5000) } }) },
+  {
+    case: "a __proto__ field",
+    status: 400,
+    code: "unknown_field",
+    param: "__proto__",
+    send: submitRaw(`{"audio_url":"https://media.test/audio.mp3","__proto__":{"admin":true}}`),
+  },
+  {
+    case: "metadata over 4 KB",
+    status: 400,
+    code: "invalid_request",
+    param: "metadata",
+    says: "4096",
+    send: submitJson({ metadata: { note: "x".repeat(5000) } }),
+  },
   { case: "a body over 64 KB", status: 400, code: "body_too_large", send: submitJson({ metadata: { a: "x".repeat(70_000) } }) },
   {
     case: "a 1 MB body streamed without Content-Length",
     status: 400,
     code: "body_too_large",
     send: () =>
-      SELF.fetch(`${BASE}/v1/transcriptions`, { method: "POST", headers: { authorization: `Bearer ${KEY_A}`, "content-type": "application/json" }, body: streamed(1024 * 1024) }),
+      SELF.fetch(`${BASE}/v1/transcriptions`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${KEY_A}`, "content-type": "application/json" },
+        body: streamed(1024 * 1024),
+      }),
   },
   { case: "macro_chunk_sec negative", status: 400, code: "invalid_request", param: "macro_chunk_sec", send: submitJson({ macro_chunk_sec: -300 }) },
   { case: "macro_chunk_sec below 60", status: 400, code: "invalid_request", param: "macro_chunk_sec", send: submitJson({ macro_chunk_sec: 59 }) },
   { case: "macro_chunk_sec above 1800", status: 400, code: "invalid_request", param: "macro_chunk_sec", send: submitJson({ macro_chunk_sec: 1801 }) },
   { case: "macro_chunk_sec a string", status: 400, code: "invalid_request", param: "macro_chunk_sec", send: submitJson({ macro_chunk_sec: "300" }) },
   // JSON has no NaN or Infinity literals: sent raw they are not JSON; 1e999 parses to Infinity.
-  { case: "macro_chunk_sec NaN (raw)", status: 400, code: "invalid_json", send: submitRaw(`{"audio_url":"https://media.test/audio.mp3","macro_chunk_sec":NaN}`) },
-  { case: "macro_chunk_sec Infinity (raw)", status: 400, code: "invalid_json", send: submitRaw(`{"audio_url":"https://media.test/audio.mp3","macro_chunk_sec":Infinity}`) },
-  { case: "macro_chunk_sec 1e999 (Infinity after parsing)", status: 400, code: "invalid_request", param: "macro_chunk_sec", send: submitRaw(`{"audio_url":"https://media.test/audio.mp3","macro_chunk_sec":1e999}`) },
+  {
+    case: "macro_chunk_sec NaN (raw)",
+    status: 400,
+    code: "invalid_json",
+    send: submitRaw(`{"audio_url":"https://media.test/audio.mp3","macro_chunk_sec":NaN}`),
+  },
+  {
+    case: "macro_chunk_sec Infinity (raw)",
+    status: 400,
+    code: "invalid_json",
+    send: submitRaw(`{"audio_url":"https://media.test/audio.mp3","macro_chunk_sec":Infinity}`),
+  },
+  {
+    case: "macro_chunk_sec 1e999 (Infinity after parsing)",
+    status: 400,
+    code: "invalid_request",
+    param: "macro_chunk_sec",
+    send: submitRaw(`{"audio_url":"https://media.test/audio.mp3","macro_chunk_sec":1e999}`),
+  },
   { case: "micro_chunk_sec negative", status: 400, code: "invalid_request", param: "micro_chunk_sec", send: submitJson({ micro_chunk_sec: -5 }) },
   { case: "micro_chunk_sec below 5", status: 400, code: "invalid_request", param: "micro_chunk_sec", send: submitJson({ micro_chunk_sec: 4 }) },
-  { case: "micro_chunk_sec -1e999 (-Infinity after parsing)", status: 400, code: "invalid_request", param: "micro_chunk_sec", send: submitRaw(`{"audio_url":"https://media.test/audio.mp3","micro_chunk_sec":-1e999}`) },
+  {
+    case: "micro_chunk_sec -1e999 (-Infinity after parsing)",
+    status: 400,
+    code: "invalid_request",
+    param: "micro_chunk_sec",
+    send: submitRaw(`{"audio_url":"https://media.test/audio.mp3","micro_chunk_sec":-1e999}`),
+  },
   { case: "micro_chunk_sec a string", status: 400, code: "invalid_request", param: "micro_chunk_sec", send: submitJson({ micro_chunk_sec: "30" }) },
   { case: "an unsupported language", status: 400, code: "unsupported_language", param: "language", says: "xx", send: submitJson({ language: "xx" }) },
-  { case: "a webhook_url to a private address", status: 422, code: "url_not_allowed", param: "webhook_url", send: submitJson({ webhook_url: "http://192.168.0.10/hook" }) },
-  { case: "a webhook_url to cloud metadata", status: 422, code: "url_not_allowed", param: "webhook_url", send: submitJson({ webhook_url: "https://[::ffff:169.254.169.254]/hook" }) },
-  { case: "a webhook_url over plain http (production mode)", status: 400, code: "invalid_url", param: "webhook_url", says: "https", send: submitJson({ webhook_url: "http://hooks.test/ok/plain" }) },
-  { case: "a webhook_url with credentials", status: 400, code: "invalid_url", param: "webhook_url", says: "credentials", send: submitJson({ webhook_url: "https://u:p@hooks.test/ok/x" }) },
+  {
+    case: "a webhook_url to a private address",
+    status: 422,
+    code: "url_not_allowed",
+    param: "webhook_url",
+    send: submitJson({ webhook_url: "http://192.168.0.10/hook" }),
+  },
+  {
+    case: "a webhook_url to cloud metadata",
+    status: 422,
+    code: "url_not_allowed",
+    param: "webhook_url",
+    send: submitJson({ webhook_url: "https://[::ffff:169.254.169.254]/hook" }),
+  },
+  {
+    case: "a webhook_url over plain http (production mode)",
+    status: 400,
+    code: "invalid_url",
+    param: "webhook_url",
+    says: "https",
+    send: submitJson({ webhook_url: "http://hooks.test/ok/plain" }),
+  },
+  {
+    case: "a webhook_url with credentials",
+    status: 400,
+    code: "invalid_url",
+    param: "webhook_url",
+    says: "credentials",
+    send: submitJson({ webhook_url: "https://u:p@hooks.test/ok/x" }),
+  },
   {
     case: "an Idempotency-Key over 255 characters",
     status: 400,
@@ -213,10 +293,33 @@ const BODY_ROWS: Row[] = [
     send: () => call("POST", "/v1/transcriptions", { body: { audio_url: "https://media.test/audio.mp3" }, headers: { "idempotency-key": "k".repeat(256) } }),
   },
   // The machine protocol's bodies.
-  { case: "a claim with protocol version 2", status: 400, code: "invalid_request", param: "version", send: () => machine("/v1/machine/claim", { version: 2, machine_id: "m", capacity: 1 }) },
-  { case: "a claim with an unknown field", status: 400, code: "unknown_field", param: "extra", send: () => machine("/v1/machine/claim", { ...V, machine_id: "m", capacity: 1, extra: true }) },
-  { case: "a claim with capacity 0", status: 400, code: "invalid_request", param: "capacity", send: () => machine("/v1/machine/claim", { ...V, machine_id: "m", capacity: 0 }) },
-  { case: "a plan task posting segments", status: 400, code: "invalid_request", send: () => post(planTask, "segments", { seq: 0, segments: [], audio_sec_done: 0 }) },
+  {
+    case: "a claim with protocol version 2",
+    status: 400,
+    code: "invalid_request",
+    param: "version",
+    send: () => machine("/v1/machine/claim", { version: 2, machine_id: "m", capacity: 1 }),
+  },
+  {
+    case: "a claim with an unknown field",
+    status: 400,
+    code: "unknown_field",
+    param: "extra",
+    send: () => machine("/v1/machine/claim", { ...V, machine_id: "m", capacity: 1, extra: true }),
+  },
+  {
+    case: "a claim with capacity 0",
+    status: 400,
+    code: "invalid_request",
+    param: "capacity",
+    send: () => machine("/v1/machine/claim", { ...V, machine_id: "m", capacity: 0 }),
+  },
+  {
+    case: "a plan task posting segments",
+    status: 400,
+    code: "invalid_request",
+    send: () => post(planTask, "segments", { seq: 0, segments: [], audio_sec_done: 0 }),
+  },
 ];
 
 /** Tasks for the auth rows: made once, before the rows run. */
@@ -232,7 +335,10 @@ let fx: TaskFixtures;
 /** A plan task, for a body only range tasks may send. */
 let planTask: Task;
 
-const taskPost = (path: string, token: string | null, body: unknown = { ...V, attempt: 1 }) => () => machine(path, body, token);
+const taskPost =
+  (path: string, token: string | null, body: unknown = { ...V, attempt: 1 }) =>
+  () =>
+    machine(path, body, token);
 const apiGet = (path: string, headers: Record<string, string>) => () => call("GET", path, { key: null, headers });
 const claimWith = (token: string | null) => () => machine("/v1/machine/claim", { ...V, machine_id: "m-auth", capacity: 1 }, token);
 
@@ -243,26 +349,86 @@ const AUTH_ROWS: Row[] = [
   { case: "Bearer with no space or key", status: 401, code: "unauthorized", send: apiGet("/v1/transcriptions", { authorization: "Bearer" }) },
   { case: "the key without a scheme", status: 401, code: "unauthorized", send: apiGet("/v1/transcriptions", { authorization: KEY_A }) },
   { case: "a non-ASCII key", status: 401, code: "unauthorized", send: apiGet("/v1/transcriptions", { authorization: "Bearer ключ-ключ-ключ-ключ" }) },
-  { case: "two keys in one header", status: 401, code: "unauthorized", send: apiGet("/v1/transcriptions", { authorization: `Bearer ${KEY_A}, Bearer ${KEY_A}` }) },
+  {
+    case: "two keys in one header",
+    status: 401,
+    code: "unauthorized",
+    send: apiGet("/v1/transcriptions", { authorization: `Bearer ${KEY_A}, Bearer ${KEY_A}` }),
+  },
   { case: "an unknown key", status: 401, code: "unauthorized", send: () => call("GET", "/v1/transcriptions", { key: "not_a_real_key_000000000" }) },
-  { case: "a valid key with one character more", status: 401, code: "unauthorized", send: () => call("POST", "/v1/transcriptions", { key: `${KEY_A}x`, body: {} }) },
+  {
+    case: "a valid key with one character more",
+    status: 401,
+    code: "unauthorized",
+    send: () => call("POST", "/v1/transcriptions", { key: `${KEY_A}x`, body: {} }),
+  },
   { case: "the machine token as an API key", status: 401, code: "unauthorized", send: () => call("GET", "/v1/transcriptions", { key: TEST_MACHINE_TOKEN }) },
   // Another tenant's job reads exactly as a job that does not exist.
-  { case: "an unknown job id", status: 404, code: "not_found", says: "no such transcription", send: () => call("GET", "/v1/transcriptions/tr_0123456789abcdefghjkmnpq", { key: KEY_B }) },
-  { case: "another tenant's key reading a job", status: 404, code: "not_found", says: "no such transcription", send: () => call("GET", `/v1/transcriptions/${fx.jobA}`, { key: KEY_B }) },
-  { case: "another tenant's key reading a transcript", status: 404, code: "not_found", says: "no such transcription", send: () => call("GET", `/v1/transcriptions/${fx.jobA}/transcript?partial=true`, { key: KEY_B }) },
-  { case: "another tenant's key canceling a job", status: 404, code: "not_found", says: "no such transcription", send: () => call("POST", `/v1/transcriptions/${fx.jobA}/cancel`, { key: KEY_B }) },
-  { case: "another tenant's key deleting a job", status: 404, code: "not_found", says: "no such transcription", send: () => call("DELETE", `/v1/transcriptions/${fx.jobA}`, { key: KEY_B }) },
+  {
+    case: "an unknown job id",
+    status: 404,
+    code: "not_found",
+    says: "no such transcription",
+    send: () => call("GET", "/v1/transcriptions/tr_0123456789abcdefghjkmnpq", { key: KEY_B }),
+  },
+  {
+    case: "another tenant's key reading a job",
+    status: 404,
+    code: "not_found",
+    says: "no such transcription",
+    send: () => call("GET", `/v1/transcriptions/${fx.jobA}`, { key: KEY_B }),
+  },
+  {
+    case: "another tenant's key reading a transcript",
+    status: 404,
+    code: "not_found",
+    says: "no such transcription",
+    send: () => call("GET", `/v1/transcriptions/${fx.jobA}/transcript?partial=true`, { key: KEY_B }),
+  },
+  {
+    case: "another tenant's key canceling a job",
+    status: 404,
+    code: "not_found",
+    says: "no such transcription",
+    send: () => call("POST", `/v1/transcriptions/${fx.jobA}/cancel`, { key: KEY_B }),
+  },
+  {
+    case: "another tenant's key deleting a job",
+    status: 404,
+    code: "not_found",
+    says: "no such transcription",
+    send: () => call("DELETE", `/v1/transcriptions/${fx.jobA}`, { key: KEY_B }),
+  },
   // Machines.
   { case: "a claim without a token", status: 401, code: "unauthorized", send: claimWith(null) },
   { case: "a claim with a wrong machine token", status: 401, code: "unauthorized", send: claimWith("x".repeat(40)) },
   { case: "a claim with an API key", status: 401, code: "unauthorized", send: claimWith(KEY_A) },
   { case: "a claim with a task token", status: 401, code: "unauthorized", send: () => claimWith(fx.ra.task_token)() },
   { case: "a task post without a token", status: 401, code: "unauthorized", send: () => taskPost(`/v1/machine/tasks/${fx.ra.task_id}/heartbeat`, null)() },
-  { case: "a task post with the machine token", status: 401, code: "unauthorized", send: () => taskPost(`/v1/machine/tasks/${fx.ra.task_id}/heartbeat`, TEST_MACHINE_TOKEN)() },
-  { case: "a task post with a garbled token", status: 401, code: "unauthorized", send: () => taskPost(`/v1/machine/tasks/${fx.ra.task_id}/heartbeat`, "not-a-task-token")() },
-  { case: "a task post with truncated base64 (tt1.A.B)", status: 401, code: "unauthorized", send: () => taskPost(`/v1/machine/tasks/${fx.ra.task_id}/heartbeat`, "tt1.A.B")() },
-  { case: "a task post with a non-ASCII token", status: 401, code: "unauthorized", send: () => taskPost(`/v1/machine/tasks/${fx.ra.task_id}/heartbeat`, "tt1.ключ.ключ")() },
+  {
+    case: "a task post with the machine token",
+    status: 401,
+    code: "unauthorized",
+    send: () => taskPost(`/v1/machine/tasks/${fx.ra.task_id}/heartbeat`, TEST_MACHINE_TOKEN)(),
+  },
+  {
+    case: "a task post with a garbled token",
+    status: 401,
+    code: "unauthorized",
+    send: () => taskPost(`/v1/machine/tasks/${fx.ra.task_id}/heartbeat`, "not-a-task-token")(),
+  },
+  {
+    case: "a task post with truncated base64 (tt1.A.B)",
+    status: 401,
+    code: "unauthorized",
+    send: () => taskPost(`/v1/machine/tasks/${fx.ra.task_id}/heartbeat`, "tt1.A.B")(),
+  },
+  {
+    case: "a task post with a non-ASCII token",
+    status: 401,
+    code: "unauthorized",
+    send: () => taskPost(`/v1/machine/tasks/${fx.ra.task_id}/heartbeat`, "tt1.ключ.ключ")(),
+  },
   {
     case: "a forged task token (job B's claims, job A's signature)",
     status: 401,
@@ -273,13 +439,33 @@ const AUTH_ROWS: Row[] = [
       return taskPost(`/v1/machine/tasks/${fx.rb.task_id}/heartbeat`, forged)();
     },
   },
-  { case: "job A's task token on job B's task path", status: 403, code: "forbidden", send: () => taskPost(`/v1/machine/tasks/${fx.rb.task_id}/heartbeat`, fx.ra.task_token)() },
-  { case: "a task token with another attempt in the body", status: 409, code: "stale_attempt", send: () => taskPost(`/v1/machine/tasks/${fx.ra.task_id}/heartbeat`, fx.ra.task_token, { ...V, attempt: 2 })() },
+  {
+    case: "job A's task token on job B's task path",
+    status: 403,
+    code: "forbidden",
+    send: () => taskPost(`/v1/machine/tasks/${fx.rb.task_id}/heartbeat`, fx.ra.task_token)(),
+  },
+  {
+    case: "a task token with another attempt in the body",
+    status: 409,
+    code: "stale_attempt",
+    send: () => taskPost(`/v1/machine/tasks/${fx.ra.task_id}/heartbeat`, fx.ra.task_token, { ...V, attempt: 2 })(),
+  },
   // machine.test.ts replays attempt 1's segments after attempt 2. A replayed heartbeat is
   // not refused but answered 200 { continue: false, reason: "superseded" }, so the
   // machine stops (job-object.test.ts): that is protocol, not bad input.
-  { case: "attempt 1's token replayed on complete after attempt 2 was claimed", status: 409, code: "stale_attempt", send: () => post(fx.replayed, "complete", { machine_sec: 1 }) },
-  { case: "attempt 1's token replayed on fail after attempt 2 was claimed", status: 409, code: "stale_attempt", send: () => post(fx.replayed, "fail", { retryable: true, code: "x", message: "replayed" }) },
+  {
+    case: "attempt 1's token replayed on complete after attempt 2 was claimed",
+    status: 409,
+    code: "stale_attempt",
+    send: () => post(fx.replayed, "complete", { machine_sec: 1 }),
+  },
+  {
+    case: "attempt 1's token replayed on fail after attempt 2 was claimed",
+    status: 409,
+    code: "stale_attempt",
+    send: () => post(fx.replayed, "fail", { retryable: true, code: "x", message: "replayed" }),
+  },
 ];
 
 describe("bad input: URLs", () => {

@@ -44,7 +44,10 @@ export const media = { container: "ogg", duration_sec: 120, channels: 1 };
 export async function planned(ranges: Array<[number, number]>): Promise<{ id: string; plan: Task }> {
   const { id } = await submit({});
   const plan = await claimFor(id, "plan");
-  const done = await post(plan, "complete", { machine_sec: 1.5, plan: { duration_sec: ranges.at(-1)![1], ranges: ranges.map(([start_sec, end_sec]) => ({ start_sec, end_sec })), media } });
+  const done = await post(plan, "complete", {
+    machine_sec: 1.5,
+    plan: { duration_sec: ranges.at(-1)![1], ranges: ranges.map(([start_sec, end_sec]) => ({ start_sec, end_sec })), media },
+  });
   expect(done.status).toBe(200);
   return { id, plan };
 }

@@ -8,7 +8,10 @@ describe("machine protocol", () => {
   // task tokens, bad claim bodies) are rows of the bad-input matrix in bad-input.test.ts.
 
   it("plan, ranges, segments and completion make a transcript", async () => {
-    const { id, plan } = await planned([[0, 60], [60, 120]]);
+    const { id, plan } = await planned([
+      [0, 60],
+      [60, 120],
+    ]);
     expect(plan).toMatchObject({ kind: "plan", job_id: id, attempt: 1, media_url: "https://media.test/audio.mp3", lease_sec: 60 });
     expect(plan.task_token).toMatch(/^tt1\./);
     const r0 = await claimFor(id, "range");
@@ -31,7 +34,13 @@ describe("machine protocol", () => {
     expect(job.status).toBe("completed");
     const text = await (await call("GET", `/v1/transcriptions/${id}/transcript?format=text`)).text();
     expect(text.trim()).toBe("first second third");
-    await reportRow({ suite: "machine posts", case: "duplicate and reordered segment posts", expected: "each segment once, in time order", observed: `"${text.trim()}"`, pass: text.trim() === "first second third" });
+    await reportRow({
+      suite: "machine posts",
+      case: "duplicate and reordered segment posts",
+      expected: "each segment once, in time order",
+      observed: `"${text.trim()}"`,
+      pass: text.trim() === "first second third",
+    });
   });
 
   it("after a failed attempt the next one gets a new token and the old one is refused", async () => {
@@ -47,7 +56,13 @@ describe("machine protocol", () => {
     expect((await post(second, "complete", { machine_sec: 3 })).status).toBe(200);
     const kept = (await (await call("GET", `/v1/transcriptions/${id}/transcript?format=text`)).text()).trim();
     expect(kept).toBe("kept");
-    await reportRow({ suite: "machine posts", case: "posts from a superseded attempt", expected: "409 stale_attempt; the attempt's segments never reach the transcript", observed: `409 stale_attempt; transcript "${kept}"`, pass: kept === "kept" });
+    await reportRow({
+      suite: "machine posts",
+      case: "posts from a superseded attempt",
+      expected: "409 stale_attempt; the attempt's segments never reach the transcript",
+      observed: `409 stale_attempt; transcript "${kept}"`,
+      pass: kept === "kept",
+    });
   });
 
   it("a canceled job tells its machine to stop at the next heartbeat", async () => {
@@ -58,7 +73,14 @@ describe("machine protocol", () => {
   });
 
   it("jobs take turns: a one-range job is served before a 6-range job is drained", async () => {
-    const big = await planned([[0, 60], [60, 120], [120, 180], [180, 240], [240, 300], [300, 360]]);
+    const big = await planned([
+      [0, 60],
+      [60, 120],
+      [120, 180],
+      [180, 240],
+      [240, 300],
+      [300, 360],
+    ]);
     const small = await planned([[0, 60]]);
     const order: string[] = [];
     for (let i = 0; i < 7; i++) {
@@ -71,19 +93,28 @@ describe("machine protocol", () => {
   });
 
   it("with language auto, a range that came out in another language is redone with the job's language", async () => {
-    const { id } = await planned([[0, 60], [60, 120], [120, 180]]);
+    const { id } = await planned([
+      [0, 60],
+      [60, 120],
+      [120, 180],
+    ]);
     const ranges = [await claimFor(id, "range"), await claimFor(id, "range"), await claimFor(id, "range")];
     const byIndex = ranges.sort((a, b) => (a.kind === "range" && b.kind === "range" ? a.range_index - b.range_index : 0));
     const speech = [{ en: 50 }, { en: 55 }, { nn: 12 }];
     for (const [i, t] of byIndex.entries()) {
       const language = Object.keys(speech[i]!)[0]!;
-      expect((await post(t, "segments", { seq: 0, segments: [seg(i * 60 + 1, i * 60 + 5, `part ${i}`, language)], audio_sec_done: 60, language_sec: speech[i] })).status).toBe(200);
+      expect(
+        (await post(t, "segments", { seq: 0, segments: [seg(i * 60 + 1, i * 60 + 5, `part ${i}`, language)], audio_sec_done: 60, language_sec: speech[i] }))
+          .status,
+      ).toBe(200);
       expect((await post(t, "complete", { machine_sec: 5 })).status).toBe(200);
     }
     expect((await getJob(id)).status).toBe("running");
     const redo = await claimFor(id, "range");
     expect(redo).toMatchObject({ range_index: 2, attempt: 2, language: "en" });
-    expect((await post(redo, "segments", { seq: 0, segments: [seg(121, 125, "part two again")], audio_sec_done: 60, language_sec: { en: 12 } })).status).toBe(200);
+    expect((await post(redo, "segments", { seq: 0, segments: [seg(121, 125, "part two again")], audio_sec_done: 60, language_sec: { en: 12 } })).status).toBe(
+      200,
+    );
     expect((await post(redo, "complete", { machine_sec: 5 })).status).toBe(200);
     expect((await getJob(id)).status).toBe("completed");
     const text = await (await call("GET", `/v1/transcriptions/${id}/transcript?format=text`)).text();
@@ -104,7 +135,9 @@ describe("machine protocol", () => {
       got += tasks.filter((t) => ids.has(t.job_id)).length;
     }
     const seconds = (Date.now() - started) / 1000;
-    console.log(`queue: ${got - early} range claims in ${seconds.toFixed(2)} s = ${((got - early) / seconds).toFixed(0)} claims/s through the Worker (local workerd, one claim at a time)`);
+    console.log(
+      `queue: ${got - early} range claims in ${seconds.toFixed(2)} s = ${((got - early) / seconds).toFixed(0)} claims/s through the Worker (local workerd, one claim at a time)`,
+    );
     expect(got).toBe(100);
   });
 });

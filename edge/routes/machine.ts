@@ -21,7 +21,8 @@ function bearer(c: Context<AppEnv>): string {
 
 function machineToken(c: Context<AppEnv>): string {
   const token = readConfig(c.env).machineToken;
-  if (!token) throw new ApiError(503, "service_misconfigured", "MACHINE_TOKEN is not set, so no machine may connect: add it with `wrangler secret put MACHINE_TOKEN`");
+  if (!token)
+    throw new ApiError(503, "service_misconfigured", "MACHINE_TOKEN is not set, so no machine may connect: add it with `wrangler secret put MACHINE_TOKEN`");
   return token;
 }
 
@@ -50,7 +51,9 @@ export async function claimTasks(c: Context<AppEnv>): Promise<Response> {
   const unsigned = await queueStub(c.env).claim(body.machine_id, body.capacity, config.leaseSec);
   if (unsigned.length === 0) return c.body(null, 204);
   const tasks: Task[] = await Promise.all(
-    unsigned.map(async (t) => ({ ...t, task_token: await mintTaskToken(config.machineToken!, { job_id: t.job_id, task_id: t.task_id, attempt: t.attempt }) }) as Task),
+    unsigned.map(
+      async (t) => ({ ...t, task_token: await mintTaskToken(config.machineToken!, { job_id: t.job_id, task_id: t.task_id, attempt: t.attempt }) }) as Task,
+    ),
   );
   return c.json({ tasks });
 }

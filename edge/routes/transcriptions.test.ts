@@ -54,7 +54,10 @@ describe("Idempotency-Key", () => {
     expect(first.status).toBe(202);
     const a = (await first.json()) as { id: string };
     // Same request with other key order and a default spelled out.
-    const second = await call("POST", "/v1/transcriptions", { body: { language: "de", macro_chunk_sec: 300, audio_url: body.audio_url }, headers: { "idempotency-key": key } });
+    const second = await call("POST", "/v1/transcriptions", {
+      body: { language: "de", macro_chunk_sec: 300, audio_url: body.audio_url },
+      headers: { "idempotency-key": key },
+    });
     expect(second.status).toBe(200);
     expect(((await second.json()) as { id: string }).id).toBe(a.id);
     await expectError(

@@ -4,7 +4,11 @@ import { BASE, call, expectError, KEY_A } from "../test-helpers.ts";
 
 /** Local mode's file uploads (the web page's file picker): stored, then read back as machines read media. */
 async function upload(bytes: Uint8Array, type = "audio/mpeg"): Promise<{ id: string; url: string; size_bytes: number; content_type: string }> {
-  const r = await SELF.fetch(`${BASE}/v1/uploads`, { method: "POST", headers: { authorization: `Bearer ${KEY_A}`, "content-type": type, "x-file-name": "talk.mp3" }, body: bytes });
+  const r = await SELF.fetch(`${BASE}/v1/uploads`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${KEY_A}`, "content-type": type, "x-file-name": "talk.mp3" },
+    body: bytes,
+  });
   expect(r.status).toBe(201);
   return (await r.json()) as { id: string; url: string; size_bytes: number; content_type: string };
 }

@@ -26,7 +26,8 @@ function bucket(c: Context<AppEnv>): R2Bucket {
 export async function createUpload(c: Context<AppEnv>): Promise<Response> {
   const store = bucket(c);
   const length = Number(c.req.header("content-length") ?? "");
-  if (!Number.isInteger(length) || length <= 0 || !c.req.raw.body) throw new ApiError(400, "invalid_request", "send the file as the request body, with a Content-Length");
+  if (!Number.isInteger(length) || length <= 0 || !c.req.raw.body)
+    throw new ApiError(400, "invalid_request", "send the file as the request body, with a Content-Length");
   if (length > MAX_UPLOAD_BYTES) throw new ApiError(400, "body_too_large", `files are limited to ${MAX_UPLOAD_BYTES / 2 ** 30} GB`);
   const id = newId("up");
   const contentType = c.req.header("content-type") ?? "application/octet-stream";
@@ -47,7 +48,12 @@ export async function readUpload(c: Context<AppEnv>): Promise<Response> {
   if (range === "unsatisfiable") throw new ApiError(416, "range_not_satisfiable", `the file has ${head.size} bytes`);
   const object = await store.get(id, range ? { range: { offset: range.start, length: range.end - range.start + 1 } } : {});
   if (!object) throw new ApiError(404, "not_found", "no such upload");
-  const headers = new Headers({ "accept-ranges": "bytes", etag: head.httpEtag, "last-modified": head.uploaded.toUTCString(), "cache-control": "private, no-store" });
+  const headers = new Headers({
+    "accept-ranges": "bytes",
+    etag: head.httpEtag,
+    "last-modified": head.uploaded.toUTCString(),
+    "cache-control": "private, no-store",
+  });
   head.writeHttpMetadata(headers);
   if (!range) {
     headers.set("content-length", String(head.size));

@@ -52,10 +52,7 @@ export async function deliverOnce(msg: WebhookMessage, policy: UrlPolicy): Promi
   }
 }
 
-export type WebhookStep =
-  | { kind: "delivered" }
-  | { kind: "retry"; atMs: number; reason: string }
-  | { kind: "give_up"; reason: string };
+export type WebhookStep = { kind: "delivered" } | { kind: "retry"; atMs: number; reason: string } | { kind: "give_up"; reason: string };
 
 /**
  * After attempt number `attempts` (1-based): retry network errors, timeouts,
@@ -63,13 +60,7 @@ export type WebhookStep =
  * 24 h; any other answer is final. 2xx is success; 3xx counts as a refusal,
  * since a signed delivery must not be re-sent to wherever a redirect points.
  */
-export function nextWebhookStep(
-  outcome: AttemptOutcome,
-  attempts: number,
-  firstAttemptMs: number,
-  nowMs: number,
-  random?: () => number,
-): WebhookStep {
+export function nextWebhookStep(outcome: AttemptOutcome, attempts: number, firstAttemptMs: number, nowMs: number, random?: () => number): WebhookStep {
   let reason: string;
   let retryAfterMs: number | null = null;
   switch (outcome.kind) {

@@ -62,7 +62,8 @@ describe("webhooks", () => {
   });
 
   /** A row of reports/reliability.md, recorded through the fake internet (workerd has no files). */
-  const report = (name: string, expected: string, observed: string, pass: boolean) => reportRow({ suite: "webhook receivers", case: name, expected, observed, pass });
+  const report = (name: string, expected: string, observed: string, pass: boolean) =>
+    reportRow({ suite: "webhook receivers", case: name, expected, observed, pass });
 
   it("retries a receiver that hangs past the timeout, and delivers once it answers", { timeout: 60_000 }, async () => {
     const path = hookPath(`hang-first/1/${WEBHOOK_TIMEOUT_MS + 1500}`);
@@ -74,7 +75,12 @@ describe("webhooks", () => {
     const after = (await getJob(id)).webhook!;
     const got = await deliveries(path);
     const ids = new Set(got.map((d) => d.headers["webhook-id"]));
-    await report("receiver hangs past the 10 s timeout once", "retried, then delivered, one event id", `attempt 1: ${first.last_error ?? first.last_delivery_status}; then ${after.last_delivery_status} after ${after.attempts} attempts, ${ids.size} id`, after.last_delivery_status === "delivered" && ids.size === 1);
+    await report(
+      "receiver hangs past the 10 s timeout once",
+      "retried, then delivered, one event id",
+      `attempt 1: ${first.last_error ?? first.last_delivery_status}; then ${after.last_delivery_status} after ${after.attempts} attempts, ${ids.size} id`,
+      after.last_delivery_status === "delivered" && ids.size === 1,
+    );
     expect(first.last_error).toContain("no answer within");
     expect(after).toMatchObject({ last_delivery_status: "delivered", attempts: 2 });
     expect(ids.size).toBe(1);
@@ -101,10 +107,18 @@ describe("webhooks", () => {
     expect(new Set(got.map((d) => d.body)).size).toBe(1);
     const attempts = (await getJob(id)).webhook!.recent_attempts;
     expect(attempts.map((a) => [a.type, a.attempt, a.response_status])).toEqual([
-      ["completed", 4, 200], ["completed", 3, 503], ["completed", 2, 503], ["completed", 1, 503],
+      ["completed", 4, 200],
+      ["completed", 3, 503],
+      ["completed", 2, 503],
+      ["completed", 1, 503],
     ]);
     expect(attempts[1]!.error).toContain("503");
-    await report("receiver down (503) for the first 3 attempts", "delivered on attempt 4, same event id", `delivered after ${got.length} attempts, ${new Set(got.map((d) => d.headers["webhook-id"])).size} id`, got.length === 4);
+    await report(
+      "receiver down (503) for the first 3 attempts",
+      "delivered on attempt 4, same event id",
+      `delivered after ${got.length} attempts, ${new Set(got.map((d) => d.headers["webhook-id"])).size} id`,
+      got.length === 4,
+    );
   });
 
   it("spaces retries with growing, jittered delays and honours Retry-After", async () => {
@@ -125,7 +139,12 @@ describe("webhooks", () => {
     await drainAlarms(id);
     expect(await deliveries(path)).toHaveLength(1);
     expect((await getJob(id)).webhook).toMatchObject({ last_delivery_status: "failed", last_response_status: 410, attempts: 1 });
-    await report("receiver answers 410 Gone", "no more attempts, recorded as failed", `${(await deliveries(path)).length} attempt, ${(await getJob(id)).webhook!.last_delivery_status}`, true);
+    await report(
+      "receiver answers 410 Gone",
+      "no more attempts, recorded as failed",
+      `${(await deliveries(path)).length} attempt, ${(await getJob(id)).webhook!.last_delivery_status}`,
+      true,
+    );
   });
 
   it("keeps retrying a receiver that answers 500 for at least 24 hours, then gives up", async () => {
@@ -135,15 +154,22 @@ describe("webhooks", () => {
     const runs = await drainAlarms(id, 100);
     expect(runs).toBeLessThan(100);
     const row = await runInDurableObject(env.JOBS.get(env.JOBS.idFromName(id)), (_o, state) =>
-      state.storage.sql.exec<{ first_attempt_at: number; last_attempt_at: number; attempts: number; state: string }>(
-        "SELECT first_attempt_at, last_attempt_at, attempts, state FROM webhook_events",
-      ).one(),
+      state.storage.sql
+        .exec<{ first_attempt_at: number; last_attempt_at: number; attempts: number; state: string }>(
+          "SELECT first_attempt_at, last_attempt_at, attempts, state FROM webhook_events",
+        )
+        .one(),
     );
     expect(row.state).toBe("failed");
     expect(row.last_attempt_at - row.first_attempt_at).toBeGreaterThanOrEqual(24 * 3600_000);
     expect(row.attempts).toBe((await deliveries(path)).length);
     expect((await getJob(id)).webhook).toMatchObject({ last_delivery_status: "failed", last_response_status: 500 });
-    await report("receiver answers 500 forever", "retried for ≥ 24 h, then failed", `${row.attempts} attempts over ${((row.last_attempt_at - row.first_attempt_at) / 3600_000).toFixed(1)} h, then ${row.state}`, true);
+    await report(
+      "receiver answers 500 forever",
+      "retried for ≥ 24 h, then failed",
+      `${row.attempts} attempts over ${((row.last_attempt_at - row.first_attempt_at) / 3600_000).toFixed(1)} h, then ${row.state}`,
+      true,
+    );
   });
 
   it("sends canceled and failed events too", async () => {

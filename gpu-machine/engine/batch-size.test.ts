@@ -2,7 +2,16 @@ import { describe, expect, it } from "vitest";
 import { readConfig } from "../config.ts";
 import { batchForMemory, chooseBatch, CPU_BATCH, MAX_BATCH, UNKNOWN_MEMORY_BATCH, windowBytes } from "./batch-size.ts";
 
-const base = { d_model: 512, decoder_layers: 6, decoder_attention_heads: 8, max_source_positions: 1500, max_target_positions: 448, model_type: "whisper" as const, vocab_size: 51865, num_mel_bins: 80 as const };
+const base = {
+  d_model: 512,
+  decoder_layers: 6,
+  decoder_attention_heads: 8,
+  max_source_positions: 1500,
+  max_target_positions: 448,
+  model_type: "whisper" as const,
+  vocab_size: 51865,
+  num_mel_bins: 80 as const,
+};
 const largeV3 = { ...base, d_model: 1280, decoder_layers: 32, decoder_attention_heads: 20, num_mel_bins: 128 as const };
 const GiB = 2 ** 30;
 

@@ -15,7 +15,10 @@ export const MAX_BATCH = 64;
 /** When a GPU's free memory cannot be read (no nvidia-smi): a batch that fits any card we would rent. */
 export const UNKNOWN_MEMORY_BATCH = 16;
 
-export function windowBytes(config: Pick<ModelConfig, "d_model" | "decoder_layers" | "decoder_attention_heads" | "max_source_positions" | "max_target_positions">, bytesPerValue: number): number {
+export function windowBytes(
+  config: Pick<ModelConfig, "d_model" | "decoder_layers" | "decoder_attention_heads" | "max_source_positions" | "max_target_positions">,
+  bytesPerValue: number,
+): number {
   const frames = config.max_source_positions;
   const attention = config.decoder_attention_heads * frames * frames;
   const activations = 16 * frames * config.d_model;
@@ -31,8 +34,14 @@ export function batchForMemory(freeBytes: number, perWindowBytes: number): numbe
 /** The first NVIDIA GPU and its memory in MiB, or null where nvidia-smi cannot tell. */
 export function gpuMemory(): { name: string; used_mib: number; total_mib: number; free_mib: number } | null {
   try {
-    const out = execFileSync("nvidia-smi", ["--query-gpu=name,memory.used,memory.total,memory.free", "--format=csv,noheader,nounits"], { encoding: "utf8", timeout: 10_000 });
-    const [name, used, total, free] = out.split("\n")[0]!.split(",").map((x) => x.trim());
+    const out = execFileSync("nvidia-smi", ["--query-gpu=name,memory.used,memory.total,memory.free", "--format=csv,noheader,nounits"], {
+      encoding: "utf8",
+      timeout: 10_000,
+    });
+    const [name, used, total, free] = out
+      .split("\n")[0]!
+      .split(",")
+      .map((x) => x.trim());
     return { name: name!, used_mib: Number(used), total_mib: Number(total), free_mib: Number(free) };
   } catch {
     return null;
@@ -45,7 +54,13 @@ export function freeDeviceBytes(): number | null {
   return mib !== undefined && Number.isFinite(mib) && mib > 0 ? mib * 2 ** 20 : null;
 }
 
-export function chooseBatch(requested: number | "auto", device: Device, config: ModelConfig, bytesPerValue: number, free: () => number | null = freeDeviceBytes): { batch: number; why: string } {
+export function chooseBatch(
+  requested: number | "auto",
+  device: Device,
+  config: ModelConfig,
+  bytesPerValue: number,
+  free: () => number | null = freeDeviceBytes,
+): { batch: number; why: string } {
   if (requested !== "auto") return { batch: requested, why: "WHISPER_BATCH" };
   if (device === "cpu") return { batch: CPU_BATCH, why: "the CPU gains nothing from larger batches" };
   const bytes = free();

@@ -83,7 +83,8 @@ export async function decodeBatch(model: WhisperModel, items: readonly DecodeIte
 
   const empty = (b: number) => new ort.Tensor("float32", new Float32Array(0), [b, heads, 0, headDim]);
   const past: Feeds = {};
-  for (let l = 0; l < layers; l++) for (const part of ["decoder", "encoder"]) for (const kv of ["key", "value"]) past[`past_key_values.${l}.${part}.${kv}`] = empty(B);
+  for (let l = 0; l < layers; l++)
+    for (const part of ["decoder", "encoder"]) for (const kv of ["key", "value"]) past[`past_key_values.${l}.${part}.${kv}`] = empty(B);
   const decoderPresent = model.decoderOutputs.present.filter((n) => n.includes(".decoder."));
   const attentionLayers = [...new Set(vocab.alignmentHeads.map(([l]) => l))];
   const attentionOutputs = options.attention ? attentionLayers.map((l) => `cross_attentions.${l}`) : [];
@@ -92,9 +93,15 @@ export async function decodeBatch(model: WhisperModel, items: readonly DecodeIte
   let selfStates: Feeds = {};
   const run = async (ids: number[], first: boolean, batch: number, encoderStates: Feeds | null, selfStates: Feeds, withAttention: boolean) => {
     const feeds: Feeds = {
-      input_ids: new ort.Tensor("int64", BigInt64Array.from(ids, (t) => BigInt(t)), [batch, ids.length / batch]),
+      input_ids: new ort.Tensor(
+        "int64",
+        BigInt64Array.from(ids, (t) => BigInt(t)),
+        [batch, ids.length / batch],
+      ),
       // The with-cache branch never reads encoder_hidden_states; a one-frame stand-in saves copying 1500 frames per step.
-      encoder_hidden_states: first ? new ort.Tensor("float32", hidden, [B, frames, dModel]) : new ort.Tensor("float32", new Float32Array(batch * dModel), [batch, 1, dModel]),
+      encoder_hidden_states: first
+        ? new ort.Tensor("float32", hidden, [B, frames, dModel])
+        : new ort.Tensor("float32", new Float32Array(batch * dModel), [batch, 1, dModel]),
       use_cache_branch: new ort.Tensor("bool", [!first], [1]),
       ...selfStates,
       ...(encoderStates ?? {}),
@@ -123,7 +130,9 @@ export async function decodeBatch(model: WhisperModel, items: readonly DecodeIte
       selfStates = {};
       for (const name of decoderPresent) selfStates[name.replace("present", "past_key_values")] = result[name]!;
       for (const t of Object.values(previous)) if (t.location === "gpu-buffer") t.dispose();
-      if (withEncoder) for (const name of model.decoderOutputs.present.filter((n) => n.includes(".encoder."))) encoderStates[name.replace("present", "past_key_values")] = result[name]!;
+      if (withEncoder)
+        for (const name of model.decoderOutputs.present.filter((n) => n.includes(".encoder.")))
+          encoderStates[name.replace("present", "past_key_values")] = result[name]!;
     };
     collectStates(out, true);
 
@@ -150,7 +159,14 @@ export async function decodeBatch(model: WhisperModel, items: readonly DecodeIte
       return rest;
     };
     for (let p = 0; p < promptLength; p++) {
-      out = await run(items.map((_, b) => prompt(b)[p]!), false, B, encoderStates, selfStates, options.attention && p === promptLength - 1);
+      out = await run(
+        items.map((_, b) => prompt(b)[p]!),
+        false,
+        B,
+        encoderStates,
+        selfStates,
+        options.attention && p === promptLength - 1,
+      );
       collectStates(out, false);
     }
 
@@ -230,7 +246,13 @@ function finish(seq: Active, result: DecodedSequence): void {
 }
 
 /** Saves this step's cross-attention rows of the alignment heads, cropped to the audio. */
-function keepAttention(seq: Active, audioFrames: number, out: ort.InferenceSession.OnnxValueMapType, b: number, alignmentHeads: ReadonlyArray<readonly [number, number]>): void {
+function keepAttention(
+  seq: Active,
+  audioFrames: number,
+  out: ort.InferenceSession.OnnxValueMapType,
+  b: number,
+  alignmentHeads: ReadonlyArray<readonly [number, number]>,
+): void {
   alignmentHeads.forEach(([layer, head], h) => {
     const tensor = out[`cross_attentions.${layer}`];
     if (!tensor) return;

@@ -69,7 +69,9 @@ export function deviceFailure(device: Device, error: unknown): Error {
     );
   }
   if (device === "cuda" && /cuda|cudnn|libcu/i.test(message)) {
-    return new DeviceError(`WHISPER_DEVICE=cuda, but the CUDA provider could not start (${message.slice(0, 300)}): the image needs CUDA 12 and cuDNN 9 (the Dockerfile's cuda target).`);
+    return new DeviceError(
+      `WHISPER_DEVICE=cuda, but the CUDA provider could not start (${message.slice(0, 300)}): the image needs CUDA 12 and cuDNN 9 (the Dockerfile's cuda target).`,
+    );
   }
   return error instanceof Error ? error : new Error(message);
 }

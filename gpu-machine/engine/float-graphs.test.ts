@@ -14,7 +14,10 @@ import { writeFloatModel } from "./float-model.ts";
 import { WhisperEngine } from "./whisper-engine.ts";
 
 const QUANTIZED_OPS = ["MatMulInteger", "ConvInteger", "DynamicQuantizeLinear", "DequantizeLinear"];
-interface ManifestItem { audio: string; text: string }
+interface ManifestItem {
+  audio: string;
+  text: string;
+}
 const need = missingShared("data/speech/librispeech-test-clean/manifest.jsonl", "data/speech/jfk/manifest.jsonl", "data/speech/ljspeech/manifest.jsonl");
 
 describe("float graphs from the shipped q8 weights", () => {
@@ -41,7 +44,10 @@ describe("float graphs from the shipped q8 weights", () => {
     expect(fp32.model.files.variant).toBe("fp32");
     expect(fp16.model.files.variant).toBe("fp16");
     for (const float of [fp32, fp16]) {
-      for (const [a, b] of [[q8.model.encoder, float.model.encoder], [q8.model.decoder, float.model.decoder]] as const) {
+      for (const [a, b] of [
+        [q8.model.encoder, float.model.encoder],
+        [q8.model.decoder, float.model.decoder],
+      ] as const) {
         expect(b.inputNames).toEqual(a.inputNames);
         expect(b.outputNames).toEqual(a.outputNames);
       }
@@ -62,35 +68,53 @@ describe("float graphs from the shipped q8 weights", () => {
     expect(() => writeFloatModel(dir, dir)).toThrow(/is the source directory/);
   });
 
-  it.skipIf(need.missing)("is no worse than q8 by more than 0.5 WER points on LibriSpeech, JFK and LJSpeech, and reports both speeds", async () => {
-    const sets = ["librispeech-test-clean", "jfk", "ljspeech"];
-    const items = sets.flatMap((set) => readJsonl<ManifestItem>(sharedPath("data", "speech", set, "manifest.jsonl")).map((item) => ({ set, item })));
-    const audio = await Promise.all(items.map((c) => decodeWhole(sharedPath("data", "speech", c.set, c.item.audio))));
-    const run = async (engine: WhisperEngine) => {
-      const started = performance.now();
-      const results = await engine.transcribe(audio, { language: "en", batchSize: 8 });
-      const sec = (performance.now() - started) / 1000;
-      return { sec, wer: wordErrorRate(results.map((r, i) => ({ reference: items[i]!.item.text, hypothesis: r.segments.map((s) => s.text).join(" ") }))) };
-    };
-    const a = await run(q8);
-    const b = await run(fp32);
-    const c = await run(fp16);
-    const audioSec = audio.reduce((sum, x) => sum + x.length, 0) / 16_000;
-    const say = (name: string, r: typeof a) => `${name} WER ${(r.wer.wer * 100).toFixed(2)} % in ${r.sec.toFixed(1)} s (${(audioSec / r.sec).toFixed(1)}× real time)`;
-    console.log(`whisper-tiny on ${items.length} clips (${audioSec.toFixed(0)} s, ${a.wer.words} words), CPU, 2 threads, batch 8: ${say("q8", a)}; ${say("fp32", b)}; ${say("fp16", c)}`);
-    expect(a.wer.words).toBeGreaterThan(400);
-    // One-sided: the float graph drops q8's per-tensor activation quantization, so it may be
-    // better (it is, on tiny); the weights are the same numbers, so it must not be worse.
-    expect((b.wer.wer - a.wer.wer) * 100).toBeLessThanOrEqual(0.5);
-    // float16 rounds the same weights and activations once more.
-    expect((c.wer.wer - b.wer.wer) * 100).toBeLessThanOrEqual(0.5);
-  }, 600_000);
+  it.skipIf(need.missing)(
+    "is no worse than q8 by more than 0.5 WER points on LibriSpeech, JFK and LJSpeech, and reports both speeds",
+    async () => {
+      const sets = ["librispeech-test-clean", "jfk", "ljspeech"];
+      const items = sets.flatMap((set) => readJsonl<ManifestItem>(sharedPath("data", "speech", set, "manifest.jsonl")).map((item) => ({ set, item })));
+      const audio = await Promise.all(items.map((c) => decodeWhole(sharedPath("data", "speech", c.set, c.item.audio))));
+      const run = async (engine: WhisperEngine) => {
+        const started = performance.now();
+        const results = await engine.transcribe(audio, { language: "en", batchSize: 8 });
+        const sec = (performance.now() - started) / 1000;
+        return { sec, wer: wordErrorRate(results.map((r, i) => ({ reference: items[i]!.item.text, hypothesis: r.segments.map((s) => s.text).join(" ") }))) };
+      };
+      const a = await run(q8);
+      const b = await run(fp32);
+      const c = await run(fp16);
+      const audioSec = audio.reduce((sum, x) => sum + x.length, 0) / 16_000;
+      const say = (name: string, r: typeof a) =>
+        `${name} WER ${(r.wer.wer * 100).toFixed(2)} % in ${r.sec.toFixed(1)} s (${(audioSec / r.sec).toFixed(1)}× real time)`;
+      console.log(
+        `whisper-tiny on ${items.length} clips (${audioSec.toFixed(0)} s, ${a.wer.words} words), CPU, 2 threads, batch 8: ${say("q8", a)}; ${say("fp32", b)}; ${say("fp16", c)}`,
+      );
+      expect(a.wer.words).toBeGreaterThan(400);
+      // One-sided: the float graph drops q8's per-tensor activation quantization, so it may be
+      // better (it is, on tiny); the weights are the same numbers, so it must not be worse.
+      expect((b.wer.wer - a.wer.wer) * 100).toBeLessThanOrEqual(0.5);
+      // float16 rounds the same weights and activations once more.
+      expect((c.wer.wer - b.wer.wer) * 100).toBeLessThanOrEqual(0.5);
+    },
+    600_000,
+  );
 });
 
 describe("the rewrite itself", () => {
   it.each([
-    [1, 0x3c00], [-2, 0xc000], [0.1, 0x2e66], [65504, 0x7bff], [1e6, 0x7bff], [-3.4e38, 0xfbff],
-    [Infinity, 0x7c00], [-Infinity, 0xfc00], [2 ** -24, 0x0001], [1e-9, 0x0000], [6.103515625e-5, 0x0400], [1.00048828125, 0x3c00], [1.00146484375, 0x3c02],
+    [1, 0x3c00],
+    [-2, 0xc000],
+    [0.1, 0x2e66],
+    [65504, 0x7bff],
+    [1e6, 0x7bff],
+    [-3.4e38, 0xfbff],
+    [Infinity, 0x7c00],
+    [-Infinity, 0xfc00],
+    [2 ** -24, 0x0001],
+    [1e-9, 0x0000],
+    [6.103515625e-5, 0x0400],
+    [1.00048828125, 0x3c00],
+    [1.00146484375, 0x3c02],
   ])("writes %d as half 0x%s (nearest even; finite values clamped to ±65504)", (value, half) => {
     expect(toHalf(value)).toBe(half);
   });
@@ -115,7 +139,13 @@ describe("the rewrite itself", () => {
         node: [
           { opType: "DynamicQuantizeLinear", input: ["x"], output: ["x_q", "x_scale", "x_zp"], name: "dql" },
           { opType: "MatMulInteger", input: ["x_q", "W_quantized", "x_zp", "W_zero_point"], output: ["y_int"], name: "mmi" },
-          { opType: "Cast", input: ["y_int"], output: ["y_cast"], attribute: [{ name: "to", type: onnx.AttributeProto.AttributeType.INT, i: T.FLOAT }], name: "cast" },
+          {
+            opType: "Cast",
+            input: ["y_int"],
+            output: ["y_cast"],
+            attribute: [{ name: "to", type: onnx.AttributeProto.AttributeType.INT, i: T.FLOAT }],
+            name: "cast",
+          },
           { opType: "Mul", input: ["x_scale", "W_scale"], output: ["scales"], name: "scales" },
           { opType: "Mul", input: ["y_cast", "scales"], output: ["y"], name: "mul" },
         ],

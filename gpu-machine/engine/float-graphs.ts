@@ -70,13 +70,20 @@ export function dequantizeModel(model: Model): FloatStats {
 /** A graph and every graph nested in its nodes' attributes, outermost first. */
 export function* graphs(g: Graph): Generator<Graph> {
   yield g;
-  for (const n of g.node ?? []) for (const a of n.attribute ?? []) {
-    if (a.g) yield* graphs(a.g);
-    for (const sub of a.graphs ?? []) yield* graphs(sub);
-  }
+  for (const n of g.node ?? [])
+    for (const a of n.attribute ?? []) {
+      if (a.g) yield* graphs(a.g);
+      for (const sub of a.graphs ?? []) yield* graphs(sub);
+    }
 }
 
-function rewriteGraph(g: Graph, producer: ReadonlyMap<string, Node>, initializers: Map<string, { tensor: Tensor; owner: Graph }>, written: Map<string, string>, stats: FloatStats): void {
+function rewriteGraph(
+  g: Graph,
+  producer: ReadonlyMap<string, Node>,
+  initializers: Map<string, { tensor: Tensor; owner: Graph }>,
+  written: Map<string, string>,
+  stats: FloatStats,
+): void {
   const nodes = g.node ?? [];
   const consumers = (name: string) => nodes.filter((n) => (n.input ?? []).includes(name));
   const removed = new Set<Node>();
@@ -110,7 +117,7 @@ function rewriteGraph(g: Graph, producer: ReadonlyMap<string, Node>, initializer
       input: [quantize.input![0]!, written.get(bQ!)!],
       output: [mul.output![0]!],
       // ConvInteger's attributes (kernel, pads, strides, dilations, group) are Conv's.
-      attribute: n.opType === "ConvInteger" ? n.attribute ?? [] : [],
+      attribute: n.opType === "ConvInteger" ? (n.attribute ?? []) : [],
     });
     if (n.opType === "MatMulInteger") stats.matmuls += 1;
     else stats.convs += 1;
@@ -160,7 +167,15 @@ function expandDequantize(g: Graph, producer: ReadonlyMap<string, Node>, initial
       continue;
     }
     const cast = `${out}__as_float`;
-    nodes.push(onnx.NodeProto.create({ name: `${n.name}__cast`, opType: "Cast", input: [x!], output: [cast], attribute: [onnx.AttributeProto.create({ name: "to", type: onnx.AttributeProto.AttributeType.INT, i: DataType.FLOAT })] }));
+    nodes.push(
+      onnx.NodeProto.create({
+        name: `${n.name}__cast`,
+        opType: "Cast",
+        input: [x!],
+        output: [cast],
+        attribute: [onnx.AttributeProto.create({ name: "to", type: onnx.AttributeProto.AttributeType.INT, i: DataType.FLOAT })],
+      }),
+    );
     let centered = cast;
     if (zp) {
       const zpFloat = floatTensor(`${zpName}__float`, [], new Float32Array([integers(zp)[0]!]));
@@ -193,7 +208,9 @@ function dropDangling(root: Graph): void {
     let dropped = 0;
     for (const g of graphs(root)) {
       const before = g.node?.length ?? 0;
-      g.node = (g.node ?? []).filter((n) => !(["Mul", "DynamicQuantizeLinear", "Transpose"].includes(n.opType!) && (n.output ?? []).every((o) => !needed.has(o))));
+      g.node = (g.node ?? []).filter(
+        (n) => !(["Mul", "DynamicQuantizeLinear", "Transpose"].includes(n.opType!) && (n.output ?? []).every((o) => !needed.has(o))),
+      );
       dropped += before - g.node.length;
     }
     if (dropped === 0) break;

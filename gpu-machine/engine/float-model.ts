@@ -32,7 +32,8 @@ export function writeFloatModel(source: string, out: string, precision: FloatPre
   ] as const) {
     const graph = decodeModel(readFileSync(from));
     const stats = dequantizeModel(graph);
-    if (stats.matmuls + stats.convs === 0) throw new ModelFilesError(from, "has no dynamically quantized MatMul or Conv: it is float already, or quantized another way");
+    if (stats.matmuls + stats.convs === 0)
+      throw new ModelFilesError(from, "has no dynamically quantized MatMul or Conv: it is float already, or quantized another way");
     if (precision === "fp16") toFloat16(graph);
     const bytes = encodeModel(graph);
     writeFileSync(join(out, "onnx", to), bytes);

@@ -37,11 +37,23 @@ export function toFloat16(model: Model): Float16Stats {
   const outputRenames = new Map<string, string>();
   const castsIn = (root.input ?? []).filter(isFloat).map((i) => {
     renames.set(i.name!, `${i.name}__fp16`);
-    return onnx.NodeProto.create({ name: `${i.name}__to_fp16`, opType: "Cast", input: [i.name!], output: [`${i.name}__fp16`], attribute: [castTo(DataType.FLOAT16)] });
+    return onnx.NodeProto.create({
+      name: `${i.name}__to_fp16`,
+      opType: "Cast",
+      input: [i.name!],
+      output: [`${i.name}__fp16`],
+      attribute: [castTo(DataType.FLOAT16)],
+    });
   });
   const castsOut = (root.output ?? []).filter(isFloat).map((o) => {
     outputRenames.set(o.name!, `${o.name}__fp16`);
-    return onnx.NodeProto.create({ name: `${o.name}__to_fp32`, opType: "Cast", input: [`${o.name}__fp16`], output: [o.name!], attribute: [castTo(DataType.FLOAT)] });
+    return onnx.NodeProto.create({
+      name: `${o.name}__to_fp32`,
+      opType: "Cast",
+      input: [`${o.name}__fp16`],
+      output: [o.name!],
+      attribute: [castTo(DataType.FLOAT)],
+    });
   });
   for (const g of all) {
     const names = g === root ? new Map([...renames, ...outputRenames]) : renames;
@@ -108,9 +120,9 @@ export function toHalf(value: number): number {
     const half = m >>> shift;
     const rest = m & ((1 << shift) - 1);
     const mid = 1 << (shift - 1);
-    return sign | (half + (rest > mid || (rest === mid && (half & 1)) ? 1 : 0));
+    return sign | (half + (rest > mid || (rest === mid && half & 1) ? 1 : 0));
   }
   const half = (e << 10) | (mant >>> 13);
   const rest = mant & 0x1fff;
-  return sign | (half + (rest > 0x1000 || (rest === 0x1000 && (half & 1)) ? 1 : 0));
+  return sign | (half + (rest > 0x1000 || (rest === 0x1000 && half & 1) ? 1 : 0));
 }

@@ -104,7 +104,8 @@ export function logMelGraph(nMels: number): Uint8Array {
     mel.set(weights, m * 2 * N_BINS + firstBin);
     mel.set(weights, m * 2 * N_BINS + N_BINS + firstBin);
   });
-  const node = (opType: string, input: string[], output: string, attribute: onnxProto.onnx.IAttributeProto[] = []) => onnx.NodeProto.create({ name: output, opType, input, output: [output], attribute });
+  const node = (opType: string, input: string[], output: string, attribute: onnxProto.onnx.IAttributeProto[] = []) =>
+    onnx.NodeProto.create({ name: output, opType, input, output: [output], attribute });
   const ints = (name: string, values: number[]) => onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.INTS, ints: values });
   const graph = onnx.GraphProto.create({
     name: "whisper_log_mel",
@@ -132,7 +133,10 @@ export function logMelGraph(nMels: number): Uint8Array {
       node("Max", ["mel_power", "power_floor"], "mel_floored"),
       node("Log", ["mel_floored"], "mel_ln"),
       node("Mul", ["mel_ln", "inv_ln10"], "log_spec"),
-      node("ReduceMax", ["log_spec"], "peak", [ints("axes", [1, 2]), onnx.AttributeProto.create({ name: "keepdims", type: onnx.AttributeProto.AttributeType.INT, i: 1 })]),
+      node("ReduceMax", ["log_spec"], "peak", [
+        ints("axes", [1, 2]),
+        onnx.AttributeProto.create({ name: "keepdims", type: onnx.AttributeProto.AttributeType.INT, i: 1 }),
+      ]),
       node("Sub", ["peak", "eight"], "floor"),
       node("Max", ["log_spec", "floor"], "clamped"),
       node("Add", ["clamped", "four"], "shifted"),

@@ -64,8 +64,20 @@ describe("Whisper's timestamp rules", () => {
 describe("sampling", () => {
   it("is reproducible for a seed and never picks a suppressed token", () => {
     const r = row((i) => (i < 10 ? 0 : -Infinity));
-    const a = Array.from({ length: 50 }, ((rand) => () => sampleToken(r, 1, rand))(seededRandom(42)));
-    const b = Array.from({ length: 50 }, ((rand) => () => sampleToken(r, 1, rand))(seededRandom(42)));
+    const a = Array.from(
+      { length: 50 },
+      (
+        (rand) => () =>
+          sampleToken(r, 1, rand)
+      )(seededRandom(42)),
+    );
+    const b = Array.from(
+      { length: 50 },
+      (
+        (rand) => () =>
+          sampleToken(r, 1, rand)
+      )(seededRandom(42)),
+    );
     expect(a).toEqual(b);
     expect(a.every((t) => t < 10)).toBe(true);
     expect(new Set(a).size).toBeGreaterThan(3);

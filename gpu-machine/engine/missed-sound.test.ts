@@ -4,11 +4,28 @@ import { likelyInvented, missedSpans, repeatsNeighbours } from "./missed-sound.t
 
 describe("sound no segment covers", () => {
   // Sound at 1–6 s, 9–13 s and 20–24 s of a 28 s chunk, over a faint floor.
-  const chunk = toneBursts(28, [[1, 6, 0.2], [9, 13, 0.2], [20, 24, 0.2]], 0.0005);
+  const chunk = toneBursts(
+    28,
+    [
+      [1, 6, 0.2],
+      [9, 13, 0.2],
+      [20, 24, 0.2],
+    ],
+    0.0005,
+  );
 
   it("finds an utterance passed over between segments and one left out at the end", () => {
-    const spans = missedSpans([{ fromSec: 0.8, toSec: 6.2 }, { fromSec: 19.8, toSec: 21 }], chunk);
-    expect(spans).toEqual([{ fromSec: 6.2, toSec: 19.8 }, { fromSec: 21, toSec: 28 }]);
+    const spans = missedSpans(
+      [
+        { fromSec: 0.8, toSec: 6.2 },
+        { fromSec: 19.8, toSec: 21 },
+      ],
+      chunk,
+    );
+    expect(spans).toEqual([
+      { fromSec: 6.2, toSec: 19.8 },
+      { fromSec: 21, toSec: 28 },
+    ]);
   });
 
   it("finds sound before the first segment, with no slack needed at the chunk's start", () => {
@@ -16,7 +33,16 @@ describe("sound no segment covers", () => {
   });
 
   it("leaves alone spaces of silence, sound that merely spills past a segment's coarse end, and chunks with no segments", () => {
-    expect(missedSpans([{ fromSec: 1, toSec: 5.8 }, { fromSec: 9, toSec: 13 }, { fromSec: 20, toSec: 24 }], chunk)).toEqual([]);
+    expect(
+      missedSpans(
+        [
+          { fromSec: 1, toSec: 5.8 },
+          { fromSec: 9, toSec: 13 },
+          { fromSec: 20, toSec: 24 },
+        ],
+        chunk,
+      ),
+    ).toEqual([]);
     expect(missedSpans([], chunk)).toEqual([]);
   });
 

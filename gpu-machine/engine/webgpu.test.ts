@@ -30,17 +30,29 @@ async function webgpuAdapter(): Promise<string | null> {
   }
 }
 const noAdapter = await webgpuAdapter();
-if (noAdapter) console.warn(`WebGPU tests skipped: no adapter (${noAdapter}). Install a Vulkan driver: mesa-vulkan-drivers from bookworm-backports (see the README).`);
+if (noAdapter)
+  console.warn(`WebGPU tests skipped: no adapter (${noAdapter}). Install a Vulkan driver: mesa-vulkan-drivers from bookworm-backports (see the README).`);
 
 describe("asking for a device that is not here", () => {
   it.each([
-    ["webgpu", { VK_DRIVER_FILES: "/nonexistent/icd.json", VK_ICD_FILENAMES: "/nonexistent/icd.json" }, /WHISPER_DEVICE=webgpu, but onnxruntime's WebGPU provider found no GPU adapter.*Vulkan driver/],
+    [
+      "webgpu",
+      { VK_DRIVER_FILES: "/nonexistent/icd.json", VK_ICD_FILENAMES: "/nonexistent/icd.json" },
+      /WHISPER_DEVICE=webgpu, but onnxruntime's WebGPU provider found no GPU adapter.*Vulkan driver/,
+    ],
     ["cuda", {}, /WHISPER_DEVICE=cuda, but onnxruntime-node has no CUDA provider here/],
-  ] as const)("--device %s fails with what to do", async (device, env, message) => {
-    const failed = (await run(process.execPath, ["--import", "tsx", "gpu-machine/cli.ts", "transcribe", "package.json", "--device", device], { cwd: REPO_ROOT, env: { ...process.env, ...env } }).catch((e: unknown) => e)) as { code: number; stderr: string };
-    expect(failed.code).toBe(1);
-    expect(failed.stderr).toMatch(message);
-  }, 60_000);
+  ] as const)(
+    "--device %s fails with what to do",
+    async (device, env, message) => {
+      const failed = (await run(process.execPath, ["--import", "tsx", "gpu-machine/cli.ts", "transcribe", "package.json", "--device", device], {
+        cwd: REPO_ROOT,
+        env: { ...process.env, ...env },
+      }).catch((e: unknown) => e)) as { code: number; stderr: string };
+      expect(failed.code).toBe(1);
+      expect(failed.stderr).toMatch(message);
+    },
+    60_000,
+  );
 });
 
 describe.skipIf(noAdapter !== null || jfk.missing)("the engine on WebGPU", () => {
@@ -94,7 +106,9 @@ describe.skipIf(noAdapter !== null || jfk.missing)("the engine on WebGPU", () =>
 
   it("decodes a batch whose sequences end at different steps, the states staying on the device, to the CPU provider's texts", async () => {
     // Two clips of different lengths: the shorter one ends first and rides along on end-of-text.
-    const items = readJsonl<{ audio: string; duration_sec: number }>(sharedPath("data", "speech", "ljspeech", "manifest.jsonl")).sort((x, y) => x.duration_sec - y.duration_sec);
+    const items = readJsonl<{ audio: string; duration_sec: number }>(sharedPath("data", "speech", "ljspeech", "manifest.jsonl")).sort(
+      (x, y) => x.duration_sec - y.duration_sec,
+    );
     const audio = await Promise.all([items[0]!, items.at(-1)!].map((item) => decodeWhole(sharedPath("data", "speech", "ljspeech", item.audio))));
     const a = await cpu.transcribe(audio, { language: "en", batchSize: 2 });
     const b = await webgpu.transcribe(audio, { language: "en", batchSize: 2 });

@@ -92,7 +92,8 @@ export class WhisperEngine {
     if (forced !== null && this.model.vocab.languages.size > 0 && !this.model.vocab.languages.has(forced)) {
       throw new EngineError(`Unsupported language "${forced}"; this model knows ${this.languages.join(", ")}`);
     }
-    for (const c of chunks) if (c.length > WINDOW_SAMPLES) throw new EngineError(`A chunk of ${(c.length / SAMPLE_RATE).toFixed(2)} s is longer than Whisper's 30 s window`);
+    for (const c of chunks)
+      if (c.length > WINDOW_SAMPLES) throw new EngineError(`A chunk of ${(c.length / SAMPLE_RATE).toFixed(2)} s is longer than Whisper's 30 s window`);
     const results: ChunkTranscript[] = [];
     for (let at = 0; at < chunks.length; at += opts.batchSize) {
       results.push(...(await this.transcribeBatch(chunks.slice(at, at + opts.batchSize), at, forced, opts)));
@@ -108,7 +109,14 @@ export class WhisperEngine {
       const batch = chunks.slice(at, at + batchSize).map((c) => c.subarray(0, WINDOW_SAMPLES));
       const hidden = await this.encodeAll(batch);
       const items = batch.map((c, i) => ({ hidden: hidden[i]!, language: null, audioFrames: Math.ceil(c.length / SAMPLES_PER_FRAME), seed: 0 }));
-      const decoded = await decodeBatch(this.model, items, { task: "transcribe", temperature: 0, timestamps: true, attention: false, maxInitialTimestampSec: 1, detectOnly: true });
+      const decoded = await decodeBatch(this.model, items, {
+        task: "transcribe",
+        temperature: 0,
+        timestamps: true,
+        attention: false,
+        maxInitialTimestampSec: 1,
+        detectOnly: true,
+      });
       out.push(...decoded.map((d) => d.languageProbs ?? {}));
     }
     return out;
@@ -117,20 +125,45 @@ export class WhisperEngine {
   private async transcribeBatch(all: readonly Float32Array[], offset: number, forced: string | null, opts: TranscribeOptions): Promise<ChunkTranscript[]> {
     // Digital silence needs no model to judge, and is where Whisper invents "you" or "Thank you.".
     const audible = all.map((_, i) => i).filter((i) => peak(all[i]!) >= SILENT_PEAK);
-    const decoded = await this.decodeAudible(audible.map((i) => all[i]!), offset, audible.map(() => forced), opts);
+    const decoded = await this.decodeAudible(
+      audible.map((i) => all[i]!),
+      offset,
+      audible.map(() => forced),
+      opts,
+    );
     return all.map((_, i) => {
       const k = audible.indexOf(i);
-      return k >= 0 ? decoded[k]! : { segments: [], language: forced ?? "en", languageProbs: null, temperature: 0, quality: { avgLogprob: 0, compressionRatio: 0, noSpeechProb: 1, looped: false }, skipped: "silence" };
+      return k >= 0
+        ? decoded[k]!
+        : {
+            segments: [],
+            language: forced ?? "en",
+            languageProbs: null,
+            temperature: 0,
+            quality: { avgLogprob: 0, compressionRatio: 0, noSpeechProb: 1, looped: false },
+            skipped: "silence",
+          };
     });
   }
 
   /** `languages`: per chunk, the language to force or null to detect. */
-  private async decodeAudible(chunks: readonly Float32Array[], offset: number, languages: ReadonlyArray<string | null>, opts: TranscribeOptions, missedPass = true): Promise<ChunkTranscript[]> {
+  private async decodeAudible(
+    chunks: readonly Float32Array[],
+    offset: number,
+    languages: ReadonlyArray<string | null>,
+    opts: TranscribeOptions,
+    missedPass = true,
+  ): Promise<ChunkTranscript[]> {
     if (chunks.length === 0) return [];
     const results = await this.decodeWithFallback(chunks, offset, languages, opts);
     if (!missedPass) return results;
     const missed = results.flatMap((r, i) =>
-      r.skipped !== null ? [] : missedSpans(r.segments.map((s) => ({ fromSec: s.startSec, toSec: s.endSec })), chunks[i]!).map((span) => ({ i, span })),
+      r.skipped !== null
+        ? []
+        : missedSpans(
+            r.segments.map((s) => ({ fromSec: s.startSec, toSec: s.endSec })),
+            chunks[i]!,
+          ).map((span) => ({ i, span })),
     );
     if (missed.length === 0) return results;
     const decoded = await this.decodeAudible(
@@ -147,23 +180,31 @@ export class WhisperEngine {
       const after = r.segments.find((s) => s.startSec >= span.toSec);
       const neighbours = [before?.text ?? "", after?.text ?? ""];
       if (likelyInvented(decoded[k]!.quality)) return;
-      const extra = decoded[k]!.segments
-        .filter((s) => !repeatsNeighbours(s.text, neighbours))
-        .map((s) => ({
-          ...s,
-          startSec: s.startSec + span.fromSec,
-          endSec: s.endSec + span.fromSec,
-          ...(s.words ? { words: s.words.map((w) => ({ ...w, startSec: w.startSec + span.fromSec, endSec: w.endSec + span.fromSec })) } : {}),
-        }));
+      const extra = decoded[k]!.segments.filter((s) => !repeatsNeighbours(s.text, neighbours)).map((s) => ({
+        ...s,
+        startSec: s.startSec + span.fromSec,
+        endSec: s.endSec + span.fromSec,
+        ...(s.words ? { words: s.words.map((w) => ({ ...w, startSec: w.startSec + span.fromSec, endSec: w.endSec + span.fromSec })) } : {}),
+      }));
       if (extra.length === 0) return;
       results[i] = { ...r, segments: [...r.segments, ...extra].sort((a, b) => a.startSec - b.startSec) };
     });
     return results;
   }
 
-  private async decodeWithFallback(chunks: readonly Float32Array[], offset: number, languages: ReadonlyArray<string | null>, opts: TranscribeOptions): Promise<ChunkTranscript[]> {
+  private async decodeWithFallback(
+    chunks: readonly Float32Array[],
+    offset: number,
+    languages: ReadonlyArray<string | null>,
+    opts: TranscribeOptions,
+  ): Promise<ChunkTranscript[]> {
     const hidden = await this.encodeAll(chunks, opts.signal);
-    const items: DecodeItem[] = chunks.map((c, i) => ({ hidden: hidden[i]!, language: languages[i] ?? null, audioFrames: Math.max(1, Math.ceil(c.length / SAMPLES_PER_FRAME)), seed: offset + i }));
+    const items: DecodeItem[] = chunks.map((c, i) => ({
+      hidden: hidden[i]!,
+      language: languages[i] ?? null,
+      audioFrames: Math.max(1, Math.ceil(c.length / SAMPLES_PER_FRAME)),
+      seed: offset + i,
+    }));
     const best: Array<{ seq: DecodedSequence; quality: DecodeQuality; temperature: number } | null> = chunks.map(() => null);
     let pending = items.map((_, i) => i);
     for (const temperature of QUALITY.temperatures) {
@@ -171,7 +212,14 @@ export class WhisperEngine {
       const decoded = await decodeBatch(
         this.model,
         pending.map((i) => ({ ...items[i]!, seed: items[i]!.seed * 31 + Math.round(temperature * 10) })),
-        { task: opts.task, temperature, timestamps: true, attention: opts.wordTimestamps, maxInitialTimestampSec: 1, ...(opts.signal ? { signal: opts.signal } : {}) },
+        {
+          task: opts.task,
+          temperature,
+          timestamps: true,
+          attention: opts.wordTimestamps,
+          maxInitialTimestampSec: 1,
+          ...(opts.signal ? { signal: opts.signal } : {}),
+        },
       );
       const retry: number[] = [];
       decoded.forEach((seq, k) => {
@@ -231,7 +279,10 @@ export class WhisperEngine {
         };
         if (starts) {
           const bounds = starts.slice(s.firstIndex, s.firstIndex + s.tokens.length + 1).map((t) => Math.min(Math.max(t, s.startSec), s.endSec));
-          segment.words = trimToSound(wordsOf(s.tokens, seq.logprobs.slice(s.firstIndex, s.firstIndex + s.tokens.length), bounds, vocab, seq.language), samples);
+          segment.words = trimToSound(
+            wordsOf(s.tokens, seq.logprobs.slice(s.firstIndex, s.firstIndex + s.tokens.length), bounds, vocab, seq.language),
+            samples,
+          );
         }
         return segment;
       })

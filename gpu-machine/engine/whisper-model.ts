@@ -85,7 +85,8 @@ export class WhisperModel {
       const onDevice = (names: readonly string[]) => Object.fromEntries(names.map((n) => [n, "gpu-buffer" as const]));
       const encoderStates = present.filter((n) => n.includes(".encoder."));
       const decoderStates = present.filter((n) => n.includes(".decoder."));
-      const withLocations = (where: Record<string, "cpu" | "gpu-buffer">) => ort.InferenceSession.create(files.decoderPath, { ...sessionOptions(device), preferredOutputLocation: { logits: "cpu", ...where } });
+      const withLocations = (where: Record<string, "cpu" | "gpu-buffer">) =>
+        ort.InferenceSession.create(files.decoderPath, { ...sessionOptions(device), preferredOutputLocation: { logits: "cpu", ...where } });
       decoder = await withLocations(onDevice(present));
       cachedDecoder = await withLocations({ ...Object.fromEntries(encoderStates.map((n) => [n, "cpu" as const])), ...onDevice(decoderStates) });
       await plain.release();
@@ -114,7 +115,12 @@ export class WhisperModel {
   }
 
   async release(): Promise<void> {
-    await Promise.all([this.features.release(), this.encoder.release(), this.decoder.release(), ...(this.cachedDecoder !== this.decoder ? [this.cachedDecoder.release()] : [])]);
+    await Promise.all([
+      this.features.release(),
+      this.encoder.release(),
+      this.decoder.release(),
+      ...(this.cachedDecoder !== this.decoder ? [this.cachedDecoder.release()] : []),
+    ]);
   }
 }
 
@@ -131,6 +137,9 @@ function checkShape(files: ModelDir, encoder: ort.InferenceSession, decoder: ort
   const need = ["input_ids", "encoder_hidden_states", "use_cache_branch", `past_key_values.${layers - 1}.encoder.value`];
   const missing = need.filter((n) => !decoder.inputNames.includes(n));
   if (missing.length > 0 || decoder.inputNames.includes(`past_key_values.${layers}.decoder.key`)) {
-    throw new ModelFilesError(files.decoderPath, `does not match config.json (${layers} decoder layers, merged decoder with use_cache_branch); missing inputs: ${missing.join(", ") || "none, but it has more layers"}`);
+    throw new ModelFilesError(
+      files.decoderPath,
+      `does not match config.json (${layers} decoder layers, merged decoder with use_cache_branch); missing inputs: ${missing.join(", ") || "none, but it has more layers"}`,
+    );
   }
 }

@@ -113,7 +113,13 @@ function dtw(matrix: Float64Array, tokens: number, frames: number): Array<[numbe
  * without spaces). `bounds` holds each token's start time and, last, the start of
  * the token after the segment (its closing timestamp), which ends the last word.
  */
-export function wordsOf(tokens: readonly number[], logprobs: readonly number[], bounds: readonly number[], vocab: Pick<Vocab, "decodeText">, language: string): TimedWord[] {
+export function wordsOf(
+  tokens: readonly number[],
+  logprobs: readonly number[],
+  bounds: readonly number[],
+  vocab: Pick<Vocab, "decodeText">,
+  language: string,
+): TimedWord[] {
   const groups: Array<{ text: string; first: number; last: number }> = [];
   let pending: number[] = [];
   let pendingFirst = 0;

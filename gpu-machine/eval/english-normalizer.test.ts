@@ -12,9 +12,7 @@ function expectSame(expected: string, ...forms: string[]): void {
 
 describe("normalizeEnglish: text", () => {
   it("lowercases, drops punctuation and collapses whitespace", () => {
-    expect(normalizeEnglish("  And so, my fellow Americans:  ask NOT!\n(what) \"your\" country…  ")).toBe(
-      "and so my fellow americans ask not your country",
-    );
+    expect(normalizeEnglish('  And so, my fellow Americans:  ask NOT!\n(what) "your" country…  ')).toBe("and so my fellow americans ask not your country");
   });
 
   it("turns hyphens and other joiners into word breaks", () => {
@@ -63,7 +61,11 @@ describe("normalizeEnglish: contractions and titles", () => {
   });
 
   it("spells out titles", () => {
-    expectSame("mister and missus smith met doctor jones at saint paul", "Mr. and Mrs. Smith met Dr. Jones at St. Paul", "mister and missus smith met doctor jones at saint paul");
+    expectSame(
+      "mister and missus smith met doctor jones at saint paul",
+      "Mr. and Mrs. Smith met Dr. Jones at St. Paul",
+      "mister and missus smith met doctor jones at saint paul",
+    );
   });
 
   it("leaves archaic verb endings that look like abbreviations alone", () => {
@@ -134,10 +136,7 @@ describe("normalizeEnglish: numbers", () => {
 
 describe("normalizeEnglish: spelling", () => {
   it("uses American spellings, inflections included", () => {
-    expectSame(
-      "the color of the theater traveled to the center of the neighborhood",
-      "The colour of the theatre travelled to the centre of the neighbourhood",
-    );
+    expectSame("the color of the theater traveled to the center of the neighborhood", "The colour of the theatre travelled to the centre of the neighbourhood");
     expectSame("favorite honorable humor splendors", "favourite honourable humour splendours");
     expectSame("realize organization recognized analyzing", "realise organisation recognised analysing");
     expectSame("counseled marvelous counselor jewelry", "counselled marvellous counsellor jewellery");
@@ -151,13 +150,12 @@ describe("normalizeEnglish: spelling", () => {
 });
 
 describe("normalizeEnglish: reference transcripts", () => {
-  const manifest = (set: string): string[] =>
-    readJsonl<{ text: string }>(sharedPath("data", "speech", set, "manifest.jsonl")).map((e) => e.text);
+  const manifest = (set: string): string[] => readJsonl<{ text: string }>(sharedPath("data", "speech", set, "manifest.jsonl")).map((e) => e.text);
 
   it("is idempotent", () => {
     const texts = [
       "Printing, in the only sense with which we are at present concerned, differs from most if not from all the arts",
-      "the Gutenberg, or \"forty-two line Bible\" of about fourteen fifty-five,",
+      'the Gutenberg, or "forty-two line Bible" of about fourteen fifty-five,',
       "richard the three s ghosts, $2.50, 1960's, one oh one, Mr. O'Brien's colour",
     ];
     for (const text of texts) {
@@ -167,9 +165,7 @@ describe("normalizeEnglish: reference transcripts", () => {
   });
 
   it("turns LJSpeech's printed text into spoken words", () => {
-    expect(normalizeEnglish("the Gutenberg, or \"forty-two line Bible\" of about fourteen fifty-five,")).toBe(
-      "the gutenberg or 42 line bible of about 1455",
-    );
+    expect(normalizeEnglish('the Gutenberg, or "forty-two line Bible" of about fourteen fifty-five,')).toBe("the gutenberg or 42 line bible of about 1455");
     expect(normalizeEnglish("The first books were printed in black letter, i.e. the letter which was a Gothic development")).toBe(
       "the 1st books were printed in black letter i e the letter which was a gothic development",
     );

@@ -46,16 +46,31 @@ const CONTRACTIONS: Array<[RegExp, string]> = [
 
 // Titles are read out in full; the trailing period goes with the other punctuation.
 const TITLES: Record<string, string> = {
-  mr: "mister", mrs: "missus", dr: "doctor", st: "saint", prof: "professor", capt: "captain",
-  gov: "governor", gen: "general", sen: "senator", rep: "representative", pres: "president",
-  rev: "reverend", hon: "honorable", asst: "assistant", lt: "lieutenant", col: "colonel",
-  jr: "junior", sr: "senior", esq: "esquire",
+  mr: "mister",
+  mrs: "missus",
+  dr: "doctor",
+  st: "saint",
+  prof: "professor",
+  capt: "captain",
+  gov: "governor",
+  gen: "general",
+  sen: "senator",
+  rep: "representative",
+  pres: "president",
+  rev: "reverend",
+  hon: "honorable",
+  asst: "assistant",
+  lt: "lieutenant",
+  col: "colonel",
+  jr: "junior",
+  sr: "senior",
+  esq: "esquire",
 };
 // Not after an apostrophe: "feed'st" is a verb, not "feed saint".
 const TITLE_PATTERN = new RegExp(`(?<!')\\b(?:${Object.keys(TITLES).join("|")})\\b`, "g");
 
 // Letters that NFKD does not take apart.
-const LETTERS: Record<string, string> = { "ß": "ss", "æ": "ae", "œ": "oe", "ø": "o", "đ": "d", "ł": "l", "þ": "th", "ð": "d", "ı": "i" };
+const LETTERS: Record<string, string> = { ß: "ss", æ: "ae", œ: "oe", ø: "o", đ: "d", ł: "l", þ: "th", ð: "d", ı: "i" };
 
 const SPELLINGS = buildSpellings();
 
@@ -96,12 +111,32 @@ function buildSpellings(): Map<string, string> {
     for (const suffix of suffixes) map.set(uk + suffix, us + suffix);
   };
 
-  const ourWords = "colour favour honour labour neighbour behaviour harbour humour rumour vapour vigour valour splendour armour ardour odour parlour savour flavour endeavour clamour tumour fervour rancour candour saviour demeanour";
+  const ourWords =
+    "colour favour honour labour neighbour behaviour harbour humour rumour vapour vigour valour splendour armour ardour odour parlour savour flavour endeavour clamour tumour fervour rancour candour saviour demeanour";
   for (const word of ourWords.split(" ")) {
-    forms(word, word.replace(/our$/, "or"), ["", "s", "ed", "ing", "ite", "ites", "able", "ably", "ful", "less", "er", "ers", "hood", "hoods", "ly", "y", "ry"]);
+    forms(word, word.replace(/our$/, "or"), [
+      "",
+      "s",
+      "ed",
+      "ing",
+      "ite",
+      "ites",
+      "able",
+      "ably",
+      "ful",
+      "less",
+      "er",
+      "ers",
+      "hood",
+      "hoods",
+      "ly",
+      "y",
+      "ry",
+    ]);
   }
 
-  const iseStems = "real organ recogn apolog critic emphas civil character special standard minim maxim summar memor util author sympath econom familiar priorit final legal modern normal optim visual categor mobil colon harmon agon fertil idol scrutin patron public capital central stabil steril symbol neutral material ideal moral scandal tyrann bapt evangel satir monopol natural penal human";
+  const iseStems =
+    "real organ recogn apolog critic emphas civil character special standard minim maxim summar memor util author sympath econom familiar priorit final legal modern normal optim visual categor mobil colon harmon agon fertil idol scrutin patron public capital central stabil steril symbol neutral material ideal moral scandal tyrann bapt evangel satir monopol natural penal human";
   for (const stem of iseStems.split(" ")) {
     forms(`${stem}is`, `${stem}iz`, ["e", "ed", "es", "ing", "ation", "ations", "er", "ers"]);
   }
@@ -115,7 +150,8 @@ function buildSpellings(): Map<string, string> {
     map.set(`${word}d`, `${us}ed`);
   }
 
-  const doubledL = "travel cancel counsel label model quarrel level fuel marvel signal dial equal channel chisel funnel grovel jewel kennel panel pedal revel rival shovel shrivel snivel swivel tunnel unravel duel enamel gambol pencil total yodel bevel libel pummel spiral tassel towel cudgel dishevel initial marshal parcel";
+  const doubledL =
+    "travel cancel counsel label model quarrel level fuel marvel signal dial equal channel chisel funnel grovel jewel kennel panel pedal revel rival shovel shrivel snivel swivel tunnel unravel duel enamel gambol pencil total yodel bevel libel pummel spiral tassel towel cudgel dishevel initial marshal parcel";
   for (const stem of doubledL.split(" ")) forms(`${stem}l`, stem, ["ed", "ing", "er", "ers", "or", "ors", "ous"]);
 
   for (const word of ["defence", "offence", "pretence", "licence"]) forms(word, word.replace(/ce$/, "se"), ["", "s", "less"]);

@@ -7,9 +7,15 @@
 const ONES = ["one", "two", "three", "four", "five", "six", "seven", "eight", "nine"];
 const TEENS = ["ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen"];
 const TENS = ["twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"];
-const SCALES: Array<[string, number]> = [["hundred", 2], ["thousand", 3], ["million", 6], ["billion", 9], ["trillion", 12]];
+const SCALES: Array<[string, number]> = [
+  ["hundred", 2],
+  ["thousand", 3],
+  ["million", 6],
+  ["billion", 9],
+  ["trillion", 12],
+];
 const ORDINAL_ONES = ["first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth"];
-const CURRENCY_UNITS: Record<string, string> = { "$": "dollars", "£": "pounds", "€": "euros" };
+const CURRENCY_UNITS: Record<string, string> = { $: "dollars", "£": "pounds", "€": "euros" };
 const SCALE_PATTERN = SCALES.map(([name]) => name).join("|");
 
 type WordClass = "zero" | "ones" | "teens" | "tens" | "scale";
@@ -25,8 +31,7 @@ const NUMBER_WORDS = buildNumberWords();
 
 function buildNumberWords(): Map<string, NumberWord> {
   const words = new Map<string, NumberWord>();
-  const add = (name: string, cls: WordClass, value: number | bigint, form: Form = "cardinal") =>
-    words.set(name, { cls, value: BigInt(value), form });
+  const add = (name: string, cls: WordClass, value: number | bigint, form: Form = "cardinal") => words.set(name, { cls, value: BigInt(value), form });
   add("zero", "zero", 0);
   ONES.forEach((name, i) => add(name, "ones", i + 1));
   ORDINAL_ONES.forEach((name, i) => add(name, "ones", i + 1, "ordinal"));
@@ -74,9 +79,7 @@ export function spellOutNumberSymbols(text: string): string {
  */
 export function standardizeNumbers(text: string): string {
   // "mp3" -> "mp 3" so the digits can match "mp three"; "21st" and "1960s" stay whole
-  const spaced = text
-    .replace(/([a-z])(\d)/g, "$1 $2")
-    .replace(/(\d)(?!(?:st|nd|rd|th|s)\b)([a-z])/g, "$1 $2");
+  const spaced = text.replace(/([a-z])(\d)/g, "$1 $2").replace(/(\d)(?!(?:st|nd|rd|th|s)\b)([a-z])/g, "$1 $2");
   const words = spaced.split(/\s+/).filter((w) => w !== "");
   return tidyNumberWords(wordsToNumbers(words).join(" "));
 }
@@ -196,8 +199,13 @@ function wordsToNumbers(words: string[]): string[] {
       num.last = "and";
       continue;
     }
-    if (word === "point" && num.active && num.last !== "point" && !num.text().includes(".")
-      && (startsNumber(next) || next === "oh" || next === "o" || (next !== undefined && /^\d+$/.test(next)))) {
+    if (
+      word === "point" &&
+      num.active &&
+      num.last !== "point" &&
+      !num.text().includes(".") &&
+      (startsNumber(next) || next === "oh" || next === "o" || (next !== undefined && /^\d+$/.test(next)))
+    ) {
       num.startDecimal();
       continue;
     }
@@ -208,8 +216,7 @@ function wordsToNumbers(words: string[]): string[] {
       continue;
     }
     // "oh" is a digit only inside a number: "nineteen oh five", not "oh well"
-    if ((word === "oh" || word === "o") && num.active && num.last !== "digits"
-      && (startsNumber(next) || next === "oh" || next === "o")) {
+    if ((word === "oh" || word === "o") && num.active && num.last !== "digits" && (startsNumber(next) || next === "oh" || next === "o")) {
       num.add({ cls: "zero", value: 0n, form: "cardinal" });
       continue;
     }
@@ -251,12 +258,14 @@ function ordinalSuffix(n: bigint): string {
 
 /** Agrees currency with its amount after the numbers are digits. */
 function tidyNumberWords(text: string): string {
-  return text
-    // "$5" becomes "5 dollars" and "$1" "1 dollar", so "5 dollar" must agree too
-    .replace(/(?<=^| )(\d+(?:\.\d+)?) (dollar|pound|euro|cent)s?(?= |$)/g, (_, n: string, unit: string) => `${n} ${unit}${n === "1" ? "" : "s"}`)
-    // "two dollars and fifty cents" is how "$2.50" is read aloud
-    .replace(/(?<=^| )(\d+) dollars (?:and )?(\d{1,2}) cents?(?= |$)/g, (_, d: string, c: string) => `${d}.${c.padStart(2, "0")} dollars`)
-    .replace(/(?<=^| )0\.(\d\d) dollars(?= |$)/g, (_, c: string) => `${Number(c)} cents`)
-    // a lone "one" is usually a pronoun ("the one I saw"); keep it a word either way it was written
-    .replace(/(?<=^| )1(s?)(?= |$)/g, "one$1");
+  return (
+    text
+      // "$5" becomes "5 dollars" and "$1" "1 dollar", so "5 dollar" must agree too
+      .replace(/(?<=^| )(\d+(?:\.\d+)?) (dollar|pound|euro|cent)s?(?= |$)/g, (_, n: string, unit: string) => `${n} ${unit}${n === "1" ? "" : "s"}`)
+      // "two dollars and fifty cents" is how "$2.50" is read aloud
+      .replace(/(?<=^| )(\d+) dollars (?:and )?(\d{1,2}) cents?(?= |$)/g, (_, d: string, c: string) => `${d}.${c.padStart(2, "0")} dollars`)
+      .replace(/(?<=^| )0\.(\d\d) dollars(?= |$)/g, (_, c: string) => `${Number(c)} cents`)
+      // a lone "one" is usually a pronoun ("the one I saw"); keep it a word either way it was written
+      .replace(/(?<=^| )1(s?)(?= |$)/g, "one$1")
+  );
 }

@@ -82,10 +82,7 @@ class EditRow {
  * Corpus-level rate: errors and reference words are summed over all pairs
  * before dividing, so long utterances weigh more than short ones.
  */
-export function wordErrorRate(
-  pairs: Array<{ reference: string; hypothesis: string }>,
-  normalize: (text: string) => string = normalizeEnglish,
-): WordErrorRate {
+export function wordErrorRate(pairs: Array<{ reference: string; hypothesis: string }>, normalize: (text: string) => string = normalizeEnglish): WordErrorRate {
   const total: WordErrors = { substitutions: 0, deletions: 0, insertions: 0, words: 0 };
   for (const { reference, hypothesis } of pairs) {
     const e = wordErrors(normalize(reference), normalize(hypothesis));

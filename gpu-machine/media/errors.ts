@@ -7,7 +7,16 @@ import type { JobErrorCode } from "../../shared/error-codes.ts";
  */
 export type MediaErrorCode = Extract<
   JobErrorCode,
-  "ffmpeg_missing" | "media_unreachable" | "range_not_supported" | "empty_media" | "not_media" | "origin_failed" | "decode_failed" | "invalid_range" | "media_changed" | "url_not_allowed"
+  | "ffmpeg_missing"
+  | "media_unreachable"
+  | "range_not_supported"
+  | "empty_media"
+  | "not_media"
+  | "origin_failed"
+  | "decode_failed"
+  | "invalid_range"
+  | "media_changed"
+  | "url_not_allowed"
 >;
 
 const RETRYABLE: Record<MediaErrorCode, boolean> = {

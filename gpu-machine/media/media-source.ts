@@ -66,7 +66,14 @@ export class MediaSource {
     // Real recordings tell ffprobe what they are within a few megabytes (an MP4's
     // index at the end is a seek, not a scan). Random bytes named .mp3 make it scan
     // for frame sync through the whole file: 2 GB read to say "not audio".
-    const budget = { bytes: PROBE_BUDGET_BYTES, error: () => new MediaError("not_media", `${redactUrl(this.url)}: no audio found in the first ${PROBE_BUDGET_BYTES / 2 ** 20} MB read; it is not a recording ffmpeg can read.`) };
+    const budget = {
+      bytes: PROBE_BUDGET_BYTES,
+      error: () =>
+        new MediaError(
+          "not_media",
+          `${redactUrl(this.url)}: no audio found in the first ${PROBE_BUDGET_BYTES / 2 ** 20} MB read; it is not a recording ffmpeg can read.`,
+        ),
+    };
     this.info ??= this.withProxy("probe", (url, signal) => probeMedia(this.binaries.ffprobe, url, redactUrl(this.url), signal), budget);
     return this.info;
   }
@@ -120,7 +127,11 @@ export class MediaSource {
     return container === "mp3" ? mp3SeekArgs(await this.mp3Seeking()) : [];
   }
 
-  private async withProxy<T>(what: string, fn: (url: string, failed: AbortSignal) => Promise<T>, budget: Parameters<RangeProxy["register"]>[3] = null): Promise<T> {
+  private async withProxy<T>(
+    what: string,
+    fn: (url: string, failed: AbortSignal) => Promise<T>,
+    budget: Parameters<RangeProxy["register"]>[3] = null,
+  ): Promise<T> {
     const handle = this.proxy.register(this.reader, what, undefined, budget);
     try {
       return await fn(handle.url, handle.failed);
@@ -140,7 +151,12 @@ export interface RangeSummary extends DecodeSummary {
  * `streamRange(url, startSec, endSec)`: PCM for one time range of a recording,
  * opened and closed around the iteration. `summary` is there once it has ended.
  */
-export function streamRange(url: string, startSec: number, endSec: number, options: MediaSourceOptions = {}): AsyncIterable<PcmBlock> & { readonly summary: RangeSummary } {
+export function streamRange(
+  url: string,
+  startSec: number,
+  endSec: number,
+  options: MediaSourceOptions = {},
+): AsyncIterable<PcmBlock> & { readonly summary: RangeSummary } {
   let summary: RangeSummary | null = null;
   async function* run(): AsyncGenerator<PcmBlock> {
     const source = await MediaSource.open(url, options);

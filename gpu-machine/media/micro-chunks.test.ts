@@ -23,7 +23,7 @@ async function* blocks(samples: Float32Array, start: number): AsyncGenerator<Pcm
     const n = Math.min(size, samples.length - at);
     yield { startSample: start + at, samples: samples.slice(at, at + n) };
     at += n;
-    size = (size * 7919) % 50_000 + 100;
+    size = ((size * 7919) % 50_000) + 100;
   }
 }
 

@@ -155,7 +155,11 @@ export class OriginReader {
             this.options.allowPrivate ?? true,
           );
           if (context !== "open" && (res.status === 206 || res.status === 416)) {
-            const answered = { size_bytes: totalSize(res.headers) ?? this.sizeBytes, etag: res.headers.get("etag"), last_modified: res.headers.get("last-modified") };
+            const answered = {
+              size_bytes: totalSize(res.headers) ?? this.sizeBytes,
+              etag: res.headers.get("etag"),
+              last_modified: res.headers.get("last-modified"),
+            };
             // Each answer must come from the version opened: a range of another file would splice two recordings.
             try {
               this.checkVersion(this.version, answered, "while it was being read");
@@ -166,7 +170,10 @@ export class OriginReader {
           }
           if (res.status === 200) {
             await res.body?.cancel();
-            throw new MediaError("range_not_supported", `${redactUrl(this.url)} ignores Range requests (answered 200 with the whole file); serve it from a host that supports byte ranges.`);
+            throw new MediaError(
+              "range_not_supported",
+              `${redactUrl(this.url)} ignores Range requests (answered 200 with the whole file); serve it from a host that supports byte ranges.`,
+            );
           }
           if (res.status === 416) {
             await res.body?.cancel();

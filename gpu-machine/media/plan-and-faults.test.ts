@@ -49,10 +49,30 @@ describe.skipIf(shared.missing)("planning and bad input", () => {
       "/replaced.flac": { file: flac, fault: { kind: "replace", fromRequest: 3, file: join(formats, "excerpt.mp3") } },
       "/stereo.wav": { file: sharedPath("data", "speech", "stereo", "stereo_diarization.wav") },
       "/surround.flac": {
-        file: await generated("surround.flac", (o) => ["-i", join(formats, "excerpt.flac"), "-af", "pan=5.1|FL=c0|FR=c0|FC=c0|LFE=c0|BL=c0|BR=c0", "-c:a", "flac", o]),
+        file: await generated("surround.flac", (o) => [
+          "-i",
+          join(formats, "excerpt.flac"),
+          "-af",
+          "pan=5.1|FL=c0|FR=c0|FC=c0|LFE=c0|BL=c0|BR=c0",
+          "-c:a",
+          "flac",
+          o,
+        ]),
       },
       "/silence-then-speech.flac": {
-        file: await generated("silence-then-speech.flac", (o) => ["-f", "lavfi", "-i", "anullsrc=r=16000:cl=mono", "-i", join(formats, "excerpt.flac"), "-filter_complex", "[0]atrim=0:600[s];[s][1]concat=n=2:v=0:a=1", "-c:a", "flac", o]),
+        file: await generated("silence-then-speech.flac", (o) => [
+          "-f",
+          "lavfi",
+          "-i",
+          "anullsrc=r=16000:cl=mono",
+          "-i",
+          join(formats, "excerpt.flac"),
+          "-filter_complex",
+          "[0]atrim=0:600[s];[s][1]concat=n=2:v=0:a=1",
+          "-c:a",
+          "flac",
+          o,
+        ]),
       },
       "/no-duration.webm": {
         file: await generated("no-duration.webm", (o) => ["-i", join(formats, "excerpt.webm"), "-map", "0:a", "-c", "copy", "-live", "1", o]),
@@ -143,7 +163,9 @@ describe.skipIf(shared.missing)("planning and bad input", () => {
     expect((during as MediaError).message).toMatch(/changed while it was being read \(its size went from \d+ to \d+ bytes\)/);
 
     const planned = await plan(server.url("/excerpt.flac"), { origin: fast });
-    const since = await MediaSource.open(server.url("/excerpt.flac"), { origin: { ...fast, expect: { ...planned.version, etag: '"another"' } } }).catch((e: unknown) => e);
+    const since = await MediaSource.open(server.url("/excerpt.flac"), { origin: { ...fast, expect: { ...planned.version, etag: '"another"' } } }).catch(
+      (e: unknown) => e,
+    );
     expect((since as MediaError).code).toBe("media_changed");
     const same = await MediaSource.open(server.url("/excerpt.flac"), { origin: { ...fast, expect: planned.version } });
     await same.close();
@@ -206,4 +228,3 @@ describe.skipIf(shared.missing)("planning and bad input", () => {
     }
   }, 60_000);
 });
-

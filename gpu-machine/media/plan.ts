@@ -70,7 +70,8 @@ export async function plan(url: string, options: PlanOptions = {}): Promise<Plan
 
     const edges = [0, ...moved, total];
     for (let i = 1; i < edges.length; i++) {
-      if (!(edges[i]! > edges[i - 1]!)) throw new MediaError("decode_failed", `${redactUrl(url)}: boundary ${i} did not move forward; the file may be damaged.`);
+      if (!(edges[i]! > edges[i - 1]!))
+        throw new MediaError("decode_failed", `${redactUrl(url)}: boundary ${i} did not move forward; the file may be damaged.`);
     }
     return {
       durationSec: toSec(total),
@@ -101,4 +102,3 @@ async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promis
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   return out;
 }
-

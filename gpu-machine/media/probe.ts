@@ -17,7 +17,10 @@ interface FfprobeJson {
 }
 
 export async function probeMedia(ffprobe: string, url: string, label: string, signal?: AbortSignal): Promise<MediaInfo> {
-  const res = await runProcess(ffprobe, ["-v", "error", "-reconnect", "1", "-print_format", "json", "-show_format", "-show_streams", url], { timeoutMs: 60_000, ...(signal ? { signal } : {}) });
+  const res = await runProcess(ffprobe, ["-v", "error", "-reconnect", "1", "-print_format", "json", "-show_format", "-show_streams", url], {
+    timeoutMs: 60_000,
+    ...(signal ? { signal } : {}),
+  });
   if (res.code !== 0) {
     throw new MediaError("not_media", `${label} could not be read as audio or video: ${lastLine(res.stderr)}`);
   }

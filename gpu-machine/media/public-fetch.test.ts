@@ -21,7 +21,13 @@ describe("media fetches from a machine reach only public addresses", () => {
   const refused = async (url: string) => {
     const error = await mediaFetch(url, init(), false).catch((e: unknown) => e);
     const code = error instanceof MediaError ? error.code : String(error);
-    recordRow({ suite: "bad input: URLs (machines)", case: `a machine asked for ${url.replace(/:\d+\//, ":PORT/")}`, expected: "url_not_allowed before connecting", observed: code, pass: code === "url_not_allowed" });
+    recordRow({
+      suite: "bad input: URLs (machines)",
+      case: `a machine asked for ${url.replace(/:\d+\//, ":PORT/")}`,
+      expected: "url_not_allowed before connecting",
+      observed: code,
+      pass: code === "url_not_allowed",
+    });
     expect(error).toBeInstanceOf(MediaError);
     expect((error as MediaError).code).toBe("url_not_allowed");
     return (error as MediaError).message;
@@ -37,21 +43,40 @@ describe("media fetches from a machine reach only public addresses", () => {
 
   it("refuses a name whose DNS answer holds a private address (checked where the socket opens)", () => {
     expect(publicAddresses("media.example", [{ address: "93.184.216.34", family: 4 }])).toBeNull();
-    expect(publicAddresses("rebind.example", [{ address: "93.184.216.34", family: 4 }, { address: "10.0.0.5", family: 4 }])?.message).toContain("10.0.0.5");
+    expect(
+      publicAddresses("rebind.example", [
+        { address: "93.184.216.34", family: 4 },
+        { address: "10.0.0.5", family: 4 },
+      ])?.message,
+    ).toContain("10.0.0.5");
     expect(publicAddresses("v6.example", [{ address: "fd00::1", family: 6 }])?.message).toContain("not a public address");
-    recordRow({ suite: "bad input: URLs (machines)", case: "a public name whose DNS answer holds 10.0.0.5 (rebinding)", expected: "refused where the socket opens", observed: "refused: resolves to 10.0.0.5", pass: true });
+    recordRow({
+      suite: "bad input: URLs (machines)",
+      case: "a public name whose DNS answer holds 10.0.0.5 (rebinding)",
+      expected: "refused where the socket opens",
+      observed: "refused: resolves to 10.0.0.5",
+      pass: true,
+    });
   });
 
   it("checks every redirect hop", async () => {
     const hops: string[] = [];
     const fake = async (url: URL) => {
       hops.push(url.href);
-      return url.hostname === "cdn.example" ? new Response(null, { status: 302, headers: { location: "http://169.254.169.254/latest/meta-data/" } }) : new Response("x", { status: 206 });
+      return url.hostname === "cdn.example"
+        ? new Response(null, { status: 302, headers: { location: "http://169.254.169.254/latest/meta-data/" } })
+        : new Response("x", { status: 206 });
     };
     const error = await mediaFetch("https://cdn.example/a.mp3", init(), false, fake).catch((e: unknown) => e);
     expect((error as MediaError).code).toBe("url_not_allowed");
     expect(hops).toEqual(["https://cdn.example/a.mp3"]); // the metadata address was never fetched
-    recordRow({ suite: "bad input: URLs (machines)", case: "a public URL that redirects to cloud metadata", expected: "url_not_allowed, the metadata address never fetched", observed: `url_not_allowed after ${hops.length} hop`, pass: true });
+    recordRow({
+      suite: "bad input: URLs (machines)",
+      case: "a public URL that redirects to cloud metadata",
+      expected: "url_not_allowed, the metadata address never fetched",
+      observed: `url_not_allowed after ${hops.length} hop`,
+      pass: true,
+    });
     const loop = async (url: URL) => new Response(null, { status: 302, headers: { location: `${url.href}x` } });
     expect(((await mediaFetch("https://cdn.example/a", init(), false, loop).catch((e: unknown) => e)) as MediaError).code).toBe("media_unreachable");
   });

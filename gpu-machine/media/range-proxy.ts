@@ -74,7 +74,18 @@ export class RangeProxy {
   ): { url: string; error: () => MediaError | null; failed: AbortSignal; release: () => Promise<void> } {
     const token = randomBytes(9).toString("base64url");
     const maxChunk = Math.max(this.minChunk, Math.min(this.maxChunk, maxChunkBytes));
-    const entry: Entry = { reader, context, nextSequential: -1, chunk: this.minChunk, maxChunk, error: null, failed: new AbortController(), inflight: new Set(), served: 0, budget };
+    const entry: Entry = {
+      reader,
+      context,
+      nextSequential: -1,
+      chunk: this.minChunk,
+      maxChunk,
+      error: null,
+      failed: new AbortController(),
+      inflight: new Set(),
+      served: 0,
+      budget,
+    };
     this.entries.set(token, entry);
     const name = fileNameOf(reader.url);
     return {

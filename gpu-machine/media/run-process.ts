@@ -51,6 +51,9 @@ export class OutputTail {
 
 /** ffmpeg's last meaningful stderr line, for error messages. */
 export function lastLine(stderr: string): string {
-  const lines = stderr.split("\n").map((l) => l.trim()).filter(Boolean);
+  const lines = stderr
+    .split("\n")
+    .map((l) => l.trim())
+    .filter(Boolean);
   return lines.at(-1) ?? "(no output)";
 }

@@ -31,30 +31,34 @@ describe.skipIf(shared.missing).each(binaries.map((b) => [b.source, b] as const)
   afterAll(() => server?.close());
 
   // Range k = 6 of twelve 300 s ranges: the middle of the hour.
-  it.each(LONG_FORMATS)("reads range 6 of a 60-minute %s with well under twice its share of bytes", async (format: LongFormat) => {
-    const duration = durations.get(format)!;
-    expect(duration).toBeGreaterThan(3590);
-    const path = `/hour.${format}`;
-    const share = (sizes.get(path)! * 300) / duration;
-    const info = await probeContainer(path);
-    const known = { container: info.container, durationSec: duration, channels: info.channels };
-    server.reset();
-    const stream = streamRange(server.url(path), 1800, 2100, { binaries: bins, known });
-    let samples = 0;
-    let bytesAtFirstBlock = -1;
-    for await (const block of stream) {
-      if (bytesAtFirstBlock < 0) bytesAtFirstBlock = server.bytesSent(path);
-      samples += block.samples.length;
-    }
-    expect(samples).toBe(300 * SAMPLE_RATE);
-    expect(stream.summary.shortfallSec).toBe(0);
-    const ratio = server.bytesSent(path) / share;
-    expect(ratio, `${format}: ${server.bytesSent(path)} bytes for a ${Math.round(share)}-byte share`).toBeLessThan(1.7);
-    // The first samples come out long before the range has been read.
-    expect(bytesAtFirstBlock).toBeLessThan(server.bytesSent(path) / 2);
-    // Every byte the origin sent was one we asked for and counted.
-    expect(stream.summary.origin.bytes).toBe(server.bytesSent(path));
-  }, 60_000);
+  it.each(LONG_FORMATS)(
+    "reads range 6 of a 60-minute %s with well under twice its share of bytes",
+    async (format: LongFormat) => {
+      const duration = durations.get(format)!;
+      expect(duration).toBeGreaterThan(3590);
+      const path = `/hour.${format}`;
+      const share = (sizes.get(path)! * 300) / duration;
+      const info = await probeContainer(path);
+      const known = { container: info.container, durationSec: duration, channels: info.channels };
+      server.reset();
+      const stream = streamRange(server.url(path), 1800, 2100, { binaries: bins, known });
+      let samples = 0;
+      let bytesAtFirstBlock = -1;
+      for await (const block of stream) {
+        if (bytesAtFirstBlock < 0) bytesAtFirstBlock = server.bytesSent(path);
+        samples += block.samples.length;
+      }
+      expect(samples).toBe(300 * SAMPLE_RATE);
+      expect(stream.summary.shortfallSec).toBe(0);
+      const ratio = server.bytesSent(path) / share;
+      expect(ratio, `${format}: ${server.bytesSent(path)} bytes for a ${Math.round(share)}-byte share`).toBeLessThan(1.7);
+      // The first samples come out long before the range has been read.
+      expect(bytesAtFirstBlock).toBeLessThan(server.bytesSent(path) / 2);
+      // Every byte the origin sent was one we asked for and counted.
+      expect(stream.summary.origin.bytes).toBe(server.bytesSent(path));
+    },
+    60_000,
+  );
 
   async function probeContainer(path: string) {
     const source = await MediaSource.open(server.url(path), { binaries: bins });
@@ -67,18 +71,22 @@ describe.skipIf(shared.missing).each(binaries.map((b) => [b.source, b] as const)
 
   // A seek lands where a decode from byte 0 says that time is, to within 20 ms;
   // constant-bitrate MP3 to within one frame (see mp3-seeking.ts), 36 ms in this 16 kHz file.
-  it.each(CONTINUOUS_FORMATS)("seeks in %s to within 20 ms of a full decode", async (format) => {
-    const tolerance = format === "mp3-cbr" || format === "mp3-untagged" ? 576 / SAMPLE_RATE + 0.001 : 0.02;
-    const start = 203.37;
-    const reference = (await decodeWhole(await continuous(format), start + 10)).subarray(Math.round(start * SAMPLE_RATE));
-    const source = await MediaSource.open(server.url(`/cont.${format}`), { binaries: bins });
-    const got = await source.decode(start, start + 5);
-    await source.close();
-    expect(got.length).toBe(5 * SAMPLE_RATE);
-    const { lag, correlation } = bestLag(reference, got, 1600, 32_000);
-    expect(correlation, `${format}: best match ${correlation.toFixed(3)} at ${lag} samples`).toBeGreaterThan(0.9);
-    expect(Math.abs(lag) / SAMPLE_RATE).toBeLessThan(tolerance);
-  }, 60_000);
+  it.each(CONTINUOUS_FORMATS)(
+    "seeks in %s to within 20 ms of a full decode",
+    async (format) => {
+      const tolerance = format === "mp3-cbr" || format === "mp3-untagged" ? 576 / SAMPLE_RATE + 0.001 : 0.02;
+      const start = 203.37;
+      const reference = (await decodeWhole(await continuous(format), start + 10)).subarray(Math.round(start * SAMPLE_RATE));
+      const source = await MediaSource.open(server.url(`/cont.${format}`), { binaries: bins });
+      const got = await source.decode(start, start + 5);
+      await source.close();
+      expect(got.length).toBe(5 * SAMPLE_RATE);
+      const { lag, correlation } = bestLag(reference, got, 1600, 32_000);
+      expect(correlation, `${format}: best match ${correlation.toFixed(3)} at ${lag} samples`).toBeGreaterThan(0.9);
+      expect(Math.abs(lag) / SAMPLE_RATE).toBeLessThan(tolerance);
+    },
+    60_000,
+  );
 
   it("stalls ffmpeg and the origin, not memory, while the consumer is slow", async () => {
     const path = "/hour.wav";

@@ -78,19 +78,36 @@ export class DecodeStream implements AsyncIterable<PcmBlock> {
     const expected = endSample - startSample;
     const t0 = performance.now();
     const args = [
-      "-nostdin", "-hide_banner", "-loglevel", "error",
-      "-reconnect", "1",
+      "-nostdin",
+      "-hide_banner",
+      "-loglevel",
+      "error",
+      "-reconnect",
+      "1",
       ...this.req.seekArgs,
       ...(startSample > 0 ? ["-ss", toSec(startSample).toFixed(6)] : []),
-      "-i", this.req.url,
+      "-i",
+      this.req.url,
       // A little beyond the range so ffmpeg stops by itself; we cut exactly.
-      "-t", (toSec(expected) + 0.5).toFixed(6),
-      "-map", "0:a:0", "-vn", "-sn", "-dn",
+      "-t",
+      (toSec(expected) + 0.5).toFixed(6),
+      "-map",
+      "0:a:0",
+      "-vn",
+      "-sn",
+      "-dn",
       // ffmpeg's own downmix (-ac 1) weights channels by layout and differs between
       // versions; an explicit mean is the same everywhere.
       ...(this.req.channels > 1 ? ["-af", averageChannels(this.req.channels)] : []),
-      "-ac", "1", "-ar", String(SAMPLE_RATE),
-      "-f", "f32le", "-acodec", "pcm_f32le", "pipe:1",
+      "-ac",
+      "1",
+      "-ar",
+      String(SAMPLE_RATE),
+      "-f",
+      "f32le",
+      "-acodec",
+      "pcm_f32le",
+      "pipe:1",
     ];
     const child = spawn(this.req.ffmpeg, args, { stdio: ["ignore", "pipe", "pipe"] });
     const stop = () => child.kill("SIGKILL");
@@ -136,7 +153,8 @@ export class DecodeStream implements AsyncIterable<PcmBlock> {
       if (origin) throw origin;
       if (code !== 0) {
         const line = lastLine(stderr.text());
-        const code_ = got === 0 && /matches no streams|Invalid data found|could not find codec|does not contain any stream/i.test(line) ? "not_media" : "decode_failed";
+        const code_ =
+          got === 0 && /matches no streams|Invalid data found|could not find codec|does not contain any stream/i.test(line) ? "not_media" : "decode_failed";
         throw new MediaError(code_, `${this.req.label}: ffmpeg failed after ${toSec(got).toFixed(2)} s of audio: ${line}`);
       }
     }

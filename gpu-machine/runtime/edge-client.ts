@@ -73,7 +73,11 @@ export class EdgeClient {
   }
 
   private taskPost(task: Task, action: string, body: object): Promise<Response> {
-    return this.send(`/v1/machine/tasks/${encodeURIComponent(task.task_id)}/${action}`, task.task_token, { version: PROTOCOL_VERSION, attempt: task.attempt, ...body });
+    return this.send(`/v1/machine/tasks/${encodeURIComponent(task.task_id)}/${action}`, task.task_token, {
+      version: PROTOCOL_VERSION,
+      attempt: task.attempt,
+      ...body,
+    });
   }
 
   private send(path: string, token: string, body: unknown): Promise<Response> {

@@ -21,7 +21,6 @@ class TaskStopped extends Error {
   }
 }
 
-
 /**
  * One machine: claims tasks from the edge, runs them (heartbeating in the
  * background), posts results, and exits after IDLE_EXIT_SEC without work, so a
@@ -108,11 +107,20 @@ export class Machine {
   }
 
   private async execute(task: Task, controller: AbortController): Promise<void> {
-    const label = task.kind === "range" ? `${task.task_id} [${task.start_sec.toFixed(1)}–${task.end_sec.toFixed(1)} s] attempt ${task.attempt}` : `${task.task_id} attempt ${task.attempt}`;
+    const label =
+      task.kind === "range"
+        ? `${task.task_id} [${task.start_sec.toFixed(1)}–${task.end_sec.toFixed(1)} s] attempt ${task.attempt}`
+        : `${task.task_id} attempt ${task.attempt}`;
     this.log(`start ${label}`);
     const heartbeat = this.heartbeat(task, controller);
     try {
-      await runTask(task, { client: this.client, engine: this.options.engine, binaries: this.options.binaries, config: this.options.config, signal: controller.signal });
+      await runTask(task, {
+        client: this.client,
+        engine: this.options.engine,
+        binaries: this.options.binaries,
+        config: this.options.config,
+        signal: controller.signal,
+      });
       this.log(`done ${label}`);
     } catch (error) {
       await this.report(task, label, controller.signal.reason ?? error);
@@ -148,7 +156,10 @@ export class Machine {
     }
     if (cause instanceof EdgeError && cause.superseded) {
       // A post or completion was refused: the heartbeat says why (a cancel often reaches a post first).
-      const why = await this.client.heartbeat(task).then((a) => (a.continue ? null : a.reason), () => null);
+      const why = await this.client.heartbeat(task).then(
+        (a) => (a.continue ? null : a.reason),
+        () => null,
+      );
       if (why) this.log(`stopping ${task.task_id}: ${why}`);
       this.log(`stopped ${label}: ${why ?? `the edge moved on (${cause.code})`}`);
       return;

@@ -20,7 +20,11 @@ export interface TaskContext {
 /** Probes the recording and posts its plan with the completion. */
 export async function runPlan(task: PlanTask, ctx: TaskContext): Promise<void> {
   const started = performance.now();
-  const result = await plan(task.media_url, { binaries: ctx.binaries, macroChunkSec: task.options.macro_chunk_sec, origin: { allowPrivate: ctx.config.ALLOW_PRIVATE_MEDIA } });
+  const result = await plan(task.media_url, {
+    binaries: ctx.binaries,
+    macroChunkSec: task.options.macro_chunk_sec,
+    origin: { allowPrivate: ctx.config.ALLOW_PRIVATE_MEDIA },
+  });
   ctx.signal.throwIfAborted();
   await ctx.client.complete(task, {
     machine_sec: (performance.now() - started) / 1000,
@@ -44,7 +48,11 @@ async function* untilAborted(chunks: AsyncIterable<MicroChunk>, signal: AbortSig
 export async function runRange(task: RangeTask, ctx: TaskContext): Promise<void> {
   const started = performance.now();
   const known = task.media ? { container: task.media.container, durationSec: task.media.duration_sec, channels: task.media.channels } : undefined;
-  const source = await MediaSource.open(task.media_url, { binaries: ctx.binaries, origin: { expect: task.media?.version ?? null, allowPrivate: ctx.config.ALLOW_PRIVATE_MEDIA }, ...(known ? { known } : {}) });
+  const source = await MediaSource.open(task.media_url, {
+    binaries: ctx.binaries,
+    origin: { expect: task.media?.version ?? null, allowPrivate: ctx.config.ALLOW_PRIVATE_MEDIA },
+    ...(known ? { known } : {}),
+  });
   try {
     const detector = await loadSpeechDetector(ctx.config);
     const stream = await source.stream(task.start_sec, task.end_sec);
@@ -54,7 +62,13 @@ export async function runRange(task: RangeTask, ctx: TaskContext): Promise<void>
     await transcribeChunks(
       untilAborted(chunks, ctx.signal),
       ctx.engine,
-      { language: task.language ?? "auto", task: "transcribe", batchSize: ctx.config.WHISPER_BATCH, wordTimestamps: task.options.word_timestamps, signal: ctx.signal },
+      {
+        language: task.language ?? "auto",
+        task: "transcribe",
+        batchSize: ctx.config.WHISPER_BATCH,
+        wordTimestamps: task.options.word_timestamps,
+        signal: ctx.signal,
+      },
       async (batch) => {
         ctx.signal.throwIfAborted();
         await ctx.client.segments(task, {

@@ -41,7 +41,13 @@ interface LocalMachine {
   config: { image?: string; env?: Record<string, string>; guest?: unknown; restart?: unknown; metadata?: Record<string, string>; [k: string]: unknown };
   created_at: string;
   updated_at: string;
-  events: Array<{ type: string; status: string; source: string; timestamp: number; request?: { exit_event?: { exit_code: number | null; signal: string | null } } }>;
+  events: Array<{
+    type: string;
+    status: string;
+    source: string;
+    timestamp: number;
+    request?: { exit_event?: { exit_code: number | null; signal: string | null } };
+  }>;
   child: ChildProcess | null;
   waiters: Set<() => void>;
 }

@@ -4,14 +4,22 @@ import { vttCueText } from "./cue-text.ts";
 import { renderTranscript, type TranscriptFormat } from "./render.ts";
 import { formatTimestamp } from "./timestamp.ts";
 
-const seg = (start: number, end: number, text: string, language = "en"): Segment => ({ start_sec: start, end_sec: end, text, language, avg_logprob: -0.25, no_speech_prob: 0.1 });
+const seg = (start: number, end: number, text: string, language = "en"): Segment => ({
+  start_sec: start,
+  end_sec: end,
+  text,
+  language,
+  avg_logprob: -0.25,
+  no_speech_prob: 0.1,
+});
 
 async function render(format: TranscriptFormat, segments: Segment[], language: string | null = "en"): Promise<string> {
   let out = "";
   const source = async function* () {
     yield* segments;
   };
-  for await (const piece of renderTranscript(format, { language, audio_duration_sec: 100, usage: { machine_sec: 1, cost_usd: 0, speedup: 5 } }, source)) out += piece;
+  for await (const piece of renderTranscript(format, { language, audio_duration_sec: 100, usage: { machine_sec: 1, cost_usd: 0, speedup: 5 } }, source))
+    out += piece;
   return out;
 }
 
@@ -63,7 +71,13 @@ describe("renderTranscript", () => {
     });
     const verbose = JSON.parse(await render("verbose_json", [{ ...seg(0, 1, "a", "jw"), words: [{ word: "a", start_sec: 0, end_sec: 1, probability: 0.5 }] }]));
     expect(verbose.segments[0]).toEqual({
-      start_sec: 0, end_sec: 1, text: "a", language: "jw", bcp47: "jv", avg_logprob: -0.25, no_speech_prob: 0.1,
+      start_sec: 0,
+      end_sec: 1,
+      text: "a",
+      language: "jw",
+      bcp47: "jv",
+      avg_logprob: -0.25,
+      no_speech_prob: 0.1,
       words: [{ word: "a", start_sec: 0, end_sec: 1, probability: 0.5 }],
     });
     expect(verbose.usage).toEqual({ machine_sec: 1, cost_usd: 0, speedup: 5 });

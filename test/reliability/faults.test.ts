@@ -65,7 +65,13 @@ describe.skipIf(need.missing)(SUITE, () => {
     const transcript = job.status === "completed" ? await stack.transcript(jobId) : null;
     const compared = transcript ? sameTranscript(baseline, transcript) : { same: false, detail: `job ${job.status}: ${JSON.stringify(job.error)}` };
     const pass = job.status === "completed" && compared.same;
-    recordRow({ suite: SUITE, case: name, expected: `completed, transcript identical to the fault-free one`, observed: `${job.status} ${sec.toFixed(0)} s after the fault (${fault}); ${compared.detail}`, pass });
+    recordRow({
+      suite: SUITE,
+      case: name,
+      expected: `completed, transcript identical to the fault-free one`,
+      observed: `${job.status} ${sec.toFixed(0)} s after the fault (${fault}); ${compared.detail}`,
+      pass,
+    });
     expect(job.status).toBe("completed");
     expect(compared.detail).toMatch(/identical/);
   };
@@ -77,7 +83,13 @@ describe.skipIf(need.missing)(SUITE, () => {
     baseline = await stack.transcript(job.id);
     expect(baseline.segments.length).toBeGreaterThan(10);
     expect(done.progress?.ranges_total).toBeGreaterThanOrEqual(2);
-    recordRow({ suite: SUITE, case: "fault-free baseline", expected: "completed", observed: `completed: ${baseline.segments.length} segments in ${done.progress?.ranges_total} ranges`, pass: true });
+    recordRow({
+      suite: SUITE,
+      case: "fault-free baseline",
+      expected: "completed",
+      observed: `completed: ${baseline.segments.length} segments in ${done.progress?.ranges_total} ranges`,
+      pass: true,
+    });
   }, 300_000);
 
   it("SIGKILL a machine in the middle of a range", async () => {
@@ -115,7 +127,13 @@ describe.skipIf(need.missing)(SUITE, () => {
     const ids = mine.map((d) => d.id);
     const completed = mine.filter((d) => d.type === "transcription.completed").length;
     const pass = ids.length > 0 && new Set(ids).size === ids.length && completed === 1;
-    recordRow({ suite: SUITE, case: "webhooks across a wrangler dev restart", expected: "every event delivered once, one completion", observed: `${ids.length} deliveries, ${new Set(ids).size} distinct ids, ${completed} completion`, pass });
+    recordRow({
+      suite: SUITE,
+      case: "webhooks across a wrangler dev restart",
+      expected: "every event delivered once, one completion",
+      observed: `${ids.length} deliveries, ${new Set(ids).size} distinct ids, ${completed} completion`,
+      pass,
+    });
     expect(new Set(ids).size).toBe(ids.length);
     expect(completed).toBe(1);
   }, 300_000);
@@ -124,10 +142,14 @@ describe.skipIf(need.missing)(SUITE, () => {
     ["/drop.opus", "media server drops the connection mid-range"],
     ["/flaky.opus", "media server answers 503, then recovers"],
     ["/stall.opus", `media server stalls ${LEASE_SEC + 5} s (longer than the lease)`],
-  ])("%s: %s", async (path, name) => {
-    const job = await submit(path);
-    await same(name, job.id, name);
-  }, 300_000);
+  ])(
+    "%s: %s",
+    async (path, name) => {
+      const job = await submit(path);
+      await same(name, job.id, name);
+    },
+    300_000,
+  );
 
   it("the file changes between the plan and the read: the job fails, saying so", async () => {
     const job = await submit("/changes.opus");
@@ -135,7 +157,13 @@ describe.skipIf(need.missing)(SUITE, () => {
     files["/changes.opus"]!.file = other; // another recording of the same length, at the same URL
     const done = await stack.finished(job.id, BOUND_SEC);
     const pass = done.status === "failed" && done.error?.code === "media_changed";
-    recordRow({ suite: SUITE, case: "file changes between probe and read", expected: "failed, media_changed", observed: `${done.status}${done.error ? `, ${done.error.code}: ${done.error.message.slice(0, 120)}` : ""}`, pass });
+    recordRow({
+      suite: SUITE,
+      case: "file changes between probe and read",
+      expected: "failed, media_changed",
+      observed: `${done.status}${done.error ? `, ${done.error.code}: ${done.error.message.slice(0, 120)}` : ""}`,
+      pass,
+    });
     expect(done.status).toBe("failed");
     expect(done.error?.code).toBe("media_changed");
   }, 300_000);

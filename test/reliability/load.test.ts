@@ -94,7 +94,13 @@ describe.skipIf(need.missing)("load and bad media (full local stack)", () => {
     const sorted = [...latencies].sort((a, b) => a - b);
     const observed = `${latencies.length} polls in ${seconds.toFixed(1)} s (${(latencies.length / seconds).toFixed(0)}/s achieved); p50 ${pct(sorted, 50).toFixed(1)} ms, p99 ${pct(sorted, 99).toFixed(1)} ms; ${failed} failed`;
     console.log(`status polls: ${observed}`);
-    recordRow({ suite: "load", case: `status polls, target ${POLL_RATE}/s for ${POLL_SEC} s`, expected: "every poll 200; p50/p99 recorded", observed, pass: failed === 0 });
+    recordRow({
+      suite: "load",
+      case: `status polls, target ${POLL_RATE}/s for ${POLL_SEC} s`,
+      expected: "every poll 200; p50/p99 recorded",
+      observed,
+      pass: failed === 0,
+    });
     expect(failed).toBe(0);
   }, 300_000);
 
@@ -102,23 +108,29 @@ describe.skipIf(need.missing)("load and bad media (full local stack)", () => {
     ["/random.mp3", "2 GB of random bytes", "failed", "not_media"],
     ["/truncated.mp3", "a truncated mp3 (cut mid-frame)", "completed", null],
     ["/silent.wav", `${SILENT_HOURS} h of silence`, "completed", null],
-  ] as const)("%s: %s", async (path, name, status, code) => {
-    const t0 = Date.now();
-    const job = await stack.submit({ audio_url: media.url(path), language: "en" });
-    const done = await stack.finished(job.id, SOAK ? 1800 : 600);
-    const sec = (Date.now() - t0) / 1000;
-    const transcript = done.status === "completed" ? await stack.transcript(job.id) : null;
-    const observed = `${done.status}${done.error ? ` ${done.error.code}` : ""} in ${sec.toFixed(0)} s${transcript ? `, ${transcript.segments.length} segments` : ""}${done.usage ? `, machine ${done.usage.machine_sec} s` : ""}`;
-    const silentOk = path !== "/silent.wav" || (transcript?.segments.length === 0 && (done.usage?.speedup ?? 0) > 20);
-    const truncatedOk = path !== "/truncated.mp3" || (transcript?.segments.length ?? 0) > 0;
-    const pass = done.status === status && (code === null || done.error?.code === code) && silentOk && truncatedOk;
-    const expected =
-      path === "/silent.wav" ? "completed, empty transcript, > 20× real time (silence costs no inference)"
-      : path === "/truncated.mp3" ? "completed with what the file holds"
-      : `failed, ${code}`;
-    recordRow({ suite: "bad input: media", case: name, expected, observed, pass });
-    expect(done.status).toBe(status);
-    if (code) expect(done.error?.code).toBe(code);
-    expect(silentOk && truncatedOk).toBe(true);
-  }, 2_000_000);
+  ] as const)(
+    "%s: %s",
+    async (path, name, status, code) => {
+      const t0 = Date.now();
+      const job = await stack.submit({ audio_url: media.url(path), language: "en" });
+      const done = await stack.finished(job.id, SOAK ? 1800 : 600);
+      const sec = (Date.now() - t0) / 1000;
+      const transcript = done.status === "completed" ? await stack.transcript(job.id) : null;
+      const observed = `${done.status}${done.error ? ` ${done.error.code}` : ""} in ${sec.toFixed(0)} s${transcript ? `, ${transcript.segments.length} segments` : ""}${done.usage ? `, machine ${done.usage.machine_sec} s` : ""}`;
+      const silentOk = path !== "/silent.wav" || (transcript?.segments.length === 0 && (done.usage?.speedup ?? 0) > 20);
+      const truncatedOk = path !== "/truncated.mp3" || (transcript?.segments.length ?? 0) > 0;
+      const pass = done.status === status && (code === null || done.error?.code === code) && silentOk && truncatedOk;
+      const expected =
+        path === "/silent.wav"
+          ? "completed, empty transcript, > 20× real time (silence costs no inference)"
+          : path === "/truncated.mp3"
+            ? "completed with what the file holds"
+            : `failed, ${code}`;
+      recordRow({ suite: "bad input: media", case: name, expected, observed, pass });
+      expect(done.status).toBe(status);
+      if (code) expect(done.error?.code).toBe(code);
+      expect(silentOk && truncatedOk).toBe(true);
+    },
+    2_000_000,
+  );
 });

@@ -85,9 +85,19 @@ export class Stack {
     const o = this.options;
     this.edge = await startLocalEdge(
       {
-        API_KEYS: TEST_API_KEYS.join(","), WEBHOOK_SIGNING_KEY: TEST_WEBHOOK_SIGNING_KEY, MACHINE_TOKEN: TEST_MACHINE_TOKEN, FLY_API_TOKEN: FLY_TOKEN,
-        PUBLIC_BASE_URL: this.api, MACHINE_PROVIDER: "local", FLY_API_URL: `http://127.0.0.1:${this.supervisorPort}`, FLY_APP: APP, MACHINE_IMAGE: "local",
-        MAX_MACHINES: String(o.maxMachines), LEASE_SEC: String(o.leaseSec), AUDIO_SEC_PER_MACHINE: String(o.audioSecPerMachine), MACHINE_START_GRACE_SEC: "60",
+        API_KEYS: TEST_API_KEYS.join(","),
+        WEBHOOK_SIGNING_KEY: TEST_WEBHOOK_SIGNING_KEY,
+        MACHINE_TOKEN: TEST_MACHINE_TOKEN,
+        FLY_API_TOKEN: FLY_TOKEN,
+        PUBLIC_BASE_URL: this.api,
+        MACHINE_PROVIDER: "local",
+        FLY_API_URL: `http://127.0.0.1:${this.supervisorPort}`,
+        FLY_APP: APP,
+        MACHINE_IMAGE: "local",
+        MAX_MACHINES: String(o.maxMachines),
+        LEASE_SEC: String(o.leaseSec),
+        AUDIO_SEC_PER_MACHINE: String(o.audioSecPerMachine),
+        MACHINE_START_GRACE_SEC: "60",
         IDLE_EXIT_SEC: String(o.idleExitSec),
       },
       join(this.state, "edge"),
@@ -106,8 +116,15 @@ export class Stack {
       cwd: REPO_ROOT,
       stdio: ["ignore", "ignore", "pipe"],
       env: {
-        ...process.env, SUPERVISOR_PORT: String(this.supervisorPort), FLY_APP: APP, FLY_API_TOKEN: FLY_TOKEN, MACHINE_TOKEN: TEST_MACHINE_TOKEN,
-        WHISPER_MODEL_DIR: this.options.model, WHISPER_THREADS: "1", WHISPER_BATCH: "4", ALLOW_PRIVATE_MEDIA: "1",
+        ...process.env,
+        SUPERVISOR_PORT: String(this.supervisorPort),
+        FLY_APP: APP,
+        FLY_API_TOKEN: FLY_TOKEN,
+        MACHINE_TOKEN: TEST_MACHINE_TOKEN,
+        WHISPER_MODEL_DIR: this.options.model,
+        WHISPER_THREADS: "1",
+        WHISPER_BATCH: "4",
+        ALLOW_PRIVATE_MEDIA: "1",
         ...this.options.machineEnv,
       },
     });
@@ -142,7 +159,11 @@ export class Stack {
   }
 
   async call<T>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }> {
-    const res = await fetch(`${this.api}${path}`, { method, headers: { authorization: `Bearer ${KEY}`, "content-type": "application/json" }, ...(body ? { body: JSON.stringify(body) } : {}) });
+    const res = await fetch(`${this.api}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${KEY}`, "content-type": "application/json" },
+      ...(body ? { body: JSON.stringify(body) } : {}),
+    });
     const text = await res.text();
     return { status: res.status, body: (text ? JSON.parse(text) : null) as T };
   }

@@ -7,8 +7,18 @@
 
 // ---- Fly Machines (https://fly.io/docs/machines/api/machines-resource/) ------------
 
-interface FlyMachine { id: string; state: string; config: Record<string, unknown>; region?: string }
-interface FlyAccount { machines: Map<string, FlyMachine>; calls: string[]; token: string; auth: "ok" | "unauthorized" }
+interface FlyMachine {
+  id: string;
+  state: string;
+  config: Record<string, unknown>;
+  region?: string;
+}
+interface FlyAccount {
+  machines: Map<string, FlyMachine>;
+  calls: string[];
+  token: string;
+  auth: "ok" | "unauthorized";
+}
 const flyApps = new Map<string, FlyAccount>();
 let flyIds = 0;
 
@@ -45,7 +55,8 @@ export async function fakeFly(request: Request, url: URL): Promise<Response> {
   if (!m) return Response.json({ error: "not found" }, { status: 404 });
   const [, app, id, action] = m;
   const account = flyApp(app!);
-  if (request.headers.get("authorization") !== `Bearer ${account.token}` || account.auth === "unauthorized") return Response.json({ error: "unauthorized" }, { status: 401 });
+  if (request.headers.get("authorization") !== `Bearer ${account.token}` || account.auth === "unauthorized")
+    return Response.json({ error: "unauthorized" }, { status: 401 });
   account.calls.push(`${request.method} ${path}`);
   if (!id && request.method === "GET") return Response.json([...account.machines.values()]);
   if (!id && request.method === "POST") {
@@ -71,8 +82,19 @@ export async function fakeFly(request: Request, url: URL): Promise<Response> {
 // ---- RunPod Pods, REST v2 (https://api.runpod.io/v2; RunPod's OpenAPI 2.0.0) ---------
 
 interface FakePod {
-  id: string; name: string; status: string; image: string; gpu: { id: string; count: number }; cloud: string; disk: number;
-  env: Record<string, string>; ports: string[]; cost: number; createdAt: string; startedAt: string | null; dataCenterId: string | null;
+  id: string;
+  name: string;
+  status: string;
+  image: string;
+  gpu: { id: string; count: number };
+  cloud: string;
+  disk: number;
+  env: Record<string, string>;
+  ports: string[];
+  cost: number;
+  createdAt: string;
+  startedAt: string | null;
+  dataCenterId: string | null;
 }
 interface RunPodAccount {
   pods: Map<string, FakePod>;
@@ -90,16 +112,40 @@ let podIds = 0;
 
 function runpodAccount(key: string): RunPodAccount {
   let account = runpodAccounts.get(key);
-  if (!account) runpodAccounts.set(key, (account = { pods: new Map(), capacity: {}, auth: "ok", failCreates: { n: 0, madeAnyway: false }, calls: [], created: 0, terminated: 0 }));
+  if (!account)
+    runpodAccounts.set(
+      key,
+      (account = { pods: new Map(), capacity: {}, auth: "ok", failCreates: { n: 0, madeAnyway: false }, calls: [], created: 0, terminated: 0 }),
+    );
   return account;
 }
 
 /** RFC 9457, as RunPod v2 answers every error. */
 function problem(status: number, title: string, detail: string, errors?: string[]): Response {
-  return new Response(JSON.stringify({ title, status, detail, ...(errors ? { errors } : {}) }), { status, headers: { "content-type": "application/problem+json" } });
+  return new Response(JSON.stringify({ title, status, detail, ...(errors ? { errors } : {}) }), {
+    status,
+    headers: { "content-type": "application/problem+json" },
+  });
 }
 
-const CREATE_FIELDS = new Set(["name", "image", "args", "disk", "env", "ports", "registry", "gpu", "cpu", "cloud", "dataCenterIds", "mounts", "globalNetworking", "startSsh", "startJupyter", "templateId"]);
+const CREATE_FIELDS = new Set([
+  "name",
+  "image",
+  "args",
+  "disk",
+  "env",
+  "ports",
+  "registry",
+  "gpu",
+  "cpu",
+  "cloud",
+  "dataCenterIds",
+  "mounts",
+  "globalNetworking",
+  "startSsh",
+  "startJupyter",
+  "templateId",
+]);
 const NO_CAPACITY = "There are no longer any instances available with the requested specifications. Please refresh and try again.";
 const GPU_PRICES: Record<string, number> = { "NVIDIA L4": 0.43, "NVIDIA RTX A5000": 0.27, "NVIDIA A100 80GB PCIe": 1.79 };
 
@@ -112,7 +158,8 @@ export async function fakeRunPod(request: Request, url: URL): Promise<Response> 
   const path = url.pathname;
   if (path.startsWith("/_control/")) {
     const account = runpodAccount(url.searchParams.get("key") ?? "");
-    if (path === "/_control/state") return Response.json({ pods: [...account.pods.values()], calls: account.calls, created: account.created, terminated: account.terminated });
+    if (path === "/_control/state")
+      return Response.json({ pods: [...account.pods.values()], calls: account.calls, created: account.created, terminated: account.terminated });
     if (path === "/_control/configure" && request.method === "POST") {
       const body = (await request.json()) as Partial<Pick<RunPodAccount, "capacity" | "auth" | "failCreates">>;
       if (body.capacity) account.capacity = body.capacity;
@@ -141,15 +188,31 @@ export async function fakeRunPod(request: Request, url: URL): Promise<Response> 
     if (account.auth === "no_balance") return problem(402, "Payment Required", "insufficient balance");
     const body = (await request.json()) as Record<string, unknown>;
     const extra = Object.keys(body).filter((k) => !CREATE_FIELDS.has(k));
-    if (extra.length > 0) return problem(422, "Unprocessable Entity", "Request validation failed.", extra.map((k) => `$: additional properties '${k}' not allowed`));
+    if (extra.length > 0)
+      return problem(
+        422,
+        "Unprocessable Entity",
+        "Request validation failed.",
+        extra.map((k) => `$: additional properties '${k}' not allowed`),
+      );
     const gpu = body.gpu as { id?: string; count?: number } | undefined;
-    if (typeof body.name !== "string" || typeof body.image !== "string" || !gpu?.id) return problem(422, "Unprocessable Entity", "Request validation failed.", ["$: name, image and gpu.id are required"]);
+    if (typeof body.name !== "string" || typeof body.image !== "string" || !gpu?.id)
+      return problem(422, "Unprocessable Entity", "Request validation failed.", ["$: name, image and gpu.id are required"]);
     if ((account.capacity[gpu.id] ?? Infinity) <= 0) return problem(400, "Bad Request", NO_CAPACITY);
     const pod: FakePod = {
-      id: `pod${++podIds}x${Math.random().toString(36).slice(2, 8)}`, name: body.name, status: "PROVISIONING", image: body.image,
-      gpu: { id: gpu.id, count: gpu.count ?? 1 }, cloud: String(body.cloud ?? "SECURE"), disk: Number(body.disk ?? 50),
-      env: (body.env ?? {}) as Record<string, string>, ports: (body.ports ?? []) as string[], cost: GPU_PRICES[gpu.id] ?? 1,
-      createdAt: new Date().toISOString(), startedAt: null, dataCenterId: "US-TX-3",
+      id: `pod${++podIds}x${Math.random().toString(36).slice(2, 8)}`,
+      name: body.name,
+      status: "PROVISIONING",
+      image: body.image,
+      gpu: { id: gpu.id, count: gpu.count ?? 1 },
+      cloud: String(body.cloud ?? "SECURE"),
+      disk: Number(body.disk ?? 50),
+      env: (body.env ?? {}) as Record<string, string>,
+      ports: (body.ports ?? []) as string[],
+      cost: GPU_PRICES[gpu.id] ?? 1,
+      createdAt: new Date().toISOString(),
+      startedAt: null,
+      dataCenterId: "US-TX-3",
     };
     if (account.failCreates.n > 0) {
       account.failCreates.n -= 1;

@@ -23,8 +23,20 @@ export async function until<T>(read: () => Promise<T>, ok: (value: T) => boolean
   }
 }
 
-export interface FakePod { id: string; name: string; status: string; gpu: { id: string }; env: Record<string, string>; image: string }
-export interface FakePods { pods: FakePod[]; calls: Array<{ at: number; method: string; path: string }>; created: number; terminated: number }
+export interface FakePod {
+  id: string;
+  name: string;
+  status: string;
+  gpu: { id: string };
+  env: Record<string, string>;
+  image: string;
+}
+export interface FakePods {
+  pods: FakePod[];
+  calls: Array<{ at: number; method: string; path: string }>;
+  created: number;
+  terminated: number;
+}
 
 /** One RunPod account of the fake, by API key. */
 export function runpodAccount(key: string) {
@@ -36,11 +48,17 @@ export function runpodAccount(key: string) {
   };
 }
 
-export interface FakeFlyMachine { id: string; state: string; config: { env: Record<string, string>; guest: unknown; restart: unknown; metadata: Record<string, string> }; region?: string }
+export interface FakeFlyMachine {
+  id: string;
+  state: string;
+  config: { env: Record<string, string>; guest: unknown; restart: unknown; metadata: Record<string, string> };
+  region?: string;
+}
 
 /** One Fly app of the fake. */
 export function flyApp(app: string) {
-  const get = async <T>(path: string): Promise<T> => (await fetch(`https://fly.test/_control/${path}${path.includes("?") ? "&" : "?"}app=${app}`)).json() as Promise<T>;
+  const get = async <T>(path: string): Promise<T> =>
+    (await fetch(`https://fly.test/_control/${path}${path.includes("?") ? "&" : "?"}app=${app}`)).json() as Promise<T>;
   return {
     machines: () => get<FakeFlyMachine[]>("machines"),
     calls: () => get<string[]>("calls"),

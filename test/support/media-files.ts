@@ -70,7 +70,24 @@ export function continuous(format: ContinuousFormat): Promise<string> {
     case "wav":
       return build("cont.wav", (o) => [...loop, "-c:a", "pcm_s16le", o]);
     case "webm":
-      return build("cont.webm", (o) => [...video, ...loop, "-shortest", "-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used", "8", "-b:v", "20k", "-c:a", "libopus", "-b:a", "32k", o]);
+      return build("cont.webm", (o) => [
+        ...video,
+        ...loop,
+        "-shortest",
+        "-c:v",
+        "libvpx-vp9",
+        "-deadline",
+        "realtime",
+        "-cpu-used",
+        "8",
+        "-b:v",
+        "20k",
+        "-c:a",
+        "libopus",
+        "-b:a",
+        "32k",
+        o,
+      ]);
     case "mp4":
       return build("cont.mp4", (o) => [...video, ...loop, "-shortest", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac", "-b:a", "48k", o]);
   }
@@ -125,4 +142,3 @@ export function randomBytesFile(path: string): string {
   closeSync(fd);
   return path;
 }
-

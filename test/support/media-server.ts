@@ -112,19 +112,29 @@ export async function startMediaServer(files: Record<string, ServedFile>): Promi
     respond();
 
     function respond(): void {
-    if (fault?.kind === "status" && req.method === "GET" && n >= fault.fromRequest && n < fault.fromRequest + fault.times) {
-      return finish(fault.status, { "content-type": "text/plain", "content-length": 0 });
-    }
-    const range = parseByteRange(req.headers.range, size);
-    if (fault?.kind === "ignore_range" || range === null) {
-      return finish(200, { "content-type": type, "content-length": size, ...validators, ...(fault?.kind === "ignore_range" ? {} : { "accept-ranges": "bytes" }) }, { start: 0, end: size - 1 });
-    }
-    if (range === "unsatisfiable") return finish(416, { "content-range": `bytes */${size}`, "content-length": 0 });
-    return finish(
-      206,
-      { "content-type": type, "content-length": range.end - range.start + 1, "content-range": `bytes ${range.start}-${range.end}/${size}`, "accept-ranges": "bytes", ...validators },
-      range,
-    );
+      if (fault?.kind === "status" && req.method === "GET" && n >= fault.fromRequest && n < fault.fromRequest + fault.times) {
+        return finish(fault.status, { "content-type": "text/plain", "content-length": 0 });
+      }
+      const range = parseByteRange(req.headers.range, size);
+      if (fault?.kind === "ignore_range" || range === null) {
+        return finish(
+          200,
+          { "content-type": type, "content-length": size, ...validators, ...(fault?.kind === "ignore_range" ? {} : { "accept-ranges": "bytes" }) },
+          { start: 0, end: size - 1 },
+        );
+      }
+      if (range === "unsatisfiable") return finish(416, { "content-range": `bytes */${size}`, "content-length": 0 });
+      return finish(
+        206,
+        {
+          "content-type": type,
+          "content-length": range.end - range.start + 1,
+          "content-range": `bytes ${range.start}-${range.end}/${size}`,
+          "accept-ranges": "bytes",
+          ...validators,
+        },
+        range,
+      );
     }
   };
 
