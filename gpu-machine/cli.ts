@@ -86,7 +86,7 @@ async function main(argv: string[]): Promise<void> {
 
   switch (command) {
     case "plan": {
-      const result = await plan(url, { binaries, macroChunkSec: config.MACRO_CHUNK_SEC });
+      const result = await plan(url, { binaries, macroChunkSec: config.MACRO_CHUNK_SEC, maxAudioSec: config.MAX_AUDIO_SEC });
       process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
       return;
     }

@@ -1,6 +1,7 @@
 import { hostname } from "node:os";
 import { z } from "zod";
 import { DEVICES } from "./engine/execution-provider.ts";
+import { DEFAULT_MAX_AUDIO_SEC } from "./media/plan.ts";
 
 /**
  * The machine's configuration, read from the environment here and nowhere else.
@@ -14,6 +15,8 @@ export const MachineConfig = z
     FFPROBE_PATH: z.string().min(1).optional(),
     PATH: z.string().optional(),
     MACRO_CHUNK_SEC: seconds.default(300),
+    /** Longer recordings fail with media_too_long at planning (media/plan.ts); 48 h by default. */
+    MAX_AUDIO_SEC: seconds.default(DEFAULT_MAX_AUDIO_SEC),
     MICRO_CHUNK_MIN_SEC: seconds.default(5),
     MICRO_CHUNK_MAX_SEC: seconds.default(30),
     VAD: flag.default(true),

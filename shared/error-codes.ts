@@ -44,6 +44,7 @@ export const JOB_ERROR_CODES = {
   empty_media: "The file holds no audio.",
   not_media: "The file is not audio or video a decoder can read.",
   decode_failed: "The decoder failed on the file's audio.",
+  media_too_long: "The recording is longer than this deployment transcribes (MAX_AUDIO_SEC), or its header claims more audio than its size can hold.",
   media_changed: "The file changed (size, ETag or Last-Modified) after the job planned it; submit it again.",
   url_not_allowed: "A redirect led to a non-public address.",
   origin_failed: "The media server kept failing after retries.",

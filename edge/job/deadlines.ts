@@ -43,3 +43,16 @@ export class Deadlines {
     else if ((await this.storage.getAlarm()) !== next) await this.storage.setAlarm(next);
   }
 }
+
+/**
+ * A job object's time: the real clock, plus an offset that only tests move
+ * (through runInDurableObject; it is a field, never an RPC method), so that a
+ * test can let a lease run out or a day of webhook retries pass without waiting.
+ */
+export class Clock {
+  offsetMs = 0;
+
+  now(): number {
+    return Date.now() + this.offsetMs;
+  }
+}

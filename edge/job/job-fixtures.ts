@@ -2,6 +2,7 @@ import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test"
 import type { Segment } from "../../shared/segment.ts";
 import { unwrap } from "../errors.ts";
 import { jobStub } from "../job-stubs.ts";
+import type { JobObject } from "./job-object.ts";
 
 /** Test helpers that play the machine's side against a job object over RPC. */
 
@@ -55,12 +56,24 @@ export async function waitForIdleAlarm(jobId: string): Promise<{ alarm: number |
   throw new Error(`job ${jobId} has deadlines but no alarm set`);
 }
 
-/** Runs alarms until no deadline is left (bounded), as the runtime would over time. Returns the forced runs. */
+/**
+ * Moves the job object's clock (deadlines.ts: Clock) to its earliest deadline and runs
+ * the alarm, as the runtime would once that time came. Returns whether an alarm ran.
+ */
+export async function runNextDeadline(jobId: string): Promise<boolean> {
+  await runInDurableObject(objectOf(jobId), (instance: JobObject, state) => {
+    const earliest = state.storage.sql.exec<{ due: number | null }>("SELECT MIN(due) AS due FROM deadlines").one().due;
+    if (earliest !== null) instance.clock.offsetMs += Math.max(0, earliest - instance.clock.now());
+  });
+  return runDurableObjectAlarm(objectOf(jobId));
+}
+
+/** Runs deadlines until none is left (bounded), as the runtime would over time. Returns the runs. */
 export async function drainAlarms(jobId: string, max = 200): Promise<number> {
   let runs = 0;
   while (runs < max) {
     if ((await waitForIdleAlarm(jobId)).pending === 0) break;
-    if (await runDurableObjectAlarm(objectOf(jobId))) runs++;
+    if (await runNextDeadline(jobId)) runs++;
   }
   return runs;
 }

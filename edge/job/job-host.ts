@@ -14,6 +14,8 @@ export interface JobHost {
   readonly store: JobStore;
   readonly deadlines: Deadlines;
   readonly outbox: WebhookOutbox;
+  /** The object's time (Clock); every rule reads it, never Date.now(). */
+  now(): number;
   /** Runs `fn` as one storage transaction. */
   transaction(fn: () => void): void;
   /**

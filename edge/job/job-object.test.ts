@@ -3,8 +3,8 @@ import { describe, expect, it } from "vitest";
 import type { TranscriptionJob } from "../../shared/api.ts";
 import { mergeBatches, type SegmentBatch } from "../../shared/merge.ts";
 import { unwrap } from "../errors.ts";
-import { call, getJob, submit } from "../test-helpers.ts";
-import { leaseNext, plan, seg, stubFor } from "./job-fixtures.ts";
+import { call, getJob, reportRow, submit } from "../test-helpers.ts";
+import { leaseNext, plan, runNextDeadline, seg, stubFor } from "./job-fixtures.ts";
 
 async function transcriptJson(id: string, partial = false) {
   const r = await call("GET", `/v1/transcriptions/${id}/transcript?format=json${partial ? "&partial=true" : ""}`);
@@ -176,6 +176,25 @@ describe("leases", () => {
     expect([job.status, job.error?.code]).toEqual(["failed", "unsupported_codec"]);
   });
 
+  it("an alarm that runs early expires nothing: a lease with time left stays with its machine", async () => {
+    const { id } = await submit({});
+    await plan(id, [[0, 300]]);
+    const task = await leaseNext(id, "m-early");
+    // The runtime retries a thrown alarm early, and a cleared deadline can leave the alarm
+    // before the next one: either way it runs while the lease still has its 60 s.
+    await runDurableObjectAlarm(env.JOBS.get(env.JOBS.idFromName(id)));
+    const beat = unwrap(await stubFor(id).heartbeatRange(0, task.attempt, 60));
+    await reportRow({
+      suite: "job objects",
+      case: "the alarm runs 60 s before a lease ends",
+      expected: "the lease stays with its machine",
+      observed: beat.continue ? "kept" : `lost (${beat.reason})`,
+      pass: beat.continue,
+    });
+    expect(beat.continue).toBe(true);
+    expect((await getJob(id)).progress.ranges_active).toBe(1);
+  });
+
   it("keeps a planner's lease alive with heartbeats and stops a superseded one", async () => {
     const { id } = await submit({});
     const stub = stubFor(id);
@@ -223,6 +242,7 @@ describe("leases", () => {
 });
 
 /** Forces the object's alarm, which here is always the lease deadline. */
+/** Lets the earliest lease run out: the job's clock moves to it and the alarm runs. */
 async function expireLeases(id: string) {
-  expect(await runDurableObjectAlarm(env.JOBS.get(env.JOBS.idFromName(id)))).toBe(true);
+  expect(await runNextDeadline(id)).toBe(true);
 }

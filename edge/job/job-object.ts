@@ -9,7 +9,7 @@ import { fail, ok, type Result } from "../errors.ts";
 import { unmanagedLabel } from "../providers/prices.ts";
 import { NO_WORK, queueForJobs, type JobForQueue, type JobWork, type UnsignedPlanTask, type UnsignedRangeTask, type UnsignedTask } from "../queue/work.ts";
 import { WEBHOOK_TIMEOUT_MS } from "../webhooks/delivery.ts";
-import { Deadlines } from "./deadlines.ts";
+import { Clock, Deadlines } from "./deadlines.ts";
 import type { JobHost, QueueNotice } from "./job-host.ts";
 import { isTerminal, stateTimes, transition, webhookEventFor, type JobEvent, type Transition } from "./job-state.ts";
 import { JobStore, type JobRecord } from "./job-store.ts";
@@ -47,6 +47,7 @@ export class JobObject extends DurableObject<Env> implements JobForQueue {
   private readonly outbox: WebhookOutbox;
   private readonly plan: PlanLease;
   private readonly ranges: RangeLeases;
+  readonly clock = new Clock();
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -57,6 +58,7 @@ export class JobObject extends DurableObject<Env> implements JobForQueue {
       store: this.store,
       deadlines: this.deadlines,
       outbox: this.outbox,
+      now: () => this.clock.now(),
       transaction: (fn) => ctx.storage.transactionSync(fn),
       apply: (event, also, queue) => this.apply(event, also, queue),
       notifyQueue: () => this.notifyQueue(),
@@ -96,7 +98,7 @@ export class JobObject extends DurableObject<Env> implements JobForQueue {
   async cancel(owner: string): Promise<Result<TranscriptionJob>> {
     const job = this.owned(owner);
     if (!job) return notFound();
-    const result = await this.apply({ type: "cancel", at: Date.now() });
+    const result = await this.apply({ type: "cancel", at: this.clock.now() });
     if (!result.ok) return fail(409, "job_finished", `the job is already ${job.state.status} and cannot be canceled`);
     return ok(this.view(this.store.readJob()!));
   }
@@ -189,9 +191,10 @@ export class JobObject extends DurableObject<Env> implements JobForQueue {
   // ---- alarm ------------------------------------------------------------------
 
   override async alarm(): Promise<void> {
-    // The alarm fires at (or after) the earliest deadline, so that deadline is
-    // due by definition; taking it as "now" keeps forced alarms in tests exact.
-    const now = Math.max(Date.now(), this.deadlines.earliest() ?? 0);
+    // The real time, not the earliest deadline: an alarm may run early (a retry after a
+    // throw, a deadline cleared without re-arming), and an early run must not expire a
+    // lease that still has time.
+    const now = this.clock.now();
     for (const d of this.deadlines.due(now)) {
       try {
         switch (d.kind) {
@@ -273,7 +276,7 @@ export class JobObject extends DurableObject<Env> implements JobForQueue {
       await queueForJobs(this.env).update(job.id, job.created_at, this.work());
     } catch (error) {
       console.error("queue update failed; retrying from the alarm", error);
-      this.deadlines.set("queue_notify", "queue", Date.now() + 1_000);
+      this.deadlines.set("queue_notify", "queue", this.clock.now() + 1_000);
       await this.deadlines.arm();
     }
   }
@@ -283,7 +286,7 @@ export class JobObject extends DurableObject<Env> implements JobForQueue {
     return job && job.owner === owner ? job : null;
   }
 
-  private view(job: JobRecord, now = Date.now()): TranscriptionJob {
+  private view(job: JobRecord, now = this.clock.now()): TranscriptionJob {
     const webhook = job.webhook ? this.outbox.status(job.webhook) : null;
     return jobView(job, this.store.readRanges(), webhook, unlabelled(this.env), now);
   }

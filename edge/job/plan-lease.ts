@@ -18,7 +18,7 @@ export class PlanLease {
   constructor(private readonly host: JobHost) {}
 
   async start(machineId: string, leaseSec: number, machine: MachineLabel, queue: QueueNotice): Promise<Result<UnsignedPlanTask>> {
-    const now = Date.now();
+    const now = this.host.now();
     const leaseUntil = now + leaseSec * 1000;
     const result = await this.host.apply(
       { type: "plan_started", at: now, machine_id: machineId, machine },
@@ -39,7 +39,7 @@ export class PlanLease {
     const invalid = checkPlan(durationSec, ranges);
     if (invalid) return fail(400, "invalid_plan", invalid);
     const planner = job.state.machine ?? null;
-    const result = await this.host.apply({ type: "planned", at: Date.now(), duration_sec: durationSec, ranges: ranges.length }, () => {
+    const result = await this.host.apply({ type: "planned", at: this.host.now(), duration_sec: durationSec, ranges: ranges.length }, () => {
       store.insertRanges(ranges, INITIAL_RANGE);
       store.addPlanMachineSec(machineSec, planner);
       if (media) store.setPlanMedia(media);
@@ -55,7 +55,7 @@ export class PlanLease {
     const stop = stopAnswer(job.state);
     if (stop) return ok(stop);
     if (job.state.status !== "planning" || job.state.attempt !== attempt) return ok({ continue: false, reason: "superseded" });
-    const leaseUntil = Date.now() + leaseSec * 1000;
+    const leaseUntil = this.host.now() + leaseSec * 1000;
     this.host.deadlines.set("plan_lease", "plan", leaseUntil);
     await this.host.deadlines.arm();
     return ok({ continue: true, lease_until: leaseUntil });
@@ -66,7 +66,7 @@ export class PlanLease {
     if (!job) return notFound();
     if (job.state.status !== "planning" || job.state.attempt !== attempt) return stale("plan", attempt);
     const error = { code: failure.code, message: failure.message };
-    await this.host.apply({ type: "plan_lost", at: Date.now(), retryable: failure.retryable, error }, () => this.host.deadlines.clear("plan_lease"));
+    await this.host.apply({ type: "plan_lost", at: this.host.now(), retryable: failure.retryable, error }, () => this.host.deadlines.clear("plan_lease"));
     return ok(null);
   }
 

@@ -41,7 +41,7 @@ export class RangeLeases {
     if (job.state.status !== "running") return ok(null);
     const range = store.firstPendingRange();
     if (!range) return ok(null);
-    const now = Date.now();
+    const now = this.host.now();
     const leaseUntil = now + leaseSec * 1000;
     const leased = this.change(range.idx, range.state, { type: "lease", at: now, machine_id: machineId, machine, lease_until: leaseUntil }, () => {
       store.dropRangeSegments(range.idx);
@@ -60,7 +60,7 @@ export class RangeLeases {
     const stop = stopAnswer(job.state);
     if (stop) return ok(stop);
     if (range.state.status !== "leased" || range.state.attempt !== attempt) return ok({ continue: false, reason: "superseded" });
-    const leaseUntil = Date.now() + leaseSec * 1000;
+    const leaseUntil = this.host.now() + leaseSec * 1000;
     const changed = this.change(index, range.state, { type: "heartbeat", lease_until: leaseUntil }, () =>
       deadlines.set("range_lease", String(index), leaseUntil),
     );
@@ -89,7 +89,7 @@ export class RangeLeases {
       default:
         return assertNever(decision);
     }
-    const now = Date.now();
+    const now = this.host.now();
     this.host.transaction(() => {
       store.insertBatch(
         range.idx,
@@ -112,7 +112,7 @@ export class RangeLeases {
   async complete(index: number, attempt: number, machineSec: number | null): Promise<Result<TranscriptionJob>> {
     const found = this.leased(index, attempt);
     if (!found.ok) return found;
-    const now = Date.now();
+    const now = this.host.now();
     const changed = this.change(index, found.value, { type: "complete", at: now, machine_sec: machineSec }, () =>
       this.host.deadlines.clear("range_lease", String(index)),
     );
@@ -127,7 +127,7 @@ export class RangeLeases {
     const found = this.leased(index, attempt);
     if (!found.ok) return found;
     const error = { code: failure.code, message: failure.message };
-    return this.lose(index, found.value, { type: "report_failure", at: Date.now(), retryable: failure.retryable, error });
+    return this.lose(index, found.value, { type: "report_failure", at: this.host.now(), retryable: failure.retryable, error });
   }
 
   /** A range lease's deadline came; a heartbeat may have moved it since, and then it is set again. */
@@ -195,7 +195,7 @@ export class RangeLeases {
       const cause = changed.value.error;
       await this.host.apply({
         type: "fail",
-        at: Date.now(),
+        at: this.host.now(),
         error: { code: cause.code, message: `range ${index} failed ${changed.value.attempt} times; last: ${cause.message}` },
       });
     } else await this.host.notifyQueue();

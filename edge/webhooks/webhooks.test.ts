@@ -1,11 +1,11 @@
-import { env, runDurableObjectAlarm, runInDurableObject } from "cloudflare:test";
+import { env, runInDurableObject } from "cloudflare:test";
 import { Webhook } from "standardwebhooks";
 import { describe, expect, it } from "vitest";
 import type { TranscriptionJob, WebhookPayload } from "../../shared/api.ts";
 import { TEST_WEBHOOK_SIGNING_KEY } from "../../test/support/test-secrets.ts";
 import { keyIdOf } from "../../shared/ids.ts";
 import { unwrap } from "../errors.ts";
-import { drainAlarms, leaseNext, waitForIdleAlarm, plan, seg, stubFor } from "../job/job-fixtures.ts";
+import { drainAlarms, leaseNext, plan, runNextDeadline, seg, stubFor, waitForIdleAlarm } from "../job/job-fixtures.ts";
 import { call, getJob, KEY_A, reportRow, submit } from "../test-helpers.ts";
 import { WEBHOOK_TIMEOUT_MS } from "./delivery.ts";
 import { deriveWebhookSecret } from "../../shared/webhook-signing.ts";
@@ -90,14 +90,13 @@ describe("webhooks", () => {
     const path = hookPath("fail/3/503");
     const { id } = await submit({ webhook_url: `https://hooks.test${path}` });
     await completeJob(id);
-    const object = env.JOBS.get(env.JOBS.idFromName(id));
     // The first attempt is due at once; once it has failed, the retry waits.
     await attemptsReach(id, 1);
     const idle = await waitForIdleAlarm(id);
     expect(idle.alarm! - Date.now()).toBeGreaterThan(10_000);
     expect((await getJob(id)).webhook).toMatchObject({ last_delivery_status: "retrying", last_response_status: 503, attempts: 1 });
     expect((await getJob(id)).webhook!.last_error).toContain("503");
-    expect(await runDurableObjectAlarm(object)).toBe(true);
+    expect(await runNextDeadline(id)).toBe(true);
     expect((await getJob(id)).webhook).toMatchObject({ last_delivery_status: "retrying", attempts: 2 });
     await drainAlarms(id);
     expect((await getJob(id)).webhook).toMatchObject({ last_delivery_status: "delivered", last_response_status: 200, attempts: 4 });

@@ -16,6 +16,7 @@ export type MediaErrorCode = Extract<
   | "decode_failed"
   | "invalid_range"
   | "media_changed"
+  | "media_too_long"
   | "url_not_allowed"
 >;
 
@@ -30,6 +31,7 @@ const RETRYABLE: Record<MediaErrorCode, boolean> = {
   invalid_range: false,
   // Another version of the file cannot be mixed with what was planned and transcribed.
   media_changed: false,
+  media_too_long: false,
   url_not_allowed: false,
 };
 

@@ -45,6 +45,38 @@ function totalSize(headers: Headers): number | null {
   return m ? Number(m[1]) : null;
 }
 
+/** The byte span a 206 answer says it carries (`bytes first-last/total`), or null. */
+function answeredSpan(headers: Headers): { first: number; last: number } | null {
+  const m = /^\s*bytes\s+(\d+)-(\d+)\//i.exec(headers.get("content-range") ?? "");
+  return m ? { first: Number(m[1]), last: Number(m[2]) } : null;
+}
+
+/**
+ * A response body read as a stream, refused the moment it exceeds `want`
+ * bytes: a server that answers a small range and then streams gigabytes must
+ * cost this machine (and every other tenant's task on it) no more than the
+ * range asked for.
+ */
+async function cappedBody(res: Response, want: number, where: string): Promise<Uint8Array> {
+  const out = new Uint8Array(want);
+  let got = 0;
+  const reader = res.body?.getReader();
+  if (!reader) return out.subarray(0, 0);
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return out.subarray(0, got);
+    if (got + value.length > want) {
+      await reader.cancel();
+      throw new MediaError(
+        "range_not_supported",
+        `${where}: the origin sent more than the ${want} bytes of the range it answered; a server must send exactly the range it names.`,
+      );
+    }
+    out.set(value, got);
+    got += value.length;
+  }
+}
+
 class HttpStatusError extends Error {
   constructor(readonly status: number) {
     super(`HTTP ${status}`);
@@ -183,8 +215,19 @@ export class OriginReader {
             await res.body?.cancel();
             throw new HttpStatusError(res.status);
           }
-          const body = new Uint8Array(await res.arrayBuffer());
-          const want = end - start + 1;
+          // The answer must be the range asked (an origin may end it early only at the end of the file):
+          // a misplaced range spliced into the audio would transcribe the wrong words at the wrong times.
+          const span = answeredSpan(res.headers);
+          const total = totalSize(res.headers) ?? this.sizeBytes;
+          if (!span || span.first !== start || span.last !== Math.min(end, total - 1)) {
+            await res.body?.cancel();
+            throw new MediaError(
+              "range_not_supported",
+              `${where}: the origin answered ${res.headers.get("content-range") ?? "without Content-Range"}, not the range asked; serve the file from a host that answers byte ranges as asked.`,
+            );
+          }
+          const want = span.last - span.first + 1;
+          const body = await cappedBody(res, want, where);
           this.stats.bytes += body.length;
           // A connection cut mid-body arrives as a short body, not always as an error.
           if (body.length < want && start + body.length < this.size) throw new Error(`short body: ${body.length} of ${want} bytes`);

@@ -15,7 +15,21 @@ export interface PlanOptions extends MediaSourceOptions {
   searchSec?: number;
   /** Boundary windows decoded at once. */
   concurrency?: number;
+  /** Longer recordings are refused with media_too_long before any window is decoded. */
+  maxAudioSec?: number;
+  /** Stops planning between boundary windows (a canceled task, a shutdown). */
+  signal?: AbortSignal;
 }
+
+/** 48 hours: longer than any recording a user means to send, short of what a lying header claims. */
+export const DEFAULT_MAX_AUDIO_SEC = 48 * 3600;
+
+/**
+ * The lowest bitrate a real recording has (Opus and AMR go down to ~5 kbit/s; below
+ * 1 kbit/s nothing speech-worthy is coded): a header claiming more audio than its file
+ * can hold at this rate is wrong, and planning by it would decode windows for hours.
+ */
+const MIN_BITS_PER_SEC = 1000;
 
 export interface PlannedRange {
   index: number;
@@ -51,6 +65,7 @@ export async function plan(url: string, options: PlanOptions = {}): Promise<Plan
   try {
     const info = await source.probe();
     const { durationSec, source: durationSource } = await source.duration();
+    checkDuration(url, durationSec, source.version.size_bytes, options.maxAudioSec ?? DEFAULT_MAX_AUDIO_SEC);
     const notes: string[] = [];
     if (durationSource === "demuxed") notes.push("The container states no duration; it was found by reading every packet of the file once.");
     if (info.container === "mp3" && (await source.mp3Seeking()) === "vbr") {
@@ -61,6 +76,7 @@ export async function plan(url: string, options: PlanOptions = {}): Promise<Plan
     const n = Math.max(1, Math.ceil(durationSec / macro - 1e-9));
     const nominal = Array.from({ length: n - 1 }, (_, k) => Math.round(((k + 1) * total) / n));
     const moved = await mapLimit(nominal, options.concurrency ?? 4, async (at) => {
+      options.signal?.throwIfAborted();
       const lo = Math.max(0, at - toSample(search));
       const hi = Math.min(total, at + toSample(search));
       const window = await source.decode(toSec(lo), toSec(hi));
@@ -87,6 +103,22 @@ export async function plan(url: string, options: PlanOptions = {}): Promise<Plan
     };
   } finally {
     await source.close();
+  }
+}
+
+function checkDuration(url: string, durationSec: number, sizeBytes: number, maxAudioSec: number): void {
+  const hours = (sec: number) => `${(sec / 3600).toFixed(1)} h`;
+  if (durationSec > (sizeBytes * 8) / MIN_BITS_PER_SEC) {
+    throw new MediaError(
+      "media_too_long",
+      `${redactUrl(url)} claims ${hours(durationSec)} of audio in ${sizeBytes} bytes, under ${MIN_BITS_PER_SEC / 1000} kbit/s: its header is wrong or the file is damaged; re-encode it.`,
+    );
+  }
+  if (durationSec > maxAudioSec) {
+    throw new MediaError(
+      "media_too_long",
+      `${redactUrl(url)} is ${hours(durationSec)} long; this deployment transcribes at most ${hours(maxAudioSec)} (MAX_AUDIO_SEC): split it.`,
+    );
   }
 }
 

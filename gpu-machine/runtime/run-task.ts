@@ -24,6 +24,8 @@ export async function runPlan(task: PlanTask, ctx: TaskContext): Promise<void> {
     binaries: ctx.binaries,
     macroChunkSec: task.options.macro_chunk_sec,
     origin: { allowPrivate: ctx.config.ALLOW_PRIVATE_MEDIA },
+    maxAudioSec: ctx.config.MAX_AUDIO_SEC,
+    signal: ctx.signal,
   });
   ctx.signal.throwIfAborted();
   await ctx.client.complete(task, {
