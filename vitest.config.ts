@@ -39,9 +39,19 @@ export default defineConfig({
       edgeProject(
         "edge",
         ["edge/**/*.test.ts"],
-        ["edge/**/*.loopback.test.ts", "edge/**/*.fleet.test.ts", "edge/**/*.runpod.test.ts", "edge/**/*.fallback.test.ts"],
+        ["edge/**/*.loopback.test.ts", "edge/**/*.fleet.test.ts", "edge/**/*.runpod.test.ts", "edge/**/*.fallback.test.ts", "edge/**/*.queue.test.ts"],
         { ALLOW_LOOPBACK_URLS: "false" },
       ),
+      // The queue's own upkeep, with a fleet so its alarm turns, on a fake Fly app of its own.
+      edgeProject("edge-queue", ["edge/**/*.queue.test.ts"], [], {
+        ALLOW_LOOPBACK_URLS: "false",
+        MACHINE_PROVIDER: "fly",
+        FLY_API_URL: "https://fly.test",
+        FLY_APP: "longscribe-queue",
+        FLY_API_TOKEN: "fly-test-token",
+        PUBLIC_BASE_URL: "https://api.test",
+        MAX_MACHINES: "1",
+      }),
       // The same Worker starting machines through a (fake) Fly Machines API.
       edgeProject("edge-fleet", ["edge/**/*.fleet.test.ts"], [], {
         ALLOW_LOOPBACK_URLS: "false",

@@ -103,11 +103,17 @@ export class JobObject extends DurableObject<Env> implements JobForQueue {
     return ok(this.view(this.store.readJob()!));
   }
 
-  /** Erases everything the object stores, alarm included. */
+  /** Erases everything the object stores, alarm included, and takes the job out of the queue. */
   async erase(owner: string): Promise<Result<null>> {
-    if (!this.owned(owner)) return notFound();
+    const job = this.owned(owner);
+    if (!job) return notFound();
     await this.ctx.storage.deleteAlarm();
     await this.ctx.storage.deleteAll();
+    // Else its row (with work machines still hold) stays in the queue; should this call fail,
+    // the queue's own check of rows nobody updates finds nothing here and drops it.
+    await queueForJobs(this.env)
+      .update(job.id, job.created_at, NO_WORK)
+      .catch((error: unknown) => console.error("queue update after erase failed; the queue's check will drop the row", error));
     return ok(null);
   }
 
@@ -144,6 +150,10 @@ export class JobObject extends DurableObject<Env> implements JobForQueue {
       if (range.ok) task = range.value;
     }
     return ok({ task, work: this.work() });
+  }
+
+  async currentWork(): Promise<JobWork> {
+    return this.work();
   }
 
   async startPlan(machineId: string, leaseSec: number, machine: MachineLabel = unlabelled(this.env)): Promise<Result<UnsignedPlanTask>> {

@@ -39,10 +39,10 @@ export class FairQueue {
       return;
     }
     this.sql.exec(
-      `INSERT INTO jobs (job_id, pending, pending_audio_sec, leased, leased_audio_sec, machines, created_at, last_served_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO jobs (job_id, pending, pending_audio_sec, leased, leased_audio_sec, machines, created_at, last_served_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (job_id) DO UPDATE SET pending = excluded.pending, pending_audio_sec = excluded.pending_audio_sec,
          leased = excluded.leased, leased_audio_sec = excluded.leased_audio_sec, machines = excluded.machines,
-         last_served_at = COALESCE(excluded.last_served_at, jobs.last_served_at)`,
+         last_served_at = COALESCE(excluded.last_served_at, jobs.last_served_at), updated_at = excluded.updated_at`,
       jobId,
       work.pending,
       work.pending_audio_sec,
@@ -51,7 +51,23 @@ export class FairQueue {
       JSON.stringify(work.machines ?? []),
       createdAt,
       servedAt,
+      Date.now(),
     );
+  }
+
+  /**
+   * Rows with only leased work that no job has updated since `before`: a job deleted
+   * or canceled while a claim's snapshot of it was in flight leaves one behind, and it
+   * would keep the fleet's alarm turning and size the fleet on audio nobody holds.
+   */
+  leasedOnly(before: number, limit: number): Array<{ job_id: string; created_at: number }> {
+    return this.sql
+      .exec<{ job_id: string; created_at: number }>(
+        "SELECT job_id, created_at FROM jobs WHERE pending = 0 AND leased > 0 AND updated_at < ? ORDER BY updated_at LIMIT ?",
+        before,
+        limit,
+      )
+      .toArray();
   }
 
   remove(jobId: string): void {

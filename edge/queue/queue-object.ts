@@ -8,6 +8,10 @@ import { jobForQueue, type JobWork, type QueueForJobs, type UnsignedTask } from 
 
 /** Reconcile ticks while there is work or a machine to watch; none when idle (an idle deployment costs nothing). */
 const RECONCILE_MS = 10_000;
+/** A row with only leased work is checked with its job once nobody has updated it for this long … */
+const VERIFY_AFTER_MS = 60_000;
+/** … a few per tick, so one tick stays short. */
+const VERIFY_PER_TICK = 20;
 
 /**
  * The work queue: hands machines tasks from jobs in fair order (FairQueue),
@@ -78,6 +82,7 @@ export class WorkQueue extends DurableObject<Env> implements QueueForJobs {
     const fleet = config.fleet;
     if (!fleet) return;
     const now = Date.now();
+    await this.verifyLeasedOnly(now);
     try {
       await this.fleet.reconcile(
         providersFor(fleet),
@@ -96,6 +101,17 @@ export class WorkQueue extends DurableObject<Env> implements QueueForJobs {
     }
     const work = this.queue.stats();
     if (work.pending_tasks + work.leased_tasks > 0 || this.fleet.tracking()) await this.ctx.storage.setAlarm(Date.now() + RECONCILE_MS);
+  }
+
+  /** Rewrites stale leased-only rows from their jobs (FairQueue.leasedOnly); a job that is gone has no work, so its row goes. */
+  private async verifyLeasedOnly(now: number): Promise<void> {
+    for (const row of this.queue.leasedOnly(now - VERIFY_AFTER_MS, VERIFY_PER_TICK)) {
+      try {
+        this.queue.write(row.job_id, row.created_at, await jobForQueue(this.env, row.job_id).currentWork(), null);
+      } catch (error) {
+        console.error(`checking the queue row of ${row.job_id} failed; trying at the next tick`, error);
+      }
+    }
   }
 
   private async reconcileSoon(): Promise<void> {

@@ -48,6 +48,9 @@ const MIGRATIONS: readonly string[] = [
   INSERT OR IGNORE INTO fleet (one) VALUES (1);
   DROP TABLE IF EXISTS machine_starts;
   `,
+  `
+  ALTER TABLE jobs ADD COLUMN updated_at INTEGER NOT NULL DEFAULT 0;
+  `,
 ];
 
 export function migrateQueue(sql: SqlStorage): void {

@@ -33,6 +33,8 @@ export const NO_WORK: JobWork = { pending: 0, pending_audio_sec: 0, leased: 0, l
 export interface JobForQueue {
   /** The next task of this job for a machine, and what is left after it. */
   leaseNext(machineId: string, leaseSec: number, machine: MachineLabel): Promise<Result<{ task: UnsignedTask | null; work: JobWork }>>;
+  /** The job's work now, leasing nothing: how the queue checks a row no job has updated for a while. */
+  currentWork(): Promise<JobWork>;
 }
 
 /** What a job object tells the queue. */
