@@ -94,7 +94,10 @@ export const SegmentsPost = z.strictObject({
   /** Audio of the range processed so far, for progress. */
   audio_sec_done: Seconds,
   /** Speech seconds per detected language in this post, for the job's language vote. */
-  language_sec: z.record(z.string().min(2).max(8), Seconds).optional(),
+  language_sec: z
+    .record(z.string().min(2).max(8), Seconds)
+    .refine((r) => Object.keys(r).length <= 16, { message: "at most 16 languages per post" })
+    .optional(),
 });
 export type SegmentsPost = z.infer<typeof SegmentsPost>;
 

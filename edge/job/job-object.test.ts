@@ -195,6 +195,32 @@ describe("leases", () => {
     expect((await getJob(id)).progress.ranges_active).toBe(1);
   });
 
+  it("a machine's reported machine time and language seconds are bounded by its range's audio", async () => {
+    const { id } = await submit({});
+    const stub = stubFor(id);
+    await plan(id, [[0, 300]]);
+    const task = await leaseNext(id, "m-greedy");
+    const post = (seq: number, language_sec: Record<string, number>) =>
+      stub.postSegments({ range_index: 0, attempt: task.attempt, seq, segments: [seg(seq + 1, seq + 2, "x")], audio_sec_done: seq + 2, language_sec });
+    unwrap(await post(0, { en: 1e9 }));
+    unwrap(await post(1, { de: 250 }));
+    const job = unwrap(await stub.completeRange(0, task.attempt, 1e9));
+    const voted = await runInDurableObject(
+      env.JOBS.get(env.JOBS.idFromName(id)),
+      (_o, state) => state.storage.sql.exec<{ sec: number }>("SELECT SUM(sec) AS sec FROM range_languages").one().sec,
+    );
+    const billed = job.usage!.machine_sec;
+    await reportRow({
+      suite: "job objects",
+      case: "a machine reports 1e9 s of work and of English speech for a 300 s range",
+      expected: "billed ≤ 10 × 300 s (+ the plan), vote ≤ 300 s",
+      observed: `billed ${billed} s, vote ${voted.toFixed(1)} s`,
+      pass: billed <= 3002 && voted <= 300 + 1e-6,
+    });
+    expect(billed).toBeLessThanOrEqual(3002);
+    expect(voted).toBeLessThanOrEqual(300 + 1e-6);
+  });
+
   it("keeps a planner's lease alive with heartbeats and stops a superseded one", async () => {
     const { id } = await submit({});
     const stub = stubFor(id);

@@ -109,7 +109,7 @@ export class JobStore {
   }
 
   /** Speech seconds per language a range's current attempt reported. */
-  addLanguageSeconds(rangeIdx: number, seconds: Record<string, number>): void {
+  addLanguageSeconds(rangeIdx: number, seconds: Record<string, number>, capSec: number): void {
     for (const [language, sec] of Object.entries(seconds)) {
       this.sql.exec(
         "INSERT INTO range_languages (range_idx, language, sec) VALUES (?, ?, ?) ON CONFLICT (range_idx, language) DO UPDATE SET sec = sec + excluded.sec",
@@ -118,6 +118,9 @@ export class JobStore {
         sec,
       );
     }
+    // A range holds no more speech than its audio: a machine reporting more cannot outvote the others.
+    const total = this.sql.exec<{ sec: number }>("SELECT COALESCE(SUM(sec), 0) AS sec FROM range_languages WHERE range_idx = ?", rangeIdx).one().sec;
+    if (total > capSec) this.sql.exec("UPDATE range_languages SET sec = sec * ? WHERE range_idx = ?", capSec / total, rangeIdx);
   }
 
   /** The job's language vote: speech seconds per language over all ranges, largest first. */

@@ -18,6 +18,9 @@ export type TaskFailure = Pick<FailRequest, "retryable" | "code" | "message">;
 /** A segment post as the job object takes it: the route has checked the version and named the range. */
 export type RangePost = Omit<SegmentsPost, "version"> & { range_index: number };
 
+/** The most machine time a range is billed, per second of its audio: ten times slower than real time. */
+const MAX_MACHINE_SEC_PER_AUDIO_SEC = 10;
+
 /** Progress webhooks, when asked for, come at most this often. */
 const PROGRESS_WEBHOOK_INTERVAL_MS = 60_000;
 
@@ -98,7 +101,7 @@ export class RangeLeases {
         now,
         post.segments.map((s) => clampToRange(s, view)),
       );
-      if (post.language_sec) store.addLanguageSeconds(range.idx, post.language_sec);
+      if (post.language_sec) store.addLanguageSeconds(range.idx, post.language_sec, range.end_sec - range.start_sec);
       if (range.state.status === "leased") {
         const next = rangeTransition(range.state, { type: "progress", audio_sec_done: post.audio_sec_done });
         if (next.ok) store.writeRange(range.idx, next.state);
@@ -113,7 +116,10 @@ export class RangeLeases {
     const found = this.leased(index, attempt);
     if (!found.ok) return found;
     const now = this.host.now();
-    const changed = this.change(index, found.value, { type: "complete", at: now, machine_sec: machineSec }, () =>
+    const range = this.host.store.readRange(index)!;
+    // Usage is billed from it: a machine may report slow work, not a week for five minutes of audio.
+    const billed = machineSec === null ? null : Math.min(machineSec, MAX_MACHINE_SEC_PER_AUDIO_SEC * (range.end_sec - range.start_sec));
+    const changed = this.change(index, found.value, { type: "complete", at: now, machine_sec: billed }, () =>
       this.host.deadlines.clear("range_lease", String(index)),
     );
     if (!changed.ok) return changed;

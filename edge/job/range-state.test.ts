@@ -60,4 +60,22 @@ describe("rangeTransition", () => {
     const ahead = { ...leased, audio_sec_done: 100 };
     expect(rangeTransition(ahead, events.progress)).toMatchObject({ state: { audio_sec_done: 100 } });
   });
+
+  it("a language redo starts a new failure budget: its first lost lease goes back to pending, not to failed", () => {
+    let state: RangeState = { status: "done", attempt: 2, done_at: 1, machine_sec: 1, machine };
+    const step = (event: RangeEvent) => {
+      const next = rangeTransition(state, event);
+      if (!next.ok) throw new Error(next.reason);
+      state = next.state;
+    };
+    step(events.redo);
+    const seen: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      step(events.lease);
+      step(events.lease_expired);
+      seen.push(`${state.status}@${state.attempt}`);
+    }
+    // Attempts keep counting (3, 4, 5: posts of 1 and 2 stay refused); three losses in this round fail it.
+    expect(seen).toEqual(["pending@3", "pending@4", "failed@5"]);
+  });
 });

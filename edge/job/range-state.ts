@@ -10,8 +10,18 @@ import { MAX_ATTEMPTS, type JobError } from "./job-state.ts";
  * and a reported failure are kept apart, though both count towards the limit.
  */
 export type RangeState =
-  | { status: "pending"; attempt: number; last_error: JobError | null }
-  | { status: "leased"; attempt: number; machine_id: string; machine: MachineLabel | null; leased_at: number; lease_until: number; audio_sec_done: number }
+  /** `round_from`: the attempts before this round (a language redo starts a new one); absent in records from before redos counted apart. */
+  | { status: "pending"; attempt: number; last_error: JobError | null; round_from?: number }
+  | {
+      status: "leased";
+      attempt: number;
+      machine_id: string;
+      machine: MachineLabel | null;
+      leased_at: number;
+      lease_until: number;
+      audio_sec_done: number;
+      round_from?: number;
+    }
   /** `machine` is what ran it, for usage; null in ranges finished before machines were labelled. */
   | { status: "done"; attempt: number; done_at: number; machine_sec: number; machine: MachineLabel | null }
   | { status: "failed"; attempt: number; error: JobError };
@@ -30,9 +40,14 @@ export type RangeTransition = { ok: true; state: RangeState } | { ok: false; rea
 
 export const INITIAL_RANGE: RangeState = { status: "pending", attempt: 0, last_error: null };
 
+/** Attempts of the current round: a redo's first hiccup must not fail a range that used its attempts before. */
+export function roundAttempts(state: { attempt: number; round_from?: number }): number {
+  return state.attempt - (state.round_from ?? 0);
+}
+
 function lost(state: Extract<RangeState, { status: "leased" }>, error: JobError, retryable: boolean): RangeState {
-  return retryable && state.attempt < MAX_ATTEMPTS
-    ? { status: "pending", attempt: state.attempt, last_error: error }
+  return retryable && roundAttempts(state) < MAX_ATTEMPTS
+    ? { status: "pending", attempt: state.attempt, last_error: error, ...(state.round_from ? { round_from: state.round_from } : {}) }
     : { status: "failed", attempt: state.attempt, error };
 }
 
@@ -51,6 +66,7 @@ export function rangeTransition(state: RangeState, event: RangeEvent): RangeTran
               leased_at: event.at,
               lease_until: event.lease_until,
               audio_sec_done: 0,
+              ...(state.round_from ? { round_from: state.round_from } : {}),
             },
           }
         : illegal();
@@ -78,7 +94,10 @@ export function rangeTransition(state: RangeState, event: RangeEvent): RangeTran
     case "report_failure":
       return state.status === "leased" ? { ok: true, state: lost(state, event.error, event.retryable) } : illegal();
     case "redo":
-      return state.status === "done" ? { ok: true, state: { status: "pending", attempt: state.attempt, last_error: event.reason } } : illegal();
+      // The attempt number goes on (older attempts' posts stay refused); the failure budget starts again.
+      return state.status === "done"
+        ? { ok: true, state: { status: "pending", attempt: state.attempt, last_error: event.reason, round_from: state.attempt } }
+        : illegal();
     default:
       return assertNever(event);
   }

@@ -19,8 +19,12 @@ export async function cancelTranscription(c: Context<AppEnv>): Promise<Response>
 export async function deleteTranscription(c: Context<AppEnv>): Promise<Response> {
   const id = c.req.param("id")!;
   const keyId = c.get("keyId");
-  unwrap(await jobStub(c.env, id).erase(keyId));
+  const erased = await jobStub(c.env, id).erase(keyId);
+  // Also when the job is gone already: a delete whose index removal failed is retried, and
+  // the retry must finish it rather than leave the list an entry for good. Only the
+  // caller's own index is touched.
   await keyIndexStub(c.env, keyId).remove(id);
+  unwrap(erased);
   return c.body(null, 204);
 }
 
@@ -52,10 +56,13 @@ export async function listTranscriptions(c: Context<AppEnv>): Promise<Response> 
   const keyId = c.get("keyId");
   const page = await keyIndexStub(c.env, keyId).list(limit, c.req.query("cursor") ?? null);
   if (page === null) throw new ApiError(400, "invalid_request", "cursor is not one this API returned", "cursor");
+  const index = keyIndexStub(c.env, keyId);
   const jobs = await Promise.all(page.ids.map((id) => jobStub(c.env, id).get(keyId)));
+  // A job erased (between the index read and this read, or by a delete whose index removal
+  // failed) is left out, and its entry goes, so the list cannot fill with entries of nothing.
+  await Promise.all(page.ids.filter((_, i) => !jobs[i]!.ok).map((id) => index.remove(id)));
   const body: TranscriptionList = {
     object: "list",
-    // A job erased between the index read and this read is simply left out.
     data: jobs.flatMap((r) => (r.ok ? [r.value] : [])),
     has_more: page.next_cursor !== null,
     next_cursor: page.next_cursor,

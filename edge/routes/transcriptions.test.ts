@@ -1,7 +1,10 @@
 import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { TranscriptionJob, TranscriptionList } from "../../shared/api.ts";
-import { BASE, call, expectError, getJob, KEY_A, KEY_B, submit } from "../test-helpers.ts";
+import { keyIdOf } from "../../shared/ids.ts";
+import { unwrap } from "../errors.ts";
+import { jobStub } from "../job-stubs.ts";
+import { BASE, call, expectError, getJob, KEY_A, KEY_B, reportRow, submit } from "../test-helpers.ts";
 
 // Refused keys, other tenants' reads and every malformed request or URL are rows
 // of the bad-input matrix (bad-input.test.ts); the good paths are here.
@@ -133,6 +136,34 @@ describe("list, cancel, delete", () => {
     expect(left).toEqual({ tables: [], alarm: null });
     const list = (await (await call("GET", "/v1/transcriptions?limit=100")).json()) as TranscriptionList;
     expect(list.data.map((j) => j.id)).not.toContain(job.id);
+  });
+
+  it("a delete whose index removal failed leaves no entry: its retry, or the next list, removes it", async () => {
+    const indexed = async () => {
+      const keyId = await keyIdOf(KEY_A);
+      return runInDurableObject(env.KEY_INDEX.get(env.KEY_INDEX.idFromName(keyId)), (_o, state) =>
+        state.storage.sql
+          .exec<{ id: string }>("SELECT id FROM jobs")
+          .toArray()
+          .map((r) => r.id),
+      );
+    };
+    // The job is erased but its index entry stays, as when the index call failed.
+    const [a, b] = [await submit({}), await submit({})];
+    for (const job of [a, b]) unwrap(await jobStub(env, job.id).erase(await keyIdOf(KEY_A)));
+    expect(await indexed()).toEqual(expect.arrayContaining([a.id, b.id]));
+    await expectError(await call("DELETE", `/v1/transcriptions/${a.id}`), 404, "not_found");
+    const list = (await (await call("GET", "/v1/transcriptions?limit=100")).json()) as TranscriptionList;
+    const left = (await indexed()).filter((id) => id === a.id || id === b.id);
+    await reportRow({
+      suite: "bad input: API",
+      case: "a job erased while its list entry stayed",
+      expected: "the retried DELETE and the next list remove the entry",
+      observed: left.length === 0 ? "no entry left" : `entries left: ${left.length}`,
+      pass: left.length === 0 && !list.data.some((j) => j.id === b.id),
+    });
+    expect(left).toEqual([]);
+    expect(list.data.map((j) => j.id)).not.toContain(b.id);
   });
 
   it("stores nothing for lookups of unknown ids", async () => {

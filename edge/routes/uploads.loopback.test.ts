@@ -1,6 +1,6 @@
 import { SELF } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { BASE, call, expectError, KEY_A } from "../test-helpers.ts";
+import { BASE, call, expectError, KEY_A, reportRow } from "../test-helpers.ts";
 
 /** Local mode's file uploads (the web page's file picker): stored, then read back as machines read media. */
 async function upload(bytes: Uint8Array, type = "audio/mpeg"): Promise<{ id: string; url: string; size_bytes: number; content_type: string }> {
@@ -50,6 +50,21 @@ describe("uploads (local mode)", () => {
     expect(new Uint8Array(await whole.arrayBuffer())).toEqual(bytes);
 
     await expectError(await SELF.fetch(`${BASE}${path}`, { headers: { range: "bytes=1000-" } }), 416, "range_not_satisfiable");
+  });
+
+  it("serves an upload that claims to be a web page as bytes to download, never as a page on this origin", async () => {
+    const up = await upload(new TextEncoder().encode("<script>alert(document.cookie)</script>"), "text/html");
+    const r = await SELF.fetch(`${BASE}/v1/uploads/${up.id}`);
+    const served = [r.headers.get("content-type"), r.headers.get("x-content-type-options"), r.headers.get("content-disposition")];
+    await r.arrayBuffer();
+    await reportRow({
+      suite: "bad input: uploads",
+      case: "an upload sent as text/html, read back",
+      expected: "application/octet-stream, nosniff, attachment",
+      observed: served.join(", "),
+      pass: served.join(", ") === "application/octet-stream, nosniff, attachment",
+    });
+    expect(served).toEqual(["application/octet-stream", "nosniff", "attachment"]);
   });
 
   it("refuses uploads without a key or a body, and unknown ids", async () => {

@@ -53,8 +53,12 @@ export async function readUpload(c: Context<AppEnv>): Promise<Response> {
     etag: head.httpEtag,
     "last-modified": head.uploaded.toUTCString(),
     "cache-control": "private, no-store",
+    // Served from the page's own origin: never as a document a browser would run
+    // (an upload that says text/html), only as audio or video, downloaded, unsniffed.
+    "content-type": servedType(head.httpMetadata?.contentType),
+    "x-content-type-options": "nosniff",
+    "content-disposition": "attachment",
   });
-  head.writeHttpMetadata(headers);
   if (!range) {
     headers.set("content-length", String(head.size));
     return new Response(object.body, { status: 200, headers });
@@ -62,4 +66,10 @@ export async function readUpload(c: Context<AppEnv>): Promise<Response> {
   headers.set("content-length", String(range.end - range.start + 1));
   headers.set("content-range", `bytes ${range.start}-${range.end}/${head.size}`);
   return new Response(object.body, { status: 206, headers });
+}
+
+/** The uploader's type when it is audio or video, else bytes. */
+function servedType(type: string | undefined): string {
+  const bare = (type ?? "").split(";")[0]!.trim().toLowerCase();
+  return /^(audio|video)\/[a-z0-9.+-]+$/.test(bare) ? bare : "application/octet-stream";
 }
