@@ -8,6 +8,18 @@ export function newId(prefix: string): string {
   return `${prefix}_${out}`;
 }
 
+/**
+ * `prefix_` + 24 base32 characters taken from SHA-256 of `parts`: the same parts give
+ * the same id (a retried request finds what its first attempt made), in the shape
+ * `newId` makes.
+ */
+export async function derivedId(prefix: string, ...parts: string[]): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(parts.map((p) => `${p.length}:${p}`).join(""))));
+  let out = "";
+  for (const b of digest.subarray(0, 24)) out += ALPHABET[b & 31];
+  return `${prefix}_${out}`;
+}
+
 /** What `newId(prefix)` makes, and nothing else. */
 export function idPattern(prefix: string): RegExp {
   return new RegExp(`^${prefix}_[${ALPHABET}]{24}$`);

@@ -56,6 +56,13 @@ export async function waitForIdleAlarm(jobId: string): Promise<{ alarm: number |
   throw new Error(`job ${jobId} has deadlines but no alarm set`);
 }
 
+/** Moves the job object's clock (deadlines.ts: Clock) forward by `ms`, as if that time had passed. */
+export async function advanceClock(jobId: string, ms: number): Promise<void> {
+  await runInDurableObject(objectOf(jobId), (instance: JobObject) => {
+    instance.clock.offsetMs += ms;
+  });
+}
+
 /**
  * Moves the job object's clock (deadlines.ts: Clock) to its earliest deadline and runs
  * the alarm, as the runtime would once that time came. Returns whether an alarm ran.

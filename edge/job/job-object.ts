@@ -6,6 +6,7 @@ import type { HeartbeatResponse, MediaHint } from "../../shared/protocol.ts";
 import { deriveWebhookSecret } from "../../shared/webhook-signing.ts";
 import { readConfig } from "../config.ts";
 import { fail, ok, type Result } from "../errors.ts";
+import { keyIndexFor } from "../key-index/key-index-object.ts";
 import { unmanagedLabel } from "../providers/prices.ts";
 import { NO_WORK, queueForJobs, type JobForQueue, type JobWork, type UnsignedPlanTask, type UnsignedRangeTask, type UnsignedTask } from "../queue/work.ts";
 import { WEBHOOK_TIMEOUT_MS } from "../webhooks/delivery.ts";
@@ -32,6 +33,8 @@ export interface TranscriptBody {
 
 /** Alarm handlers that throw are tried again this much later rather than in a hot loop. */
 const DEADLINE_RETRY_MS = 30_000;
+/** One alarm run starts no new webhook delivery after this long; the rest go to the next run. */
+const ALARM_DELIVERY_BUDGET_MS = 15_000;
 
 /**
  * One Durable Object per job (named by the job id), holding the job, its
@@ -73,21 +76,45 @@ export class JobObject extends DurableObject<Env> implements JobForQueue {
 
   // ---- public API -------------------------------------------------------
 
-  async create(input: CreateJobInput): Promise<Result<TranscriptionJob>> {
+  /**
+   * Makes the job, once: a second call by the same owner (a retried request) gets it back.
+   * Listing it under its key is part of the same commit: a deadline written with the job,
+   * cleared once the key's index has it, retried from the alarm until then, so no job
+   * runs (and bills) without appearing in its key's list.
+   */
+  async create(input: CreateJobInput, idempotencyKey: string | null = null): Promise<Result<TranscriptionJob>> {
     const existing = this.store.readJob();
     if (existing) return existing.owner === input.owner ? ok(this.view(existing)) : notFound();
     migrate(this.ctx.storage.sql);
-    this.store.insertJob({
-      ...input,
-      state: { status: "queued", plan_failures: 0 },
-      plan_machine_sec: 0,
-      plan_machine: null,
-      last_progress_event_at: null,
-      plan_media: null,
-      settled_language: null,
+    this.ctx.storage.transactionSync(() => {
+      this.store.insertJob({
+        ...input,
+        state: { status: "queued", plan_failures: 0 },
+        plan_machine_sec: 0,
+        plan_machine: null,
+        last_progress_event_at: null,
+        plan_media: null,
+        settled_language: null,
+      });
+      this.deadlines.set("index_add", idempotencyKey ?? "", this.clock.now());
     });
+    await this.addToIndex(idempotencyKey ?? "");
     await this.notifyQueue();
+    await this.deadlines.arm();
     return ok(this.view(this.store.readJob()!));
+  }
+
+  /** Lists the job under its key (and commits its Idempotency-Key, `ref`, when it has one); the alarm retries a failure. */
+  private async addToIndex(ref: string): Promise<void> {
+    const job = this.store.readJob();
+    if (!job) return;
+    try {
+      await keyIndexFor(this.env, job.owner).add(job.id, job.created_at, ref === "" ? null : ref);
+      this.deadlines.clear("index_add", ref);
+    } catch (error) {
+      console.error("listing the job under its key failed; retrying from the alarm", error);
+      this.deadlines.set("index_add", ref, this.clock.now() + 1_000);
+    }
   }
 
   async get(owner: string): Promise<Result<TranscriptionJob>> {
@@ -112,7 +139,7 @@ export class JobObject extends DurableObject<Env> implements JobForQueue {
     // Else its row (with work machines still hold) stays in the queue; should this call fail,
     // the queue's own check of rows nobody updates finds nothing here and drops it.
     await queueForJobs(this.env)
-      .update(job.id, job.created_at, NO_WORK)
+      .update(job.id, job.owner, job.created_at, NO_WORK)
       .catch((error: unknown) => console.error("queue update after erase failed; the queue's check will drop the row", error));
     return ok(null);
   }
@@ -201,11 +228,22 @@ export class JobObject extends DurableObject<Env> implements JobForQueue {
   // ---- alarm ------------------------------------------------------------------
 
   override async alarm(): Promise<void> {
+    // An erased job has nothing left to do (and no tables to do it with).
+    if (!this.present()) return;
     // The real time, not the earliest deadline: an alarm may run early (a retry after a
     // throw, a deadline cleared without re-arming), and an early run must not expire a
     // lease that still has time.
     const now = this.clock.now();
-    for (const d of this.deadlines.due(now)) {
+    // Leases and queue notices first: webhook deliveries wait on receivers, and a slow
+    // receiver must not hold back a lease's expiry. Deliveries then get a bounded share.
+    const due = this.deadlines.due(now).sort((a, b) => Number(a.kind === "webhook") - Number(b.kind === "webhook"));
+    const started = Date.now();
+    for (const d of due) {
+      if (!this.present()) return;
+      if (d.kind === "webhook" && Date.now() - started > ALARM_DELIVERY_BUDGET_MS) {
+        this.deadlines.set("webhook", d.ref, now + 1_000);
+        continue;
+      }
       try {
         switch (d.kind) {
           case "webhook":
@@ -221,15 +259,24 @@ export class JobObject extends DurableObject<Env> implements JobForQueue {
             this.deadlines.clear("queue_notify", d.ref);
             await this.notifyQueue();
             break;
+          case "index_add":
+            await this.addToIndex(d.ref);
+            break;
           default:
             assertNever(d.kind);
         }
       } catch (error) {
+        if (!this.present()) return;
         console.error(`deadline ${d.kind}:${d.ref} failed`, error);
         this.deadlines.set(d.kind, d.ref, now + DEADLINE_RETRY_MS);
       }
     }
-    await this.deadlines.arm();
+    if (this.present()) await this.deadlines.arm();
+  }
+
+  /** Whether the job still exists: erase can run while the alarm awaits a receiver. */
+  private present(): boolean {
+    return hasSchema(this.ctx.storage.sql);
   }
 
   private async deliverWebhook(eventId: string, now: number): Promise<void> {
@@ -241,7 +288,7 @@ export class JobObject extends DurableObject<Env> implements JobForQueue {
     if (!job?.webhook) return this.deadlines.clear("webhook", eventId);
     const config = readConfig(this.env);
     const secret = await deriveWebhookSecret(config.webhookSigningKey, job.owner);
-    await this.outbox.attempt(eventId, job.webhook, secret, { allowLoopback: config.allowLoopbackUrls }, now);
+    await this.outbox.attempt(eventId, job.webhook, secret, { allowLoopback: config.allowLoopbackUrls }, now, () => this.present());
   }
 
   // ---- internals -------------------------------------------------------------
@@ -283,7 +330,7 @@ export class JobObject extends DurableObject<Env> implements JobForQueue {
     const job = this.store.readJob();
     if (!job) return;
     try {
-      await queueForJobs(this.env).update(job.id, job.created_at, this.work());
+      await queueForJobs(this.env).update(job.id, job.owner, job.created_at, this.work());
     } catch (error) {
       console.error("queue update failed; retrying from the alarm", error);
       this.deadlines.set("queue_notify", "queue", this.clock.now() + 1_000);

@@ -9,7 +9,10 @@ import type { WebhookConfig } from "./job-store.ts";
 /** How many delivery attempts the job's `webhook` field lists, newest first. */
 const RECENT_ATTEMPTS = 10;
 
-type EventState = "pending" | "delivered" | "failed";
+/** "superseded": a progress event that a newer progress or a final event made pointless before it was delivered. */
+type EventState = "pending" | "delivered" | "failed" | "superseded";
+
+const FINAL_EVENTS: readonly WebhookEventType[] = ["completed", "failed", "canceled"];
 
 type EventRow = {
   id: string;
@@ -38,7 +41,16 @@ export class WebhookOutbox {
     private readonly deadlines: Deadlines,
   ) {}
 
-  enqueue(type: WebhookEventType, job: TranscriptionJob, now: number): string {
+  /**
+   * Writes an event for delivery. Progress is coalesced: a newer progress supersedes the
+   * progress still waiting (a receiver down for a day is not sent 1,440 stale snapshots),
+   * and a receiver never sees progress after a final event: none is written once one
+   * exists, and a final event supersedes progress already being retried. Returns the
+   * event id, or null when a progress event had nothing left to say.
+   */
+  enqueue(type: WebhookEventType, job: TranscriptionJob, now: number): string | null {
+    if (type === "progress" && this.hasFinal()) return null;
+    this.supersedeProgress(type === "progress" ? "waiting" : "retrying");
     const id = newId("evt");
     const payload: WebhookPayload = { id, type: `transcription.${type}`, created_at: new Date(now).toISOString(), data: job };
     const n = this.sql.exec<{ n: number }>("SELECT COALESCE(MAX(n), 0) + 1 AS n FROM webhook_events").one().n;
@@ -54,11 +66,17 @@ export class WebhookOutbox {
     return id;
   }
 
-  /** Runs one delivery attempt of a due event and records it. */
-  async attempt(eventId: string, config: WebhookConfig, secret: string, policy: UrlPolicy, now: number): Promise<void> {
+  /**
+   * Runs one delivery attempt of a due event and records it. `stillHere` is asked after the
+   * request: a job erased meanwhile has no tables to record in, and nothing left to deliver.
+   */
+  async attempt(eventId: string, config: WebhookConfig, secret: string, policy: UrlPolicy, now: number, stillHere: () => boolean): Promise<void> {
     const row = this.sql.exec<EventRow>("SELECT * FROM webhook_events WHERE id = ?", eventId).toArray()[0];
     if (row?.state !== "pending") return this.deadlines.clear("webhook", eventId);
     const outcome = await deliverOnce({ url: config.url, secret, eventId, body: row.body }, policy);
+    if (!stillHere()) return;
+    // A progress event that failed once a final event exists is not tried again: it would arrive after it.
+    const stale = row.type === "progress" && this.hasFinal();
     const attempts = row.attempts + 1;
     const firstAttempt = row.first_attempt_at ?? now;
     const step = nextWebhookStep(outcome, attempts, firstAttempt, now);
@@ -72,9 +90,10 @@ export class WebhookOutbox {
         this.deadlines.clear("webhook", eventId);
         break;
       case "retry":
-        state = "pending";
+        state = stale ? "superseded" : "pending";
         error = step.reason;
-        this.deadlines.set("webhook", eventId, step.atMs);
+        if (stale) this.deadlines.clear("webhook", eventId);
+        else this.deadlines.set("webhook", eventId, step.atMs);
         break;
       case "give_up":
         state = "failed";
@@ -98,15 +117,38 @@ export class WebhookOutbox {
     this.sql.exec("INSERT INTO webhook_attempts (event_id, attempt, at, response_status, error) VALUES (?, ?, ?, ?, ?)", eventId, attempts, now, status, error);
   }
 
+  private hasFinal(): boolean {
+    const marks = FINAL_EVENTS.map(() => "?").join(", ");
+    return this.sql.exec(`SELECT 1 FROM webhook_events WHERE type IN (${marks}) LIMIT 1`, ...FINAL_EVENTS).toArray().length > 0;
+  }
+
+  /** "retrying": only progress already tried, which would otherwise arrive after the final event it predates. */
+  private supersedeProgress(which: "waiting" | "retrying"): void {
+    const waiting = this.sql
+      .exec<{ id: string }>(`SELECT id FROM webhook_events WHERE type = 'progress' AND state = 'pending'${which === "retrying" ? " AND attempts > 0" : ""}`)
+      .toArray();
+    for (const { id } of waiting) {
+      this.sql.exec("UPDATE webhook_events SET state = 'superseded' WHERE id = ?", id);
+      this.deadlines.clear("webhook", id);
+    }
+  }
+
   status(config: WebhookConfig): WebhookStatus {
-    const last = this.sql.exec<EventRow>("SELECT * FROM webhook_events ORDER BY n DESC LIMIT 1").toArray()[0];
-    const delivery: WebhookStatus["last_delivery_status"] = !last
-      ? "none"
-      : last.state === "pending"
-        ? last.attempts === 0
-          ? "pending"
-          : "retrying"
-        : last.state;
+    const last = this.sql.exec<EventRow>("SELECT * FROM webhook_events WHERE state != 'superseded' ORDER BY n DESC LIMIT 1").toArray()[0];
+    const delivery = ((): WebhookStatus["last_delivery_status"] => {
+      if (!last) return "none";
+      switch (last.state) {
+        case "pending":
+          return last.attempts === 0 ? "pending" : "retrying";
+        case "delivered":
+        case "failed":
+          return last.state;
+        case "superseded":
+          return "none";
+        default:
+          return assertNever(last.state);
+      }
+    })();
     return {
       url: config.url,
       events: config.events,

@@ -2,6 +2,12 @@ import { DurableObject } from "cloudflare:workers";
 
 /** How long an Idempotency-Key is remembered, as Stripe does. */
 export const IDEMPOTENCY_TTL_MS = 24 * 3600_000;
+/**
+ * A reservation whose request has not created its job by then is taken over by the
+ * next request with the key: its client timed out or the Worker died mid-request.
+ * Well above the media check's worst case (10 s per fetch, a few redirects).
+ */
+export const RESERVATION_STALE_MS = 2 * 60_000;
 
 export type Reservation = { kind: "new" } | { kind: "existing"; job_id: string; committed: boolean } | { kind: "conflict" };
 
@@ -42,10 +48,23 @@ export class KeyIndexObject extends DurableObject<Env> {
     const now = Date.now();
     this.sql.exec("DELETE FROM idempotency WHERE created_at < ?", now - IDEMPOTENCY_TTL_MS);
     const row = this.sql
-      .exec<{ body_hash: string; job_id: string; committed: number }>("SELECT body_hash, job_id, committed FROM idempotency WHERE key = ?", key)
+      .exec<{ body_hash: string; job_id: string; committed: number; created_at: number }>(
+        "SELECT body_hash, job_id, committed, created_at FROM idempotency WHERE key = ?",
+        key,
+      )
       .toArray()[0];
-    if (row) return row.body_hash === bodyHash ? { kind: "existing", job_id: row.job_id, committed: row.committed === 1 } : { kind: "conflict" };
-    this.sql.exec("INSERT INTO idempotency (key, body_hash, job_id, committed, created_at) VALUES (?, ?, ?, 0, ?)", key, bodyHash, jobId, now);
+    if (row && row.body_hash !== bodyHash) return { kind: "conflict" };
+    if (row && (row.committed === 1 || row.created_at > now - RESERVATION_STALE_MS))
+      return { kind: "existing", job_id: row.job_id, committed: row.committed === 1 };
+    // New, or a stale reservation taken over: job ids derive from the key, so the
+    // job a dead request may have made is the one this request finds or makes.
+    this.sql.exec(
+      "INSERT INTO idempotency (key, body_hash, job_id, committed, created_at) VALUES (?, ?, ?, 0, ?) ON CONFLICT (key) DO UPDATE SET job_id = excluded.job_id, created_at = excluded.created_at",
+      key,
+      bodyHash,
+      jobId,
+      now,
+    );
     await this.scheduleCleanup(now + IDEMPOTENCY_TTL_MS);
     return { kind: "new" };
   }
@@ -55,6 +74,7 @@ export class KeyIndexObject extends DurableObject<Env> {
     this.sql.exec("DELETE FROM idempotency WHERE key = ? AND job_id = ? AND committed = 0", key, jobId);
   }
 
+  /** Called by the job object itself when it is created (and retried from its alarm), never by a route. */
   async add(jobId: string, createdAt: number, idempotencyKey: string | null): Promise<void> {
     this.sql.exec("INSERT OR IGNORE INTO jobs (id, created_at) VALUES (?, ?)", jobId, createdAt);
     if (idempotencyKey !== null) this.sql.exec("UPDATE idempotency SET committed = 1 WHERE key = ? AND job_id = ?", idempotencyKey, jobId);
@@ -106,4 +126,9 @@ function decodeCursor(cursor: string): { id: string; created_at: number } | null
   } catch {
     return null;
   }
+}
+
+/** The key index of `keyId`, as a job object sees it: where it lists itself. */
+export function keyIndexFor(env: Env, keyId: string): Pick<KeyIndexObject, "add"> {
+  return env.KEY_INDEX.get(env.KEY_INDEX.idFromName(keyId)) as unknown as Pick<KeyIndexObject, "add">;
 }

@@ -12,9 +12,11 @@ export type QueueStats = {
 /**
  * Which jobs have tasks to hand out, in fair order: the `jobs` table of the
  * queue object. It holds no tasks itself (each job object owns its ranges and
- * leases), only each job's counts as the job last told them. Jobs take turns:
- * the least recently served first, never served before all others, oldest
- * job first among equals, so one job with 200 ranges does not starve a job with one.
+ * leases), only each job's counts as the job last told them. API keys take turns
+ * first (the key least recently served, never served before all others), then
+ * that key's jobs (the least recently served, oldest first among equals): a tenant
+ * with 50 jobs gets a turn like a tenant with one, and one job with 200 ranges
+ * does not starve its key's other jobs.
  */
 export class FairQueue {
   constructor(private readonly sql: SqlStorage) {}
@@ -24,25 +26,28 @@ export class FairQueue {
     return (
       this.sql
         .exec<{ job_id: string; created_at: number }>(
-          `SELECT job_id, created_at FROM jobs WHERE pending > 0
-           ORDER BY last_served_at IS NOT NULL, last_served_at, created_at, job_id`,
+          `SELECT job_id, created_at FROM jobs j WHERE pending > 0
+           ORDER BY (SELECT MAX(k.last_served_at) FROM jobs k WHERE k.owner = j.owner) IS NOT NULL,
+             (SELECT MAX(k.last_served_at) FROM jobs k WHERE k.owner = j.owner),
+             last_served_at IS NOT NULL, last_served_at, created_at, job_id`,
         )
         .toArray()
         .find((row) => !exhausted.has(row.job_id)) ?? null
     );
   }
 
-  /** A job's work now; `servedAt` when it just handed out a task. A job with none leaves the queue. */
-  write(jobId: string, createdAt: number, work: JobWork, servedAt: number | null): void {
+  /** A job's work now; `servedAt` when it just handed out a task; `owner` when the job says it. A job with none leaves the queue. */
+  write(jobId: string, createdAt: number, work: JobWork, servedAt: number | null, owner: string | null = null): void {
     if (work.pending <= 0 && work.leased <= 0) {
       this.remove(jobId);
       return;
     }
     this.sql.exec(
-      `INSERT INTO jobs (job_id, pending, pending_audio_sec, leased, leased_audio_sec, machines, created_at, last_served_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO jobs (job_id, pending, pending_audio_sec, leased, leased_audio_sec, machines, created_at, last_served_at, updated_at, owner) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (job_id) DO UPDATE SET pending = excluded.pending, pending_audio_sec = excluded.pending_audio_sec,
          leased = excluded.leased, leased_audio_sec = excluded.leased_audio_sec, machines = excluded.machines,
-         last_served_at = COALESCE(excluded.last_served_at, jobs.last_served_at), updated_at = excluded.updated_at`,
+         last_served_at = COALESCE(excluded.last_served_at, jobs.last_served_at), updated_at = excluded.updated_at,
+         owner = CASE WHEN excluded.owner = '' THEN jobs.owner ELSE excluded.owner END`,
       jobId,
       work.pending,
       work.pending_audio_sec,
@@ -52,6 +57,7 @@ export class FairQueue {
       createdAt,
       servedAt,
       Date.now(),
+      owner ?? "",
     );
   }
 

@@ -33,8 +33,8 @@ export class WorkQueue extends DurableObject<Env> implements QueueForJobs {
     this.fleet = new Fleet(ctx.storage.sql);
   }
 
-  async update(jobId: string, createdAt: number, work: JobWork): Promise<void> {
-    this.queue.write(jobId, createdAt, work, null);
+  async update(jobId: string, owner: string, createdAt: number, work: JobWork): Promise<void> {
+    this.queue.write(jobId, createdAt, work, null, owner);
     if (work.pending > 0) await this.reconcileSoon();
   }
 

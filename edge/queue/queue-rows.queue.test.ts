@@ -36,7 +36,7 @@ describe("the queue keeps no row for work nobody holds", () => {
     expect((await call("POST", `/v1/transcriptions/${id}/cancel`)).status).toBe(200);
     expect(await rowOf(id)).toBeNull();
     // A claim that read the job before the cancel writes what it saw after it.
-    await queue().update(id, Date.now(), { pending: 0, pending_audio_sec: 0, leased: 1, leased_audio_sec: 120, machines: ["m-1"] });
+    await queue().update(id, "key_test", Date.now(), { pending: 0, pending_audio_sec: 0, leased: 1, leased_audio_sec: 120, machines: ["m-1"] });
     await runInDurableObject(queue(), (_o, state) => state.storage.sql.exec("UPDATE jobs SET updated_at = 0 WHERE job_id = ?", id));
     await runDurableObjectAlarm(queue());
     const row = await rowOf(id);

@@ -51,6 +51,9 @@ const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE jobs ADD COLUMN updated_at INTEGER NOT NULL DEFAULT 0;
   `,
+  `
+  ALTER TABLE jobs ADD COLUMN owner TEXT NOT NULL DEFAULT '';
+  `,
 ];
 
 export function migrateQueue(sql: SqlStorage): void {

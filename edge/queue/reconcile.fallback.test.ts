@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import type { MachineUsage } from "../../shared/api.ts";
 import type { Task } from "../../shared/protocol.ts";
 import { flyApp, queue, runpodAccount, sleep, until } from "../../test/support/fleet-control.ts";
-import { TEST_MACHINE_TOKEN } from "../../test/support/test-secrets.ts";
+import { TEST_WEBHOOK_SIGNING_KEY } from "../../test/support/test-secrets.ts";
 import { mintTaskToken } from "../tasks/task-token.ts";
 import { media, post } from "../routes/machine-test-helpers.ts";
 import { call, getJob, submit } from "../test-helpers.ts";
@@ -21,11 +21,11 @@ async function claimAs(id: string, jobId: string): Promise<Task> {
   const task = tasks.find((t) => t.job_id === jobId);
   if (!task) throw new Error(`${id} got ${JSON.stringify(tasks)} instead of a task of ${jobId}`);
   // The route adds the task token; the queue's own answer has none, so mint one as the route does.
-  return { ...task, task_token: await taskToken(task) };
+  return { ...task, task_token: await taskToken(task, id) };
 }
 
-async function taskToken(task: Omit<Task, "task_token">): Promise<string> {
-  return mintTaskToken(TEST_MACHINE_TOKEN, { job_id: task.job_id, task_id: task.task_id, attempt: task.attempt });
+async function taskToken(task: Omit<Task, "task_token">, machineId: string): Promise<string> {
+  return mintTaskToken(TEST_WEBHOOK_SIGNING_KEY, { job_id: task.job_id, task_id: task.task_id, attempt: task.attempt, machine_id: machineId });
 }
 
 describe("RunPod first, Fly when RunPod cannot start machines", () => {

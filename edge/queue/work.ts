@@ -39,8 +39,8 @@ export interface JobForQueue {
 
 /** What a job object tells the queue. */
 export interface QueueForJobs {
-  /** The job's work now (none removes it). */
-  update(jobId: string, createdAt: number, work: JobWork): Promise<void>;
+  /** The job's work now (none removes it); `owner`, its API key, for fairness between keys. */
+  update(jobId: string, owner: string, createdAt: number, work: JobWork): Promise<void>;
 }
 
 /** The job object named `jobId`, as the queue sees it. */

@@ -3,6 +3,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { ApiErrorBody } from "../../shared/api.ts";
 import type { Task } from "../../shared/protocol.ts";
 import { TEST_MACHINE_TOKEN } from "../../test/support/test-secrets.ts";
+import { mintTaskToken } from "../tasks/task-token.ts";
 import { BASE, call, getJob, KEY_A, KEY_B, reportRow, submit } from "../test-helpers.ts";
 import { claimFor, machine, planned, post, V } from "./machine-test-helpers.ts";
 
@@ -437,6 +438,15 @@ const AUTH_ROWS: Row[] = [
       const claims = btoa(JSON.stringify([fx.rb.job_id, fx.rb.task_id, 1])).replace(/=+$/, "");
       const forged = `tt1.${claims}.${fx.ra.task_token.split(".")[2]}`;
       return taskPost(`/v1/machine/tasks/${fx.rb.task_id}/heartbeat`, forged)();
+    },
+  },
+  {
+    case: "a task token a machine signed itself with MACHINE_TOKEN (which every machine holds)",
+    status: 401,
+    code: "unauthorized",
+    send: async () => {
+      const self = await mintTaskToken(TEST_MACHINE_TOKEN, { job_id: fx.rb.job_id, task_id: fx.rb.task_id, attempt: fx.rb.attempt, machine_id: "m-thief" });
+      return taskPost(`/v1/machine/tasks/${fx.rb.task_id}/heartbeat`, self)();
     },
   },
   {

@@ -4,7 +4,7 @@ import type { AppEnv } from "../app-env.ts";
 import { parseWith, readJson } from "../body.ts";
 import { publicBase, readConfig } from "../config.ts";
 import { ApiError, unwrap } from "../errors.ts";
-import { newId, sha256Hex } from "../../shared/ids.ts";
+import { derivedId, newId, sha256Hex } from "../../shared/ids.ts";
 import { jobStub, keyIndexStub } from "../job-stubs.ts";
 import { checkMedia } from "../media-check.ts";
 import { checkUrl, checkWebhookUrl } from "../url-safety.ts";
@@ -24,7 +24,9 @@ export async function createTranscription(c: Context<AppEnv>): Promise<Response>
     throw new ApiError(400, "invalid_request", "Idempotency-Key must be at most 255 characters", "Idempotency-Key");
   }
   const index = keyIndexStub(c.env, keyId);
-  const jobId = newId("tr");
+  // With an Idempotency-Key the job id comes from it: a retry whose first attempt died
+  // after making the job (or before saying so) finds that job instead of making another.
+  const jobId = idempotencyKey === null ? newId("tr") : await derivedId("tr", keyId, idempotencyKey);
   if (idempotencyKey !== null) {
     // The parsed body, keys sorted: the same request written with other key
     // order, or with defaults spelled out, is the same request.
@@ -57,23 +59,25 @@ export async function createTranscription(c: Context<AppEnv>): Promise<Response>
 
     const now = Date.now();
     const job = unwrap(
-      await jobStub(c.env, jobId).create({
-        id: jobId,
-        owner: keyId,
-        created_at: now,
-        audio_url: urlVerdict.url.href,
-        options: {
-          language: body.language,
-          macro_chunk_sec: body.macro_chunk_sec,
-          micro_chunk_sec: body.micro_chunk_sec,
-          word_timestamps: body.word_timestamps,
+      await jobStub(c.env, jobId).create(
+        {
+          id: jobId,
+          owner: keyId,
+          created_at: now,
+          audio_url: urlVerdict.url.href,
+          options: {
+            language: body.language,
+            macro_chunk_sec: body.macro_chunk_sec,
+            micro_chunk_sec: body.micro_chunk_sec,
+            word_timestamps: body.word_timestamps,
+          },
+          webhook: body.webhook_url === undefined ? null : { url: body.webhook_url, events: [...new Set(body.webhook_events ?? [])] },
+          metadata: body.metadata ?? null,
+          media,
         },
-        webhook: body.webhook_url === undefined ? null : { url: body.webhook_url, events: [...new Set(body.webhook_events ?? [])] },
-        metadata: body.metadata ?? null,
-        media,
-      }),
+        idempotencyKey,
+      ),
     );
-    await index.add(jobId, now, idempotencyKey);
     return c.json(created(c, job), 202);
   } catch (error) {
     if (idempotencyKey !== null) await index.release(idempotencyKey, jobId);

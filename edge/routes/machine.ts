@@ -35,9 +35,8 @@ export const requireMachine = createMiddleware<AppEnv>(async (c, next) => {
 
 /** A task token for exactly the task named in the path. */
 export const requireTask = createMiddleware<AppEnv>(async (c, next) => {
-  const secret = machineToken(c);
-  const token = bearer(c);
-  const claims = await verifyTaskToken(secret, token);
+  machineToken(c); // no machine may post while machines are shut out
+  const claims = await verifyTaskToken(readConfig(c.env).webhookSigningKey, bearer(c));
   if (!claims) throw new ApiError(401, "unauthorized", "Invalid task token.");
   if (claims.task_id !== c.req.param("task_id")) throw new ApiError(403, "forbidden", "this task token is for another task");
   c.set("task", claims);
@@ -52,7 +51,11 @@ export async function claimTasks(c: Context<AppEnv>): Promise<Response> {
   if (unsigned.length === 0) return c.body(null, 204);
   const tasks: Task[] = await Promise.all(
     unsigned.map(
-      async (t) => ({ ...t, task_token: await mintTaskToken(config.machineToken!, { job_id: t.job_id, task_id: t.task_id, attempt: t.attempt }) }) as Task,
+      async (t) =>
+        ({
+          ...t,
+          task_token: await mintTaskToken(config.webhookSigningKey, { job_id: t.job_id, task_id: t.task_id, attempt: t.attempt, machine_id: body.machine_id }),
+        }) as Task,
     ),
   );
   return c.json({ tasks });

@@ -1,7 +1,7 @@
 import { env, runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { TranscriptionJob, TranscriptionList } from "../../shared/api.ts";
-import { keyIdOf } from "../../shared/ids.ts";
+import { keyIdOf, newId } from "../../shared/ids.ts";
 import { unwrap } from "../errors.ts";
 import { jobStub } from "../job-stubs.ts";
 import { BASE, call, expectError, getJob, KEY_A, KEY_B, reportRow, submit } from "../test-helpers.ts";
@@ -83,6 +83,64 @@ describe("Idempotency-Key", () => {
     );
     const ok = await call("POST", "/v1/transcriptions", { body: { audio_url: "https://media.test/audio.mp3" }, headers: { "idempotency-key": key } });
     expect(ok.status).toBe(202);
+  });
+});
+
+describe("Idempotency-Key after a failure mid-request", () => {
+  const reservation = async (key: string, set: { committed: number; ageMs: number }) => {
+    const keyId = await keyIdOf(KEY_A);
+    await runInDurableObject(env.KEY_INDEX.get(env.KEY_INDEX.idFromName(keyId)), (_o, state) => {
+      state.storage.sql.exec("UPDATE idempotency SET committed = ?, created_at = ? WHERE key = ?", set.committed, Date.now() - set.ageMs, key);
+    });
+  };
+
+  it("a reservation whose request died is taken over by a retry minutes later, which finds the same job", async () => {
+    const key = `idem-${crypto.randomUUID()}`;
+    const body = { audio_url: "https://media.test/audio.mp3" };
+    const first = (await (await call("POST", "/v1/transcriptions", { body, headers: { "idempotency-key": key } })).json()) as { id: string };
+    // As if the request had made its job, then died before committing the key.
+    await reservation(key, { committed: 0, ageMs: 1_000 });
+    await expectError(await call("POST", "/v1/transcriptions", { body, headers: { "idempotency-key": key } }), 409, "idempotency_in_progress");
+    await reservation(key, { committed: 0, ageMs: 3 * 60_000 });
+    const retry = await call("POST", "/v1/transcriptions", { body, headers: { "idempotency-key": key } });
+    const again = (await retry.json()) as { id?: string; error?: { code: string } };
+    await reportRow({
+      suite: "bad input: API",
+      case: "retry 3 min after a request that died holding its Idempotency-Key",
+      expected: "accepted, the same job id",
+      observed: again.id ? `${retry.status}, ${again.id === first.id ? "same job" : "another job"}` : `${retry.status} ${again.error?.code}`,
+      pass: retry.ok && again.id === first.id,
+    });
+    expect(retry.ok).toBe(true);
+    expect(again.id).toBe(first.id);
+    const list = (await (await call("GET", "/v1/transcriptions?limit=100")).json()) as TranscriptionList;
+    expect(list.data.filter((j) => j.id === first.id)).toHaveLength(1);
+  });
+
+  it("a job lists itself under its key as part of its own creation, whatever happens to the request", async () => {
+    const id = newId("tr");
+    unwrap(
+      await jobStub(env, id).create({
+        id,
+        owner: await keyIdOf(KEY_A),
+        created_at: Date.now(),
+        audio_url: "https://media.test/audio.mp3",
+        options: { language: "auto", macro_chunk_sec: 300, micro_chunk_sec: 30, word_timestamps: false },
+        webhook: null,
+        metadata: null,
+        media: { size_bytes: 1000, content_type: "audio/mpeg", etag: null, last_modified: null },
+      }),
+    );
+    const list = (await (await call("GET", "/v1/transcriptions?limit=100")).json()) as TranscriptionList;
+    await reportRow({
+      suite: "bad input: API",
+      case: "a job made while its request is lost before the index write",
+      expected: "the job is in its key's list",
+      observed: list.data.some((j) => j.id === id) ? "listed" : "not listed",
+      pass: list.data.some((j) => j.id === id),
+    });
+    expect(list.data.map((j) => j.id)).toContain(id);
+    await call("POST", `/v1/transcriptions/${id}/cancel`);
   });
 });
 

@@ -1,21 +1,24 @@
 /**
  * Task tokens: a machine gets one per task it claims and must present it on every
- * post for that task. It names the job, the task and the attempt, signed with
- * HMAC-SHA256 under a key derived from MACHINE_TOKEN, so it cannot be used for
+ * post for that task. It names the job, the task, the attempt and the machine that
+ * claimed it, signed with HMAC-SHA256 under a key derived from an edge-only secret
+ * (WEBHOOK_SIGNING_KEY, the edge's master secret; never MACHINE_TOKEN, which every
+ * machine holds and could sign with), so it cannot be forged by a machine, used for
  * another job or task, and the job object refuses it once the attempt has moved on.
  */
 export interface TaskClaims {
   job_id: string;
   task_id: string;
   attempt: number;
+  machine_id: string;
 }
 
 const encoder = new TextEncoder();
 
-async function signingKey(machineToken: string): Promise<CryptoKey> {
-  const base = await crypto.subtle.importKey("raw", encoder.encode(machineToken), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
-  // A key of its own, so a token never doubles as the machine secret's MAC.
-  const derived = await crypto.subtle.sign("HMAC", base, encoder.encode("longscribe task token v1"));
+async function signingKey(edgeSecret: string): Promise<CryptoKey> {
+  const base = await crypto.subtle.importKey("raw", encoder.encode(edgeSecret), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+  // A key of its own, apart from the webhook secrets derived from the same master.
+  const derived = await crypto.subtle.sign("HMAC", base, encoder.encode("longscribe task token v2"));
   return crypto.subtle.importKey("raw", derived, { name: "HMAC", hash: "SHA-256" }, false, ["sign", "verify"]);
 }
 
@@ -36,24 +39,24 @@ function fromBase64url(text: string): Uint8Array | null {
   }
 }
 
-export async function mintTaskToken(machineToken: string, claims: TaskClaims): Promise<string> {
-  const payload = encoder.encode(JSON.stringify([claims.job_id, claims.task_id, claims.attempt]));
-  const mac = new Uint8Array(await crypto.subtle.sign("HMAC", await signingKey(machineToken), payload));
+export async function mintTaskToken(edgeSecret: string, claims: TaskClaims): Promise<string> {
+  const payload = encoder.encode(JSON.stringify([claims.job_id, claims.task_id, claims.attempt, claims.machine_id]));
+  const mac = new Uint8Array(await crypto.subtle.sign("HMAC", await signingKey(edgeSecret), payload));
   return `tt1.${base64url(payload)}.${base64url(mac)}`;
 }
 
 /** The claims of a genuine token, or null for anything forged, altered or malformed. */
-export async function verifyTaskToken(machineToken: string, token: string): Promise<TaskClaims | null> {
+export async function verifyTaskToken(edgeSecret: string, token: string): Promise<TaskClaims | null> {
   const [version, body, sig] = token.split(".");
   if (version !== "tt1" || !body || !sig) return null;
   const payload = fromBase64url(body);
   const mac = fromBase64url(sig);
   if (!payload || !mac) return null;
-  const valid = await crypto.subtle.verify("HMAC", await signingKey(machineToken), mac, payload);
+  const valid = await crypto.subtle.verify("HMAC", await signingKey(edgeSecret), mac, payload);
   if (!valid) return null;
   const parsed: unknown = JSON.parse(new TextDecoder().decode(payload));
-  if (!Array.isArray(parsed) || parsed.length !== 3) return null;
-  const [job_id, task_id, attempt] = parsed as unknown[];
-  if (typeof job_id !== "string" || typeof task_id !== "string" || typeof attempt !== "number") return null;
-  return { job_id, task_id, attempt };
+  if (!Array.isArray(parsed) || parsed.length !== 4) return null;
+  const [job_id, task_id, attempt, machine_id] = parsed as unknown[];
+  if (typeof job_id !== "string" || typeof task_id !== "string" || typeof attempt !== "number" || typeof machine_id !== "string") return null;
+  return { job_id, task_id, attempt, machine_id };
 }

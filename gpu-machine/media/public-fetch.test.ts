@@ -41,7 +41,7 @@ describe("media fetches from a machine reach only public addresses", () => {
     expect(await refused(`http://localhost.:${new URL(base).port}/audio`)).toMatch(/loopback|not a public address/);
   });
 
-  it("refuses a name whose DNS answer holds a private address (checked where the socket opens)", () => {
+  it("refuses a name whose DNS answer holds a private address (checked where the socket opens)", async () => {
     expect(publicAddresses("media.example", [{ address: "93.184.216.34", family: 4 }])).toBeNull();
     expect(
       publicAddresses("rebind.example", [
@@ -50,13 +50,18 @@ describe("media fetches from a machine reach only public addresses", () => {
       ])?.message,
     ).toContain("10.0.0.5");
     expect(publicAddresses("v6.example", [{ address: "fd00::1", family: 6 }])?.message).toContain("not a public address");
+    // End to end through the machine's real fetch (undici's lookup hook): a name, not a literal,
+    // that DNS (here /etc/hosts) resolves to a loopback address.
+    const rebound = await mediaFetch(`http://localhost.:${new URL(base).port}/audio`, init(), false).catch((e: unknown) => e);
+    const code = rebound instanceof MediaError ? rebound.code : rebound instanceof Response ? `fetched (${rebound.status})` : String(rebound);
     recordRow({
       suite: "bad input: URLs (machines)",
-      case: "a public name whose DNS answer holds 10.0.0.5 (rebinding)",
-      expected: "refused where the socket opens",
-      observed: "refused: resolves to 10.0.0.5",
-      pass: true,
+      case: "a name that DNS resolves to a loopback address (rebinding), through the machine's fetch",
+      expected: "url_not_allowed where the socket opens",
+      observed: rebound instanceof MediaError ? `${code}: ${rebound.message.slice(0, 80)}` : code,
+      pass: code === "url_not_allowed",
     });
+    expect(code).toBe("url_not_allowed");
   });
 
   it("checks every redirect hop", async () => {
@@ -74,8 +79,8 @@ describe("media fetches from a machine reach only public addresses", () => {
       suite: "bad input: URLs (machines)",
       case: "a public URL that redirects to cloud metadata",
       expected: "url_not_allowed, the metadata address never fetched",
-      observed: `url_not_allowed after ${hops.length} hop`,
-      pass: true,
+      observed: `${(error as MediaError).code} after ${hops.length} hop`,
+      pass: (error as MediaError).code === "url_not_allowed" && hops.length === 1,
     });
     const loop = async (url: URL) => new Response(null, { status: 302, headers: { location: `${url.href}x` } });
     expect(((await mediaFetch("https://cdn.example/a", init(), false, loop).catch((e: unknown) => e)) as MediaError).code).toBe("media_unreachable");

@@ -13,9 +13,18 @@ export interface ProcessResult {
 
 const CAP = 4 * 1024 * 1024;
 
+/**
+ * The environment media tools run with: what they need to start and nothing of the
+ * machine's own (MACHINE_TOKEN, provider credentials). ffmpeg and ffprobe parse
+ * untrusted files, so they are the likeliest thing on a machine to be subverted.
+ */
+export function toolEnv(): NodeJS.ProcessEnv {
+  return { PATH: process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin", LANG: "C.UTF-8" };
+}
+
 export function runProcess(bin: string, args: string[], options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<ProcessResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(bin, args, { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(bin, args, { stdio: ["ignore", "pipe", "pipe"], env: toolEnv() });
     options.signal?.addEventListener("abort", () => child.kill("SIGKILL"), { once: true });
     const out = new OutputTail(CAP);
     const err = new OutputTail(16 * 1024);

@@ -1,7 +1,7 @@
 import { spawn } from "node:child_process";
 import { MediaError } from "./errors.ts";
 import { SAMPLE_RATE, toSec, type PcmBlock } from "./pcm.ts";
-import { lastLine, OutputTail } from "./run-process.ts";
+import { lastLine, OutputTail, toolEnv } from "./run-process.ts";
 
 /**
  * Decodes [startSample, endSample) of a recording with one ffmpeg process that
@@ -109,7 +109,7 @@ export class DecodeStream implements AsyncIterable<PcmBlock> {
       "pcm_f32le",
       "pipe:1",
     ];
-    const child = spawn(this.req.ffmpeg, args, { stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(this.req.ffmpeg, args, { stdio: ["ignore", "pipe", "pipe"], env: toolEnv() });
     const stop = () => child.kill("SIGKILL");
     this.req.originFailed?.addEventListener("abort", stop, { once: true });
     const stderr = new OutputTail(16 * 1024);

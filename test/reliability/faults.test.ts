@@ -87,8 +87,8 @@ describe.skipIf(need.missing)(SUITE, () => {
       suite: SUITE,
       case: "fault-free baseline",
       expected: "completed",
-      observed: `completed: ${baseline.segments.length} segments in ${done.progress?.ranges_total} ranges`,
-      pass: true,
+      observed: `${done.status}: ${baseline.segments.length} segments in ${done.progress?.ranges_total} ranges`,
+      pass: done.status === "completed" && baseline.segments.length > 10,
     });
   }, 300_000);
 
