@@ -50,6 +50,7 @@ export const JOB_ERROR_CODES = {
   origin_failed: "The media server kept failing after retries.",
   ffmpeg_missing: "A machine lacks its media tools (an operator problem).",
   invalid_range: "A machine was handed a range outside the recording (an operator problem).",
+  task_timeout: "Machines worked on one part of the recording far longer than its audio allows (a file that decodes endlessly), three times in a row.",
   machine_lost: "Machines stopped reporting while working on this job, three times in a row.",
   machine_error: "A machine failed on this job three times in a row.",
   machine_shutdown: "Machines shut down while working on this job, three times in a row.",

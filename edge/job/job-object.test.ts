@@ -4,7 +4,7 @@ import type { TranscriptionJob } from "../../shared/api.ts";
 import { mergeBatches, type SegmentBatch } from "../../shared/merge.ts";
 import { unwrap } from "../errors.ts";
 import { call, getJob, reportRow, submit } from "../test-helpers.ts";
-import { leaseNext, plan, runNextDeadline, seg, stubFor } from "./job-fixtures.ts";
+import { advanceClock, leaseNext, plan, runNextDeadline, seg, stubFor } from "./job-fixtures.ts";
 
 async function transcriptJson(id: string, partial = false) {
   const r = await call("GET", `/v1/transcriptions/${id}/transcript?format=json${partial ? "&partial=true" : ""}`);
@@ -219,6 +219,34 @@ describe("leases", () => {
     });
     expect(billed).toBeLessThanOrEqual(3002);
     expect(voted).toBeLessThanOrEqual(300 + 1e-6);
+  });
+
+  it("a task past its wall-clock budget gets no more lease, however often it heartbeats", async () => {
+    const { id } = await submit({});
+    const stub = stubFor(id);
+    await plan(id, [[0, 60]]);
+    const task = await leaseNext(id, "m-endless");
+    // 60 s of audio has a 15-minute budget; the machine keeps heartbeating past it.
+    for (let minute = 1; minute <= 14; minute++) {
+      await advanceClock(id, 60_000);
+      expect(unwrap(await stub.heartbeatRange(0, task.attempt, 90)).continue).toBe(true);
+    }
+    await advanceClock(id, 61_000);
+    const beat = unwrap(await stub.heartbeatRange(0, task.attempt, 90));
+    // (Other test files' machines share the queue and may lease the range again at once.)
+    const range = await runInDurableObject(env.JOBS.get(env.JOBS.idFromName(id)), (_o, state) =>
+      JSON.parse(state.storage.sql.exec<{ state: string }>("SELECT state FROM ranges WHERE idx = 0").one().state),
+    );
+    const moved = range.attempt > task.attempt || (range.status === "pending" && range.last_error?.code === "task_timeout");
+    await reportRow({
+      suite: "job objects",
+      case: "a machine heartbeats a 60 s range for 15 minutes",
+      expected: "lease refused past the budget, the range to the next attempt",
+      observed: `${beat.continue ? "renewed" : `refused (${beat.reason})`}, range ${range.status} at attempt ${range.attempt}`,
+      pass: !beat.continue && moved,
+    });
+    expect(beat).toEqual({ continue: false, reason: "superseded" });
+    expect(moved).toBe(true);
   });
 
   it("keeps a planner's lease alive with heartbeats and stops a superseded one", async () => {

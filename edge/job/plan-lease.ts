@@ -9,6 +9,9 @@ import { notFound, stale } from "./refusals.ts";
 import { planTask } from "./task-builder.ts";
 import type { TaskFailure } from "./range-leases.ts";
 
+/** A plan's wall-clock budget: a 48-hour file plans in minutes; past this the machine gets no more lease. */
+const PLAN_BUDGET_SEC = 30 * 60;
+
 /**
  * The planning task of a job: one machine at a time probes the recording and
  * cuts it into ranges, under a lease kept alive by heartbeats; a lost lease or
@@ -55,6 +58,11 @@ export class PlanLease {
     const stop = stopAnswer(job.state);
     if (stop) return ok(stop);
     if (job.state.status !== "planning" || job.state.attempt !== attempt) return ok({ continue: false, reason: "superseded" });
+    if (this.host.now() - job.state.started_at > PLAN_BUDGET_SEC * 1000) {
+      const error = { code: "task_timeout", message: `planning ran past its budget of ${PLAN_BUDGET_SEC} s on machine ${job.state.machine_id}` };
+      await this.host.apply({ type: "plan_lost", at: this.host.now(), retryable: true, error }, () => this.host.deadlines.clear("plan_lease"));
+      return ok({ continue: false, reason: "superseded" });
+    }
     const leaseUntil = this.host.now() + leaseSec * 1000;
     this.host.deadlines.set("plan_lease", "plan", leaseUntil);
     await this.host.deadlines.arm();

@@ -21,6 +21,17 @@ export type RangePost = Omit<SegmentsPost, "version"> & { range_index: number };
 /** The most machine time a range is billed, per second of its audio: ten times slower than real time. */
 const MAX_MACHINE_SEC_PER_AUDIO_SEC = 10;
 
+/**
+ * A range's wall-clock budget: ten times its audio, and never under 15 minutes. A
+ * machine past it gets no more lease (the attempt fails as task_timeout), so a file
+ * that decodes endlessly cannot hold a machine for hours on heartbeats alone.
+ */
+const MIN_TASK_BUDGET_SEC = 15 * 60;
+
+export function rangeBudgetSec(audioSec: number): number {
+  return Math.max(MIN_TASK_BUDGET_SEC, MAX_MACHINE_SEC_PER_AUDIO_SEC * audioSec);
+}
+
 /** Progress webhooks, when asked for, come at most this often. */
 const PROGRESS_WEBHOOK_INTERVAL_MS = 60_000;
 
@@ -63,6 +74,12 @@ export class RangeLeases {
     const stop = stopAnswer(job.state);
     if (stop) return ok(stop);
     if (range.state.status !== "leased" || range.state.attempt !== attempt) return ok({ continue: false, reason: "superseded" });
+    const budgetSec = rangeBudgetSec(range.end_sec - range.start_sec);
+    if (this.host.now() - range.state.leased_at > budgetSec * 1000) {
+      const error = { code: "task_timeout", message: `range ${index} ran past its budget of ${Math.round(budgetSec)} s on machine ${range.state.machine_id}` };
+      await this.lose(index, range.state, { type: "report_failure", at: this.host.now(), retryable: true, error });
+      return ok({ continue: false, reason: "superseded" });
+    }
     const leaseUntil = this.host.now() + leaseSec * 1000;
     const changed = this.change(index, range.state, { type: "heartbeat", lease_until: leaseUntil }, () =>
       deadlines.set("range_lease", String(index), leaseUntil),
