@@ -51,6 +51,7 @@ export default defineConfig({
         FLY_API_TOKEN: "fly-test-token",
         PUBLIC_BASE_URL: "https://api.test",
         MAX_MACHINES: "1",
+        MAX_ACTIVE_JOBS_PER_KEY: "6",
       }),
       // The same Worker starting machines through a (fake) Fly Machines API.
       edgeProject("edge-fleet", ["edge/**/*.fleet.test.ts"], [], {

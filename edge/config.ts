@@ -40,6 +40,8 @@ export interface Config {
   machineToken: string | null;
   /** Seconds a task lease lasts without a heartbeat. */
   leaseSec: number;
+  /** Unfinished jobs one API key may have at once; 0 for no limit. */
+  maxActiveJobsPerKey: number;
   /** Null with MACHINE_PROVIDER "none": machines are started by hand. */
   fleet: FleetConfig | null;
 }
@@ -71,6 +73,9 @@ function parse(env: Env): Config {
   if (machineToken.length > 0 && machineToken.length < 32) throw misconfigured("MACHINE_TOKEN must be at least 32 random characters");
   const leaseSec = Number(env.LEASE_SEC ?? "60");
   if (!Number.isFinite(leaseSec) || leaseSec < 5 || leaseSec > 3600) throw misconfigured("LEASE_SEC must be a number of seconds between 5 and 3600");
+  const maxActiveJobsPerKey = Number(env.MAX_ACTIVE_JOBS_PER_KEY ?? "100");
+  if (!Number.isInteger(maxActiveJobsPerKey) || maxActiveJobsPerKey < 0)
+    throw misconfigured("MAX_ACTIVE_JOBS_PER_KEY must be a whole number ≥ 0 (0: no limit)");
   return {
     apiKeys,
     webhookSigningKey,
@@ -80,6 +85,7 @@ function parse(env: Env): Config {
     publicBaseUrl,
     machineToken: machineToken.length > 0 ? machineToken : null,
     leaseSec,
+    maxActiveJobsPerKey,
     fleet: parseFleet(env, publicBaseUrl, machineToken),
   };
 }

@@ -12,6 +12,8 @@ export class ApiError extends Error {
     readonly code: ApiErrorCode,
     message: string,
     readonly param?: string,
+    /** Seconds for a Retry-After header (429 answers). */
+    readonly retryAfterSec?: number,
   ) {
     super(message);
     this.name = "ApiError";
@@ -52,7 +54,8 @@ export function errorBody(code: ApiErrorCode, message: string, param?: string): 
 
 export function errorResponse(error: unknown): Response {
   if (error instanceof ApiError) {
-    return Response.json(errorBody(error.code, error.message, error.param), { status: error.status });
+    const headers = error.retryAfterSec === undefined ? undefined : { "retry-after": String(error.retryAfterSec) };
+    return Response.json(errorBody(error.code, error.message, error.param), { status: error.status, ...(headers ? { headers } : {}) });
   }
   // Unknown failures are logged with their stack for us and answered blandly,
   // so internals (and any secret in a message) never reach the client.

@@ -54,6 +54,8 @@ const local: Record<string, string> = {
   MACHINE_IMAGE: "local",
   MAX_MACHINES: process.env.MAX_MACHINES ?? "1",
   IDLE_EXIT_SEC: process.env.IDLE_EXIT_SEC ?? "60",
+  // One user on their own machine: no per-key job limit.
+  MAX_ACTIVE_JOBS_PER_KEY: process.env.MAX_ACTIVE_JOBS_PER_KEY ?? "0",
 };
 
 let stopping = false;

@@ -22,6 +22,10 @@ export const API_ERROR_CODES = {
   range_closed: { status: 409, description: "Machines only: the range takes no more segments." },
   range_conflict: { status: 409, description: "Machines only: the range cannot move to the state asked for." },
   stale_attempt: { status: 409, description: "Machines only: the lease this token stands for has passed to another attempt." },
+  too_many_jobs: {
+    status: 429,
+    description: "This API key has as many unfinished jobs as it may (MAX_ACTIVE_JOBS_PER_KEY); retry after `Retry-After` seconds, or when one finishes.",
+  },
   range_not_satisfiable: { status: 416, description: "The Range asked for lies outside the file." },
   url_not_allowed: { status: 422, description: "The URL (or a redirect from it) points to a private, loopback or otherwise non-public address." },
   media_unreachable: { status: 422, description: "The media server could not be reached or answered with an error." },

@@ -104,6 +104,19 @@ export class JobObject extends DurableObject<Env> implements JobForQueue {
     return ok(this.view(this.store.readJob()!));
   }
 
+  /** Tells the key's index the job is finished (its quota counts unfinished jobs); the alarm retries a failure. */
+  private async tellIndexFinished(): Promise<void> {
+    const job = this.store.readJob();
+    if (!job) return;
+    try {
+      await keyIndexFor(this.env, job.owner).finished(job.id);
+      this.deadlines.clear("index_finish", "");
+    } catch (error) {
+      console.error("telling the key's index the job finished failed; retrying from the alarm", error);
+      this.deadlines.set("index_finish", "", this.clock.now() + 1_000);
+    }
+  }
+
   /** Lists the job under its key (and commits its Idempotency-Key, `ref`, when it has one); the alarm retries a failure. */
   private async addToIndex(ref: string): Promise<void> {
     const job = this.store.readJob();
@@ -262,6 +275,9 @@ export class JobObject extends DurableObject<Env> implements JobForQueue {
           case "index_add":
             await this.addToIndex(d.ref);
             break;
+          case "index_finish":
+            await this.tellIndexFinished();
+            break;
           default:
             assertNever(d.kind);
         }
@@ -360,10 +376,12 @@ export class JobObject extends DurableObject<Env> implements JobForQueue {
       if (isTerminal(result.state)) {
         this.deadlines.clear("range_lease");
         this.deadlines.clear("plan_lease");
+        this.deadlines.set("index_finish", "", event.at);
       }
       const type = webhookEventFor(result.state);
       if (type && job.webhook) this.outbox.enqueue(type, this.view({ ...job, state: result.state }, event.at), event.at);
     });
+    if (isTerminal(result.state)) await this.tellIndexFinished();
     await this.deadlines.arm();
     if (queue === "notify") await this.notifyQueue();
     return result;

@@ -1,4 +1,22 @@
 import { DurableObject } from "cloudflare:workers";
+import { runMigrations } from "../sql-migrations.ts";
+
+/** The key index's schema; append a migration, never edit a shipped one. */
+const MIGRATIONS: readonly string[] = [
+  // IF NOT EXISTS: indexes made before this list kept their tables.
+  `
+  CREATE TABLE IF NOT EXISTS jobs (id TEXT PRIMARY KEY, created_at INTEGER NOT NULL);
+  CREATE INDEX IF NOT EXISTS jobs_newest_first ON jobs (created_at DESC, id DESC);
+  CREATE TABLE IF NOT EXISTS idempotency (
+    key TEXT PRIMARY KEY, body_hash TEXT NOT NULL, job_id TEXT NOT NULL,
+    committed INTEGER NOT NULL, created_at INTEGER NOT NULL
+  );
+  `,
+  // Unfinished jobs, for MAX_ACTIVE_JOBS_PER_KEY; jobs listed before this count as finished.
+  `
+  ALTER TABLE jobs ADD COLUMN active INTEGER NOT NULL DEFAULT 0;
+  `,
+];
 
 /** How long an Idempotency-Key is remembered, as Stripe does. */
 export const IDEMPOTENCY_TTL_MS = 24 * 3600_000;
@@ -27,16 +45,7 @@ export class KeyIndexObject extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
-    void ctx.blockConcurrencyWhile(async () => {
-      this.sql.exec(`
-        CREATE TABLE IF NOT EXISTS jobs (id TEXT PRIMARY KEY, created_at INTEGER NOT NULL);
-        CREATE INDEX IF NOT EXISTS jobs_newest_first ON jobs (created_at DESC, id DESC);
-        CREATE TABLE IF NOT EXISTS idempotency (
-          key TEXT PRIMARY KEY, body_hash TEXT NOT NULL, job_id TEXT NOT NULL,
-          committed INTEGER NOT NULL, created_at INTEGER NOT NULL
-        );
-      `);
-    });
+    void ctx.blockConcurrencyWhile(async () => runMigrations(this.sql, MIGRATIONS));
   }
 
   /**
@@ -76,8 +85,18 @@ export class KeyIndexObject extends DurableObject<Env> {
 
   /** Called by the job object itself when it is created (and retried from its alarm), never by a route. */
   async add(jobId: string, createdAt: number, idempotencyKey: string | null): Promise<void> {
-    this.sql.exec("INSERT OR IGNORE INTO jobs (id, created_at) VALUES (?, ?)", jobId, createdAt);
+    this.sql.exec("INSERT OR IGNORE INTO jobs (id, created_at, active) VALUES (?, ?, 1)", jobId, createdAt);
     if (idempotencyKey !== null) this.sql.exec("UPDATE idempotency SET committed = 1 WHERE key = ? AND job_id = ?", idempotencyKey, jobId);
+  }
+
+  /** Called by the job object when it reaches a final state (and retried from its alarm). */
+  async finished(jobId: string): Promise<void> {
+    this.sql.exec("UPDATE jobs SET active = 0 WHERE id = ?", jobId);
+  }
+
+  /** Unfinished jobs of this key. */
+  async activeJobs(): Promise<number> {
+    return this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM jobs WHERE active = 1").one().n;
   }
 
   async remove(jobId: string): Promise<void> {
@@ -129,6 +148,6 @@ function decodeCursor(cursor: string): { id: string; created_at: number } | null
 }
 
 /** The key index of `keyId`, as a job object sees it: where it lists itself. */
-export function keyIndexFor(env: Env, keyId: string): Pick<KeyIndexObject, "add"> {
-  return env.KEY_INDEX.get(env.KEY_INDEX.idFromName(keyId)) as unknown as Pick<KeyIndexObject, "add">;
+export function keyIndexFor(env: Env, keyId: string): Pick<KeyIndexObject, "add" | "finished"> {
+  return env.KEY_INDEX.get(env.KEY_INDEX.idFromName(keyId)) as unknown as Pick<KeyIndexObject, "add" | "finished">;
 }

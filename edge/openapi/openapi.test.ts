@@ -89,7 +89,7 @@ describe("GET /openapi.json", () => {
     for (const code of Object.keys(JOB_ERROR_CODES)) expect(doc.components.schemas.Transcription!.description).toContain(`\`${code}\``);
     // Each route's error answers sit under the status their codes are answered with.
     const create = doc.paths["/v1/transcriptions"]!.post!.responses;
-    expect(Object.keys(create).sort()).toEqual(["200", "202", "400", "401", "409", "422", "500", "503"]);
+    expect(Object.keys(create).sort()).toEqual(["200", "202", "400", "401", "409", "422", "429", "500", "503"]);
   });
 
   it("describes the webhook events, their payload and the signature headers", async () => {

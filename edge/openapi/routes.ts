@@ -152,6 +152,7 @@ export const ROUTES = {
         "unauthorized",
         "idempotency_conflict",
         "idempotency_in_progress",
+        "too_many_jobs",
         "url_not_allowed",
         "media_unreachable",
         "range_not_supported",

@@ -10,6 +10,8 @@ import { checkMedia } from "../media-check.ts";
 import { checkUrl, checkWebhookUrl } from "../url-safety.ts";
 
 const MEDIA_FETCH = { timeoutMs: 10_000, maxRedirects: 5 };
+/** When a key at its job limit is told to try again. */
+const RETRY_AFTER_SEC = 30;
 
 /** POST /v1/transcriptions */
 export async function createTranscription(c: Context<AppEnv>): Promise<Response> {
@@ -49,6 +51,18 @@ export async function createTranscription(c: Context<AppEnv>): Promise<Response>
   }
 
   try {
+    if (config.maxActiveJobsPerKey > 0) {
+      const active = await index.activeJobs();
+      if (active >= config.maxActiveJobsPerKey) {
+        throw new ApiError(
+          429,
+          "too_many_jobs",
+          `this API key has ${active} unfinished jobs, as many as it may have at once (MAX_ACTIVE_JOBS_PER_KEY); retry when one finishes, or cancel one`,
+          undefined,
+          RETRY_AFTER_SEC,
+        );
+      }
+    }
     if (body.webhook_url !== undefined) {
       const verdict = checkWebhookUrl(body.webhook_url, policy);
       if (!verdict.ok) throw new ApiError(verdict.code === "invalid_url" ? 400 : 422, verdict.code, `webhook_url: ${verdict.message}`, "webhook_url");
