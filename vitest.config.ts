@@ -3,7 +3,13 @@ import { defineConfig } from "vitest/config";
 import { fakeInternet } from "./test/support/fake-internet.ts";
 import { TEST_API_KEYS, TEST_MACHINE_TOKEN, TEST_WEBHOOK_SIGNING_KEY } from "./test/support/test-secrets.ts";
 
-function edgeProject(name: string, include: string[], exclude: string[], vars: Record<string, string>) {
+function edgeProject(
+  name: string,
+  include: string[],
+  exclude: string[],
+  vars: Record<string, string>,
+  extra: { ratelimits?: Record<string, { simple: { limit: number; period: number } }> } = {},
+) {
   return {
     plugins: [
       cloudflareTest({
@@ -12,6 +18,7 @@ function edgeProject(name: string, include: string[], exclude: string[], vars: R
         miniflare: {
           bindings: { API_KEYS: TEST_API_KEYS.join(","), WEBHOOK_SIGNING_KEY: TEST_WEBHOOK_SIGNING_KEY, MACHINE_TOKEN: TEST_MACHINE_TOKEN, ...vars },
           outboundService: (request: Request) => fakeInternet(request),
+          ...extra,
         },
       }),
     ],
@@ -43,16 +50,22 @@ export default defineConfig({
         { ALLOW_LOOPBACK_URLS: "false" },
       ),
       // The queue's own upkeep, with a fleet so its alarm turns, on a fake Fly app of its own.
-      edgeProject("edge-queue", ["edge/**/*.queue.test.ts"], [], {
-        ALLOW_LOOPBACK_URLS: "false",
-        MACHINE_PROVIDER: "fly",
-        FLY_API_URL: "https://fly.test",
-        FLY_APP: "longscribe-queue",
-        FLY_API_TOKEN: "fly-test-token",
-        PUBLIC_BASE_URL: "https://api.test",
-        MAX_MACHINES: "1",
-        MAX_ACTIVE_JOBS_PER_KEY: "6",
-      }),
+      edgeProject(
+        "edge-queue",
+        ["edge/**/*.queue.test.ts"],
+        [],
+        {
+          ALLOW_LOOPBACK_URLS: "false",
+          MACHINE_PROVIDER: "fly",
+          FLY_API_URL: "https://fly.test",
+          FLY_APP: "longscribe-queue",
+          FLY_API_TOKEN: "fly-test-token",
+          PUBLIC_BASE_URL: "https://api.test",
+          MAX_MACHINES: "1",
+          MAX_ACTIVE_JOBS_PER_KEY: "6",
+        },
+        { ratelimits: { API_RATE_LIMIT: { simple: { limit: 40, period: 10 } } } },
+      ),
       // The same Worker starting machines through a (fake) Fly Machines API.
       edgeProject("edge-fleet", ["edge/**/*.fleet.test.ts"], [], {
         ALLOW_LOOPBACK_URLS: "false",

@@ -4,6 +4,9 @@ import { ApiError } from "./errors.ts";
 import type { AppEnv } from "./app-env.ts";
 import { keyIdOf } from "../shared/ids.ts";
 
+/** The period of wrangler.toml's API_RATE_LIMIT. */
+const RATE_PERIOD_SEC = 10;
+
 /**
  * Bearer API keys from the API_KEYS secret. Keys are compared as SHA-256
  * digests with a constant-time compare, and every configured key is checked,
@@ -19,7 +22,19 @@ export const requireApiKey = createMiddleware<AppEnv>(async (c, next) => {
     found = found || equal;
   }
   if (!found) throw new ApiError(401, "unauthorized", "Invalid API key.");
-  c.set("keyId", await keyIdOf(key));
+  const keyId = await keyIdOf(key);
+  // Per key, so one tenant's polling storm cannot slow the others; approximate and per
+  // location, as the platform's limiter is. Not bound locally (one user, and the load tests).
+  if (c.env.API_RATE_LIMIT && !(await c.env.API_RATE_LIMIT.limit({ key: keyId })).success) {
+    throw new ApiError(
+      429,
+      "rate_limited",
+      `too many requests for this API key (the limit is per ${RATE_PERIOD_SEC} s); slow down and retry after Retry-After`,
+      undefined,
+      RATE_PERIOD_SEC,
+    );
+  }
+  c.set("keyId", keyId);
   await next();
 });
 

@@ -11,5 +11,7 @@ declare namespace Cloudflare {
     FLY_API_TOKEN?: string;
     /** RunPod API key (Settings → API Keys), read/write on pods. */
     RUNPOD_API_KEY?: string;
+    /** Requests per API key on the public routes (wrangler.toml's production [[ratelimits]]); absent locally. */
+    API_RATE_LIMIT?: RateLimit;
   }
 }

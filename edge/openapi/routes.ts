@@ -150,6 +150,7 @@ export const ROUTES = {
         "body_too_large",
         "invalid_url",
         "unauthorized",
+        "rate_limited",
         "idempotency_conflict",
         "idempotency_in_progress",
         "too_many_jobs",
@@ -174,7 +175,7 @@ export const ROUTES = {
         cursor: z.string().optional().meta({ description: "`next_cursor` of the previous page." }),
       }),
     },
-    responses: { 200: json(List, "A page of jobs."), ...errors("invalid_request", "unauthorized") },
+    responses: { 200: json(List, "A page of jobs."), ...errors("invalid_request", "unauthorized", "rate_limited") },
   }),
   getTranscription: createRoute({
     method: "get",
@@ -193,7 +194,7 @@ export const ROUTES = {
           },
         },
       },
-      ...errors("unauthorized", "not_found"),
+      ...errors("unauthorized", "rate_limited", "not_found"),
     },
   }),
   deleteTranscription: createRoute({
@@ -204,7 +205,7 @@ export const ROUTES = {
     description: "Its storage is erased entirely and later reads answer 404; machines still working on it stop at their next heartbeat.",
     security: apiKey,
     request: { params: IdParam },
-    responses: { 204: { description: "Erased." }, ...errors("unauthorized", "not_found") },
+    responses: { 204: { description: "Erased." }, ...errors("unauthorized", "rate_limited", "not_found") },
   }),
   cancelTranscription: createRoute({
     method: "post",
@@ -214,7 +215,7 @@ export const ROUTES = {
     description: "Machines working on it stop within a heartbeat. What was merged so far stays readable with `partial=true`.",
     security: apiKey,
     request: { params: IdParam },
-    responses: { 200: json(Job, "The canceled job."), ...errors("unauthorized", "not_found", "job_finished") },
+    responses: { 200: json(Job, "The canceled job."), ...errors("unauthorized", "rate_limited", "not_found", "job_finished") },
   }),
   getTranscript: createRoute({
     method: "get",
@@ -241,7 +242,7 @@ export const ROUTES = {
           "text/vtt": { schema: z.string(), example: "WEBVTT\n\n1\n00:00:00.520 --> 00:00:02.840\nWelcome back to the show.\n\n" },
         },
       },
-      ...errors("invalid_request", "unauthorized", "not_found", "not_ready"),
+      ...errors("invalid_request", "unauthorized", "rate_limited", "not_found", "not_ready"),
     },
   }),
 
@@ -258,7 +259,7 @@ export const ROUTES = {
       }),
       body: { required: true, content: { "*/*": { schema: Binary } } },
     },
-    responses: { 201: json(Upload, "Stored."), ...errors("invalid_request", "body_too_large", "unauthorized", "not_found") },
+    responses: { 201: json(Upload, "Stored."), ...errors("invalid_request", "body_too_large", "unauthorized", "rate_limited", "not_found") },
   }),
   readUpload: createRoute({
     method: "get",
