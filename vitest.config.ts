@@ -63,6 +63,7 @@ export default defineConfig({
           PUBLIC_BASE_URL: "https://api.test",
           MAX_MACHINES: "1",
           MAX_ACTIVE_JOBS_PER_KEY: "6",
+          MAX_AUDIO_HOURS_IN_FLIGHT_PER_KEY: "1",
         },
         { ratelimits: { API_RATE_LIMIT: { simple: { limit: 40, period: 10 } } } },
       ),

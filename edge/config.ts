@@ -42,6 +42,8 @@ export interface Config {
   leaseSec: number;
   /** Unfinished jobs one API key may have at once; 0 for no limit. */
   maxActiveJobsPerKey: number;
+  /** Hours of planned audio one API key may have unfinished at once; 0 for no limit. */
+  maxAudioHoursInFlightPerKey: number;
   /** Null with MACHINE_PROVIDER "none": machines are started by hand. */
   fleet: FleetConfig | null;
 }
@@ -76,6 +78,10 @@ function parse(env: Env): Config {
   const maxActiveJobsPerKey = Number(env.MAX_ACTIVE_JOBS_PER_KEY ?? "100");
   if (!Number.isInteger(maxActiveJobsPerKey) || maxActiveJobsPerKey < 0)
     throw misconfigured("MAX_ACTIVE_JOBS_PER_KEY must be a whole number ≥ 0 (0: no limit)");
+  const maxAudioHoursInFlightPerKey = Number(env.MAX_AUDIO_HOURS_IN_FLIGHT_PER_KEY ?? "200");
+  if (!Number.isFinite(maxAudioHoursInFlightPerKey) || maxAudioHoursInFlightPerKey < 0) {
+    throw misconfigured("MAX_AUDIO_HOURS_IN_FLIGHT_PER_KEY must be a number ≥ 0 (0: no limit)");
+  }
   return {
     apiKeys,
     webhookSigningKey,
@@ -86,6 +92,7 @@ function parse(env: Env): Config {
     machineToken: machineToken.length > 0 ? machineToken : null,
     leaseSec,
     maxActiveJobsPerKey,
+    maxAudioHoursInFlightPerKey,
     fleet: parseFleet(env, publicBaseUrl, machineToken),
   };
 }

@@ -7,6 +7,7 @@ export const KEY_A = TEST_API_KEYS[0];
 export const KEY_B = TEST_API_KEYS[1];
 /** A key no other test uses, for tests that spend its rate or quota. */
 export const KEY_C = TEST_API_KEYS[2];
+export const KEY_D = TEST_API_KEYS[3];
 export const BASE = "https://api.longscribe.test";
 
 export interface CallOptions {

@@ -56,6 +56,7 @@ const local: Record<string, string> = {
   IDLE_EXIT_SEC: process.env.IDLE_EXIT_SEC ?? "60",
   // One user on their own machine: no per-key job limit.
   MAX_ACTIVE_JOBS_PER_KEY: process.env.MAX_ACTIVE_JOBS_PER_KEY ?? "0",
+  MAX_AUDIO_HOURS_IN_FLIGHT_PER_KEY: process.env.MAX_AUDIO_HOURS_IN_FLIGHT_PER_KEY ?? "0",
 };
 
 let stopping = false;

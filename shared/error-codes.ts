@@ -23,6 +23,11 @@ export const API_ERROR_CODES = {
   range_conflict: { status: 409, description: "Machines only: the range cannot move to the state asked for." },
   stale_attempt: { status: 409, description: "Machines only: the lease this token stands for has passed to another attempt." },
   rate_limited: { status: 429, description: "This API key sent more requests than its rate allows; retry after `Retry-After` seconds." },
+  too_much_audio: {
+    status: 429,
+    description:
+      "This API key has as many hours of planned audio unfinished as it may (MAX_AUDIO_HOURS_IN_FLIGHT_PER_KEY); retry after `Retry-After` seconds, or when a job finishes.",
+  },
   too_many_jobs: {
     status: 429,
     description: "This API key has as many unfinished jobs as it may (MAX_ACTIVE_JOBS_PER_KEY); retry after `Retry-After` seconds, or when one finishes.",

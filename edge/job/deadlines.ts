@@ -2,7 +2,7 @@
  * Every future action of a job object (a lease running out, a webhook retry)
  * is a row here, and the object's single alarm is kept at the earliest row.
  */
-export type DeadlineKind = "webhook" | "range_lease" | "plan_lease" | "queue_notify" | "index_add" | "index_finish";
+export type DeadlineKind = "webhook" | "range_lease" | "plan_lease" | "queue_notify" | "index_add" | "index_sync";
 
 export interface Deadline {
   kind: DeadlineKind;

@@ -104,16 +104,16 @@ export class JobObject extends DurableObject<Env> implements JobForQueue {
     return ok(this.view(this.store.readJob()!));
   }
 
-  /** Tells the key's index the job is finished (its quota counts unfinished jobs); the alarm retries a failure. */
-  private async tellIndexFinished(): Promise<void> {
+  /** Tells the key's index what its quotas count of this job (planned audio, finished); the alarm retries a failure. */
+  private async syncIndex(): Promise<void> {
     const job = this.store.readJob();
     if (!job) return;
     try {
-      await keyIndexFor(this.env, job.owner).finished(job.id);
-      this.deadlines.clear("index_finish", "");
+      await keyIndexFor(this.env, job.owner).sync(job.id, { active: !isTerminal(job.state), audio_sec: stateTimes(job.state).duration_sec ?? 0 });
+      this.deadlines.clear("index_sync", "");
     } catch (error) {
-      console.error("telling the key's index the job finished failed; retrying from the alarm", error);
-      this.deadlines.set("index_finish", "", this.clock.now() + 1_000);
+      console.error("telling the key's index about the job failed; retrying from the alarm", error);
+      this.deadlines.set("index_sync", "", this.clock.now() + 1_000);
     }
   }
 
@@ -275,8 +275,8 @@ export class JobObject extends DurableObject<Env> implements JobForQueue {
           case "index_add":
             await this.addToIndex(d.ref);
             break;
-          case "index_finish":
-            await this.tellIndexFinished();
+          case "index_sync":
+            await this.syncIndex();
             break;
           default:
             assertNever(d.kind);
@@ -376,12 +376,12 @@ export class JobObject extends DurableObject<Env> implements JobForQueue {
       if (isTerminal(result.state)) {
         this.deadlines.clear("range_lease");
         this.deadlines.clear("plan_lease");
-        this.deadlines.set("index_finish", "", event.at);
       }
+      if (isTerminal(result.state) || result.state.status === "running") this.deadlines.set("index_sync", "", event.at);
       const type = webhookEventFor(result.state);
       if (type && job.webhook) this.outbox.enqueue(type, this.view({ ...job, state: result.state }, event.at), event.at);
     });
-    if (isTerminal(result.state)) await this.tellIndexFinished();
+    if (isTerminal(result.state) || result.state.status === "running") await this.syncIndex();
     await this.deadlines.arm();
     if (queue === "notify") await this.notifyQueue();
     return result;

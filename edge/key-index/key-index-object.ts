@@ -16,6 +16,10 @@ const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE jobs ADD COLUMN active INTEGER NOT NULL DEFAULT 0;
   `,
+  // Planned audio of each job, for MAX_AUDIO_HOURS_IN_FLIGHT_PER_KEY.
+  `
+  ALTER TABLE jobs ADD COLUMN audio_sec REAL NOT NULL DEFAULT 0;
+  `,
 ];
 
 /** How long an Idempotency-Key is remembered, as Stripe does. */
@@ -89,14 +93,16 @@ export class KeyIndexObject extends DurableObject<Env> {
     if (idempotencyKey !== null) this.sql.exec("UPDATE idempotency SET committed = 1 WHERE key = ? AND job_id = ?", idempotencyKey, jobId);
   }
 
-  /** Called by the job object when it reaches a final state (and retried from its alarm). */
-  async finished(jobId: string): Promise<void> {
-    this.sql.exec("UPDATE jobs SET active = 0 WHERE id = ?", jobId);
+  /** Called by the job object once planned (its audio) and once final (and retried from its alarm). */
+  async sync(jobId: string, state: { active: boolean; audio_sec: number }): Promise<void> {
+    this.sql.exec("UPDATE jobs SET active = ?, audio_sec = ? WHERE id = ?", state.active ? 1 : 0, state.audio_sec, jobId);
   }
 
-  /** Unfinished jobs of this key. */
-  async activeJobs(): Promise<number> {
-    return this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM jobs WHERE active = 1").one().n;
+  /** This key's unfinished jobs and their planned audio: what its quotas count. */
+  async load(): Promise<{ jobs: number; audio_sec: number }> {
+    return this.sql
+      .exec<{ jobs: number; audio_sec: number }>("SELECT COUNT(*) AS jobs, COALESCE(SUM(audio_sec), 0) AS audio_sec FROM jobs WHERE active = 1")
+      .one();
   }
 
   async remove(jobId: string): Promise<void> {
@@ -148,6 +154,6 @@ function decodeCursor(cursor: string): { id: string; created_at: number } | null
 }
 
 /** The key index of `keyId`, as a job object sees it: where it lists itself. */
-export function keyIndexFor(env: Env, keyId: string): Pick<KeyIndexObject, "add" | "finished"> {
-  return env.KEY_INDEX.get(env.KEY_INDEX.idFromName(keyId)) as unknown as Pick<KeyIndexObject, "add" | "finished">;
+export function keyIndexFor(env: Env, keyId: string): Pick<KeyIndexObject, "add" | "sync"> {
+  return env.KEY_INDEX.get(env.KEY_INDEX.idFromName(keyId)) as unknown as Pick<KeyIndexObject, "add" | "sync">;
 }

@@ -154,6 +154,7 @@ export const ROUTES = {
         "idempotency_conflict",
         "idempotency_in_progress",
         "too_many_jobs",
+        "too_much_audio",
         "url_not_allowed",
         "media_unreachable",
         "range_not_supported",

@@ -2,7 +2,7 @@ import type { Context } from "hono";
 import { CreateTranscriptionRequest, type CreatedTranscription, type TranscriptionJob } from "../../shared/api.ts";
 import type { AppEnv } from "../app-env.ts";
 import { parseWith, readJson } from "../body.ts";
-import { publicBase, readConfig } from "../config.ts";
+import { type Config, publicBase, readConfig } from "../config.ts";
 import { ApiError, unwrap } from "../errors.ts";
 import { derivedId, newId, sha256Hex } from "../../shared/ids.ts";
 import { jobStub, keyIndexStub } from "../job-stubs.ts";
@@ -51,18 +51,7 @@ export async function createTranscription(c: Context<AppEnv>): Promise<Response>
   }
 
   try {
-    if (config.maxActiveJobsPerKey > 0) {
-      const active = await index.activeJobs();
-      if (active >= config.maxActiveJobsPerKey) {
-        throw new ApiError(
-          429,
-          "too_many_jobs",
-          `this API key has ${active} unfinished jobs, as many as it may have at once (MAX_ACTIVE_JOBS_PER_KEY); retry when one finishes, or cancel one`,
-          undefined,
-          RETRY_AFTER_SEC,
-        );
-      }
-    }
+    await checkQuotas(index, config);
     if (body.webhook_url !== undefined) {
       const verdict = checkWebhookUrl(body.webhook_url, policy);
       if (!verdict.ok) throw new ApiError(verdict.code === "invalid_url" ? 400 : 422, verdict.code, `webhook_url: ${verdict.message}`, "webhook_url");
@@ -96,6 +85,20 @@ export async function createTranscription(c: Context<AppEnv>): Promise<Response>
   } catch (error) {
     if (idempotencyKey !== null) await index.release(idempotencyKey, jobId);
     throw error;
+  }
+}
+
+/** The key's quotas, counted by its index: unfinished jobs, and hours of their planned audio. */
+async function checkQuotas(index: ReturnType<typeof keyIndexStub>, config: Config): Promise<void> {
+  if (config.maxActiveJobsPerKey === 0 && config.maxAudioHoursInFlightPerKey === 0) return;
+  const load = await index.load();
+  if (config.maxActiveJobsPerKey > 0 && load.jobs >= config.maxActiveJobsPerKey) {
+    const message = `this API key has ${load.jobs} unfinished jobs, as many as it may have at once (MAX_ACTIVE_JOBS_PER_KEY); retry when one finishes, or cancel one`;
+    throw new ApiError(429, "too_many_jobs", message, undefined, RETRY_AFTER_SEC);
+  }
+  if (config.maxAudioHoursInFlightPerKey > 0 && load.audio_sec >= config.maxAudioHoursInFlightPerKey * 3600) {
+    const message = `this API key has ${(load.audio_sec / 3600).toFixed(1)} h of audio unfinished, its limit is ${config.maxAudioHoursInFlightPerKey} h (MAX_AUDIO_HOURS_IN_FLIGHT_PER_KEY); retry when a job finishes`;
+    throw new ApiError(429, "too_much_audio", message, undefined, RETRY_AFTER_SEC);
   }
 }
 
