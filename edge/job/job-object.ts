@@ -6,13 +6,13 @@ import type { HeartbeatResponse, MediaHint } from "../../shared/protocol.ts";
 import { deriveWebhookSecret } from "../../shared/webhook-signing.ts";
 import { readConfig } from "../config.ts";
 import { fail, ok, type Result } from "../errors.ts";
-import { keyIndexFor } from "../key-index/key-index-object.ts";
 import { unmanagedLabel } from "../providers/prices.ts";
-import { NO_WORK, queueForJobs, type JobForQueue, type JobWork, type UnsignedPlanTask, type UnsignedRangeTask, type UnsignedTask } from "../queue/work.ts";
+import type { JobForQueue, JobWork, UnsignedPlanTask, UnsignedRangeTask, UnsignedTask } from "../queue/work.ts";
 import { WEBHOOK_TIMEOUT_MS } from "../webhooks/delivery.ts";
 import { Clock, Deadlines } from "./deadlines.ts";
 import type { JobHost, QueueNotice } from "./job-host.ts";
 import { isTerminal, stateTimes, transition, webhookEventFor, type JobEvent, type Transition } from "./job-state.ts";
+import { JobLinks } from "./job-links.ts";
 import { JobStore, type JobRecord } from "./job-store.ts";
 import { jobView } from "./job-view.ts";
 import { PlanLease } from "./plan-lease.ts";
@@ -51,12 +51,14 @@ export class JobObject extends DurableObject<Env> implements JobForQueue {
   private readonly plan: PlanLease;
   private readonly ranges: RangeLeases;
   readonly clock = new Clock();
+  private readonly links: JobLinks;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.store = new JobStore(ctx.storage.sql);
     this.deadlines = new Deadlines(ctx.storage);
     this.outbox = new WebhookOutbox(ctx.storage.sql, this.deadlines);
+    this.links = new JobLinks(env, this.store, this.deadlines, this.clock);
     const host: JobHost = {
       store: this.store,
       deadlines: this.deadlines,
@@ -64,7 +66,7 @@ export class JobObject extends DurableObject<Env> implements JobForQueue {
       now: () => this.clock.now(),
       transaction: (fn) => ctx.storage.transactionSync(fn),
       apply: (event, also, queue) => this.apply(event, also, queue),
-      notifyQueue: () => this.notifyQueue(),
+      notifyQueue: () => this.links.notifyQueue(),
       view: (job, now) => this.view(job, now),
     };
     this.plan = new PlanLease(host);
@@ -98,36 +100,10 @@ export class JobObject extends DurableObject<Env> implements JobForQueue {
       });
       this.deadlines.set("index_add", idempotencyKey ?? "", this.clock.now());
     });
-    await this.addToIndex(idempotencyKey ?? "");
-    await this.notifyQueue();
+    await this.links.addToIndex(idempotencyKey ?? "");
+    await this.links.notifyQueue();
     await this.deadlines.arm();
     return ok(this.view(this.store.readJob()!));
-  }
-
-  /** Tells the key's index what its quotas count of this job (planned audio, finished); the alarm retries a failure. */
-  private async syncIndex(): Promise<void> {
-    const job = this.store.readJob();
-    if (!job) return;
-    try {
-      await keyIndexFor(this.env, job.owner).sync(job.id, { active: !isTerminal(job.state), audio_sec: stateTimes(job.state).duration_sec ?? 0 });
-      this.deadlines.clear("index_sync", "");
-    } catch (error) {
-      console.error("telling the key's index about the job failed; retrying from the alarm", error);
-      this.deadlines.set("index_sync", "", this.clock.now() + 1_000);
-    }
-  }
-
-  /** Lists the job under its key (and commits its Idempotency-Key, `ref`, when it has one); the alarm retries a failure. */
-  private async addToIndex(ref: string): Promise<void> {
-    const job = this.store.readJob();
-    if (!job) return;
-    try {
-      await keyIndexFor(this.env, job.owner).add(job.id, job.created_at, ref === "" ? null : ref);
-      this.deadlines.clear("index_add", ref);
-    } catch (error) {
-      console.error("listing the job under its key failed; retrying from the alarm", error);
-      this.deadlines.set("index_add", ref, this.clock.now() + 1_000);
-    }
   }
 
   async get(owner: string): Promise<Result<TranscriptionJob>> {
@@ -149,11 +125,7 @@ export class JobObject extends DurableObject<Env> implements JobForQueue {
     if (!job) return notFound();
     await this.ctx.storage.deleteAlarm();
     await this.ctx.storage.deleteAll();
-    // Else its row (with work machines still hold) stays in the queue; should this call fail,
-    // the queue's own check of rows nobody updates finds nothing here and drops it.
-    await queueForJobs(this.env)
-      .update(job.id, job.owner, job.created_at, NO_WORK)
-      .catch((error: unknown) => console.error("queue update after erase failed; the queue's check will drop the row", error));
+    await this.links.leaveQueue(job);
     return ok(null);
   }
 
@@ -189,11 +161,11 @@ export class JobObject extends DurableObject<Env> implements JobForQueue {
       const range = await this.ranges.lease(machineId, leaseSec, machine);
       if (range.ok) task = range.value;
     }
-    return ok({ task, work: this.work() });
+    return ok({ task, work: this.links.work() });
   }
 
   async currentWork(): Promise<JobWork> {
-    return this.work();
+    return this.links.work();
   }
 
   async startPlan(machineId: string, leaseSec: number, machine: MachineLabel = unlabelled(this.env)): Promise<Result<UnsignedPlanTask>> {
@@ -270,13 +242,13 @@ export class JobObject extends DurableObject<Env> implements JobForQueue {
             break;
           case "queue_notify":
             this.deadlines.clear("queue_notify", d.ref);
-            await this.notifyQueue();
+            await this.links.notifyQueue();
             break;
           case "index_add":
-            await this.addToIndex(d.ref);
+            await this.links.addToIndex(d.ref);
             break;
           case "index_sync":
-            await this.syncIndex();
+            await this.links.syncIndex();
             break;
           default:
             assertNever(d.kind);
@@ -309,51 +281,6 @@ export class JobObject extends DurableObject<Env> implements JobForQueue {
 
   // ---- internals -------------------------------------------------------------
 
-  /** What this job has to hand out, for the queue. */
-  private work(): JobWork {
-    const job = this.store.readJob();
-    if (!job) return NO_WORK;
-    switch (job.state.status) {
-      case "queued":
-        return { ...NO_WORK, pending: 1 };
-      case "planning":
-        return { ...NO_WORK, leased: 1, machines: [job.state.machine_id] };
-      case "running": {
-        const pending = this.store.countRanges("pending");
-        const leased = this.store.countRanges("leased");
-        return {
-          pending: pending.n,
-          pending_audio_sec: pending.audio_sec,
-          leased: leased.n,
-          leased_audio_sec: leased.audio_sec,
-          machines: this.store.leasedMachineIds(),
-        };
-      }
-      case "completed":
-      case "failed":
-      case "canceled":
-        return NO_WORK;
-      default:
-        return assertNever(job.state);
-    }
-  }
-
-  /**
-   * Tells the queue what this job has to hand out. A failed call is retried from
-   * the alarm, so work is never stranded by a lost notification.
-   */
-  private async notifyQueue(): Promise<void> {
-    const job = this.store.readJob();
-    if (!job) return;
-    try {
-      await queueForJobs(this.env).update(job.id, job.owner, job.created_at, this.work());
-    } catch (error) {
-      console.error("queue update failed; retrying from the alarm", error);
-      this.deadlines.set("queue_notify", "queue", this.clock.now() + 1_000);
-      await this.deadlines.arm();
-    }
-  }
-
   private owned(owner: string): JobRecord | null {
     const job = this.store.readJob();
     return job && job.owner === owner ? job : null;
@@ -381,9 +308,9 @@ export class JobObject extends DurableObject<Env> implements JobForQueue {
       const type = webhookEventFor(result.state);
       if (type && job.webhook) this.outbox.enqueue(type, this.view({ ...job, state: result.state }, event.at), event.at);
     });
-    if (isTerminal(result.state) || result.state.status === "running") await this.syncIndex();
+    if (isTerminal(result.state) || result.state.status === "running") await this.links.syncIndex();
     await this.deadlines.arm();
-    if (queue === "notify") await this.notifyQueue();
+    if (queue === "notify") await this.links.notifyQueue();
     return result;
   }
 }
