@@ -1,9 +1,9 @@
 import { assertNever } from "../../shared/assert-never.ts";
-import { keyIndexFor } from "../key-index/key-index-object.ts";
+import { keyIndexFor, type JobQuotaState } from "../key-index/key-index-object.ts";
 import { NO_WORK, queueForJobs, type JobWork } from "../queue/work.ts";
 import type { Clock, Deadlines } from "./deadlines.ts";
 import { isTerminal, stateTimes } from "./job-state.ts";
-import type { JobStore } from "./job-store.ts";
+import type { JobRecord, JobStore } from "./job-store.ts";
 
 /**
  * What a job tells the objects outside it, each told again from the alarm when a call
@@ -77,7 +77,7 @@ export class JobLinks {
     const job = this.store.readJob();
     if (!job) return;
     try {
-      await keyIndexFor(this.env, job.owner).add(job.id, job.created_at, ref === "" ? null : ref);
+      await keyIndexFor(this.env, job.owner).add(job.id, job.created_at, ref === "" ? null : ref, quotaState(job));
       this.deadlines.clear("index_add", ref);
     } catch (error) {
       console.error("listing the job under its key failed; retrying from the alarm", error);
@@ -90,11 +90,15 @@ export class JobLinks {
     const job = this.store.readJob();
     if (!job) return;
     try {
-      await keyIndexFor(this.env, job.owner).sync(job.id, { active: !isTerminal(job.state), audio_sec: stateTimes(job.state).duration_sec ?? 0 });
+      await keyIndexFor(this.env, job.owner).sync(job.id, job.created_at, quotaState(job));
       this.deadlines.clear("index_sync", "");
     } catch (error) {
       console.error("telling the key's index about the job failed; retrying from the alarm", error);
       this.deadlines.set("index_sync", "", this.clock.now() + 1_000);
     }
   }
+}
+
+function quotaState(job: JobRecord): JobQuotaState {
+  return { active: !isTerminal(job.state), audio_sec: stateTimes(job.state).duration_sec ?? 0 };
 }

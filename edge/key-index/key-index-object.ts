@@ -33,6 +33,12 @@ export const RESERVATION_STALE_MS = 2 * 60_000;
 
 export type Reservation = { kind: "new" } | { kind: "existing"; job_id: string; committed: boolean } | { kind: "conflict" };
 
+/** What a key's quotas count of one job. */
+export interface JobQuotaState {
+  active: boolean;
+  audio_sec: number;
+}
+
 export interface JobPage {
   ids: string[];
   next_cursor: string | null;
@@ -88,14 +94,29 @@ export class KeyIndexObject extends DurableObject<Env> {
   }
 
   /** Called by the job object itself when it is created (and retried from its alarm), never by a route. */
-  async add(jobId: string, createdAt: number, idempotencyKey: string | null): Promise<void> {
-    this.sql.exec("INSERT OR IGNORE INTO jobs (id, created_at, active) VALUES (?, ?, 1)", jobId, createdAt);
+  async add(jobId: string, createdAt: number, idempotencyKey: string | null, state: JobQuotaState): Promise<void> {
+    this.upsert(jobId, createdAt, state);
     if (idempotencyKey !== null) this.sql.exec("UPDATE idempotency SET committed = 1 WHERE key = ? AND job_id = ?", idempotencyKey, jobId);
   }
 
   /** Called by the job object once planned (its audio) and once final (and retried from its alarm). */
-  async sync(jobId: string, state: { active: boolean; audio_sec: number }): Promise<void> {
-    this.sql.exec("UPDATE jobs SET active = ?, audio_sec = ? WHERE id = ?", state.active ? 1 : 0, state.audio_sec, jobId);
+  async sync(jobId: string, createdAt: number, state: JobQuotaState): Promise<void> {
+    this.upsert(jobId, createdAt, state);
+  }
+
+  /**
+   * Both calls write the job's whole current state, so they may arrive in either order
+   * (an index entry retried from the alarm after the job already finished) and the
+   * last one is right.
+   */
+  private upsert(jobId: string, createdAt: number, state: JobQuotaState): void {
+    this.sql.exec(
+      "INSERT INTO jobs (id, created_at, active, audio_sec) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET active = excluded.active, audio_sec = excluded.audio_sec",
+      jobId,
+      createdAt,
+      state.active ? 1 : 0,
+      state.audio_sec,
+    );
   }
 
   /** This key's unfinished jobs and their planned audio: what its quotas count. */
