@@ -1,9 +1,7 @@
-import { ApiError } from "./errors.ts";
-import { JOB_ID_PATTERN } from "../shared/ids.ts";
 import type { JobObject } from "./job/job-object.ts";
 import type { KeyIndexObject } from "./key-index/key-index-object.ts";
 import type { WorkQueue } from "./queue/queue-object.ts";
-import { DEFAULT_SHARD, queueName } from "./queue/work.ts";
+import { DEFAULT_SHARD, jobObjectId, queueName } from "./queue/work.ts";
 
 type Methods<T> = { [K in keyof T as T[K] extends (...args: never[]) => Promise<unknown> ? K : never]: T[K] };
 
@@ -15,8 +13,7 @@ type Methods<T> = { [K in keyof T as T[K] extends (...args: never[]) => Promise<
  * boundary by structured clone unchanged.
  */
 export function jobStub(env: Env, jobId: string): Methods<JobObject> {
-  if (!JOB_ID_PATTERN.test(jobId)) throw new ApiError(404, "not_found", "no such transcription");
-  return env.JOBS.get(env.JOBS.idFromName(jobId)) as unknown as Methods<JobObject>;
+  return env.JOBS.get(jobObjectId(env, jobId)) as unknown as Methods<JobObject>;
 }
 
 export function keyIndexStub(env: Env, keyId: string): Methods<KeyIndexObject> {

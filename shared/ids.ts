@@ -1,11 +1,15 @@
 const ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"; // Crockford base32, lower case
 
-/** `prefix_` + 24 base32 characters (120 random bits). */
-export function newId(prefix: string): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(24));
+/** `prefix_` + one base32 character per byte (5 bits of each). */
+function idOf(prefix: string, bytes: Uint8Array): string {
   let out = "";
   for (const b of bytes) out += ALPHABET[b & 31];
   return `${prefix}_${out}`;
+}
+
+/** `prefix_` + 24 base32 characters (120 random bits). */
+export function newId(prefix: string): string {
+  return idOf(prefix, crypto.getRandomValues(new Uint8Array(24)));
 }
 
 /**
@@ -15,9 +19,7 @@ export function newId(prefix: string): string {
  */
 export async function derivedId(prefix: string, ...parts: string[]): Promise<string> {
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(parts.map((p) => `${p.length}:${p}`).join(""))));
-  let out = "";
-  for (const b of digest.subarray(0, 24)) out += ALPHABET[b & 31];
-  return `${prefix}_${out}`;
+  return idOf(prefix, digest.subarray(0, 24));
 }
 
 /** What `newId(prefix)` makes, and nothing else. */

@@ -297,6 +297,8 @@ export class JobObject extends DurableObject<Env> implements JobForQueue {
     if (!job) return { ok: false, reason: "no such job" };
     const result = transition(job.state, event);
     if (!result.ok || !result.changed) return result;
+    // Planned (its audio) and finished change what the key's quotas count.
+    const quotaChanged = isTerminal(result.state) || result.state.status === "running";
     this.ctx.storage.transactionSync(() => {
       this.store.writeState(result.state);
       also?.();
@@ -304,11 +306,11 @@ export class JobObject extends DurableObject<Env> implements JobForQueue {
         this.deadlines.clear("range_lease");
         this.deadlines.clear("plan_lease");
       }
-      if (isTerminal(result.state) || result.state.status === "running") this.deadlines.set("index_sync", "", event.at);
+      if (quotaChanged) this.deadlines.set("index_sync", "", event.at);
       const type = webhookEventFor(result.state);
       if (type && job.webhook) this.outbox.enqueue(type, this.view({ ...job, state: result.state }, event.at), event.at);
     });
-    if (isTerminal(result.state) || result.state.status === "running") await this.links.syncIndex();
+    if (quotaChanged) await this.links.syncIndex();
     await this.deadlines.arm();
     if (queue === "notify") await this.links.notifyQueue();
     return result;

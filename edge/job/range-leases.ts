@@ -7,7 +7,7 @@ import { fail, ok, type Result } from "../errors.ts";
 import type { UnsignedRangeTask } from "../queue/work.ts";
 import type { JobHost } from "./job-host.ts";
 import { isTerminal, stopAnswer } from "./job-state.ts";
-import type { JobRecord } from "./job-store.ts";
+import type { JobRecord, RangeRecord } from "./job-store.ts";
 import { rangeTransition, type RangeEvent, type RangeState } from "./range-state.ts";
 import { notFound, stale } from "./refusals.ts";
 import { rangeTask } from "./task-builder.ts";
@@ -133,10 +133,10 @@ export class RangeLeases {
     const found = this.leased(index, attempt);
     if (!found.ok) return found;
     const now = this.host.now();
-    const range = this.host.store.readRange(index)!;
+    const range = found.value;
     // Usage is billed from it: a machine may report slow work, not a week for five minutes of audio.
     const billed = machineSec === null ? null : Math.min(machineSec, MAX_MACHINE_SEC_PER_AUDIO_SEC * (range.end_sec - range.start_sec));
-    const changed = this.change(index, found.value, { type: "complete", at: now, machine_sec: billed }, () =>
+    const changed = this.change(index, range.state, { type: "complete", at: now, machine_sec: billed }, () =>
       this.host.deadlines.clear("range_lease", String(index)),
     );
     if (!changed.ok) return changed;
@@ -150,7 +150,7 @@ export class RangeLeases {
     const found = this.leased(index, attempt);
     if (!found.ok) return found;
     const error = { code: failure.code, message: failure.message };
-    return this.lose(index, found.value, { type: "report_failure", at: this.host.now(), retryable: failure.retryable, error });
+    return this.lose(index, found.value.state, { type: "report_failure", at: this.host.now(), retryable: failure.retryable, error });
   }
 
   /** A range lease's deadline came; a heartbeat may have moved it since, and then it is set again. */
@@ -226,13 +226,14 @@ export class RangeLeases {
     return ok(this.host.view(this.host.store.readJob()!));
   }
 
-  private leased(index: number, attempt: number): Result<RangeState> {
+  /** The range `index` while `attempt` still holds its lease. */
+  private leased(index: number, attempt: number): Result<RangeRecord> {
     const job = this.host.store.readJob();
     const range = this.host.store.readRange(index);
     if (!job || !range) return notFound();
     if (isTerminal(job.state)) return fail(409, "job_finished", `the job is ${job.state.status}`);
     if (range.state.attempt !== attempt || range.state.status !== "leased") return stale(`range ${index}`, attempt, range.state.attempt);
-    return ok(range.state);
+    return ok(range);
   }
 
   private maybeProgressWebhook(now: number): void {

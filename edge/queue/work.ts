@@ -43,10 +43,15 @@ export interface QueueForJobs {
   update(jobId: string, owner: string, createdAt: number, work: JobWork): Promise<void>;
 }
 
+/** The Durable Object id of job `jobId`; an id `newId("tr")` never made is no transcription. */
+export function jobObjectId(env: Env, jobId: string): DurableObjectId {
+  if (!JOB_ID_PATTERN.test(jobId)) throw new ApiError(404, "not_found", "no such transcription");
+  return env.JOBS.idFromName(jobId);
+}
+
 /** The job object named `jobId`, as the queue sees it. */
 export function jobForQueue(env: Env, jobId: string): JobForQueue {
-  if (!JOB_ID_PATTERN.test(jobId)) throw new ApiError(404, "not_found", "no such transcription");
-  return env.JOBS.get(env.JOBS.idFromName(jobId)) as unknown as JobForQueue;
+  return env.JOBS.get(jobObjectId(env, jobId)) as unknown as JobForQueue;
 }
 
 /** The work queue of a shard, as job objects see it; one shard ("default") until claims outgrow one object. */

@@ -233,7 +233,7 @@ function dequantize(weight: Tensor, zeroPoint: Tensor | undefined, scale: Tensor
   return floatTensor(name, (weight.dims ?? []).map(Number), dequantizedValues(weight, zeroPoint, scale, axis));
 }
 
-function floatTensor(name: string, dims: number[], values: Float32Array): Tensor {
+export function floatTensor(name: string, dims: number[], values: Float32Array): Tensor {
   return onnx.TensorProto.create({ name, dims, dataType: DataType.FLOAT, rawData: new Uint8Array(values.buffer, values.byteOffset, values.byteLength) });
 }
 

@@ -1,5 +1,6 @@
 import onnxProto from "onnx-proto";
 import { SAMPLE_RATE } from "../media/pcm.ts";
+import { floatTensor } from "./float-graphs.ts";
 
 /** Whisper's front end: 25 ms windows every 10 ms over a 30 s window of 16 kHz audio. */
 export const N_FFT = 400;
@@ -147,10 +148,6 @@ export function logMelGraph(nMels: number): Uint8Array {
   });
   const model = onnx.ModelProto.create({ irVersion: 8, producerName: "longscribe", opsetImport: [{ domain: "", version: 17 }], graph });
   return onnx.ModelProto.encode(model).finish();
-}
-
-function floatTensor(name: string, dims: number[], values: Float32Array): onnxProto.onnx.ITensorProto {
-  return onnx.TensorProto.create({ name, dims, dataType: DataType.FLOAT, rawData: new Uint8Array(values.buffer, values.byteOffset, values.byteLength) });
 }
 
 function longTensor(name: string, values: number[]): onnxProto.onnx.ITensorProto {

@@ -186,9 +186,10 @@ export class OriginReader {
             { headers: { range: `bytes=${start}-${end}`, "accept-encoding": "identity" }, signal: AbortSignal.timeout(this.options.timeoutMs ?? 30_000) },
             this.options.allowPrivate ?? true,
           );
+          const answeredSize = totalSize(res.headers) ?? this.sizeBytes;
           if (context !== "open" && (res.status === 206 || res.status === 416)) {
             const answered = {
-              size_bytes: totalSize(res.headers) ?? this.sizeBytes,
+              size_bytes: answeredSize,
               etag: res.headers.get("etag"),
               last_modified: res.headers.get("last-modified"),
             };
@@ -218,8 +219,7 @@ export class OriginReader {
           // The answer must be the range asked (an origin may end it early only at the end of the file):
           // a misplaced range spliced into the audio would transcribe the wrong words at the wrong times.
           const span = answeredSpan(res.headers);
-          const total = totalSize(res.headers) ?? this.sizeBytes;
-          if (!span || span.first !== start || span.last !== Math.min(end, total - 1)) {
+          if (!span || span.first !== start || span.last !== Math.min(end, answeredSize - 1)) {
             await res.body?.cancel();
             throw new MediaError(
               "range_not_supported",
