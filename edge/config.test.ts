@@ -39,7 +39,8 @@ describe("machine providers in the configuration", () => {
       cloudType: "COMMUNITY",
       containerDiskGb: 20,
     });
-    expect(runpod.spec.env).toEqual({ WHISPER_BATCH: "16", EDGE_URL: "https://api.example.com", IDLE_EXIT_SEC: "120", MACHINE_TOKEN: env.MACHINE_TOKEN });
+    // No shared secret in a pod's env: each pod gets its own credential when it is created.
+    expect(runpod.spec.env).toEqual({ WHISPER_BATCH: "16", EDGE_URL: "https://api.example.com", IDLE_EXIT_SEC: "120" });
     // Fly machines take the token from the app's secrets, never from the create call.
     const fly = fleet.providers[1]!;
     if (fly.kind !== "fly") throw new Error("not fly");
@@ -53,6 +54,7 @@ describe("machine providers in the configuration", () => {
     [{ RUNPOD_GPU_TYPES: " , " }, "RUNPOD_GPU_TYPES must list at least one type"],
     [{ RUNPOD_CLOUD_TYPE: "SPOT" }, "RUNPOD_CLOUD_TYPE must be one of SECURE, COMMUNITY"],
     [{ MACHINE_ENV: '{"IDLE_EXIT_SEC":"5"}' }, "MACHINE_ENV must not set IDLE_EXIT_SEC"],
+    [{ MACHINE_ENV: '{"MACHINE_TOKEN":"a-shared-secret-for-every-machine-0123"}' }, "MACHINE_ENV must not set MACHINE_TOKEN"],
     [{ MACHINE_PRICES: '{"runpod":{"NVIDIA L4":-1}}' }, "MACHINE_PRICES"],
     [{ MACHINE_PRICES: "cheap" }, "MACHINE_PRICES must be JSON"],
     [{ PUBLIC_BASE_URL: "" }, "PUBLIC_BASE_URL must be set when MACHINE_PROVIDER is runpod"],

@@ -36,7 +36,7 @@ export interface Config {
   machinePrices: PriceTable;
   /** Origin used in status_url/transcript_url; the request's own origin when unset. */
   publicBaseUrl: string | null;
-  /** The machines' shared secret; null when no machine may connect (machine routes then answer 503). */
+  /** The shared secret for machines run by hand; null when only the fleet's machines, each with its own credential, may connect. */
   machineToken: string | null;
   /** Seconds a task lease lasts without a heartbeat. */
   leaseSec: number;
@@ -93,11 +93,11 @@ function parse(env: Env): Config {
     leaseSec,
     maxActiveJobsPerKey,
     maxAudioHoursInFlightPerKey,
-    fleet: parseFleet(env, publicBaseUrl, machineToken),
+    fleet: parseFleet(env, publicBaseUrl),
   };
 }
 
-function parseFleet(env: Env, publicBaseUrl: string | null, machineToken: string): FleetConfig | null {
+function parseFleet(env: Env, publicBaseUrl: string | null): FleetConfig | null {
   const kinds = (env.MACHINE_PROVIDER ?? "")
     .split(",")
     .map((k) => k.trim())
@@ -110,12 +110,12 @@ function parseFleet(env: Env, publicBaseUrl: string | null, machineToken: string
     );
   }
   const named = `MACHINE_PROVIDER is ${kinds.join(",")}`;
-  if (machineToken.length === 0) throw misconfigured(`MACHINE_TOKEN must be set when ${named}: machines need it to claim work`);
   if (!publicBaseUrl) throw misconfigured(`PUBLIC_BASE_URL must be set when ${named}: machines are told it as EDGE_URL`);
   const extraEnv = json(env.MACHINE_ENV || "{}", z.record(z.string(), z.string()), "MACHINE_ENV");
-  if ("IDLE_EXIT_SEC" in extraEnv || "EDGE_URL" in extraEnv || "MACHINE_TOKEN" in extraEnv) {
+  const reserved = ["IDLE_EXIT_SEC", "EDGE_URL", "MACHINE_TOKEN", "MACHINE_CREDENTIAL"].filter((k) => k in extraEnv);
+  if (reserved.length > 0) {
     throw misconfigured(
-      "MACHINE_ENV must not set IDLE_EXIT_SEC, EDGE_URL or MACHINE_TOKEN: the edge passes its own (IDLE_EXIT_SEC, PUBLIC_BASE_URL, MACHINE_TOKEN)",
+      `MACHINE_ENV must not set ${reserved.join(", ")}: the edge passes IDLE_EXIT_SEC and PUBLIC_BASE_URL itself, and each machine gets its own credential (never the shared MACHINE_TOKEN)`,
     );
   }
   const idleExitSec = bounded(env.IDLE_EXIT_SEC ?? "120", "IDLE_EXIT_SEC", 1, 86_400);
@@ -130,7 +130,6 @@ function parseFleet(env: Env, publicBaseUrl: string | null, machineToken: string
           apiUrl: (env.FLY_API_URL || "https://api.machines.dev").replace(/\/+$/, ""),
           app: nonEmpty(env.FLY_APP, "FLY_APP", named),
           token: secret(env.FLY_API_TOKEN, "FLY_API_TOKEN", "`fly tokens create deploy -a <app>` (or the local supervisor's token)"),
-          // Fly machines read MACHINE_TOKEN from the app's secrets (`fly secrets set`); the supervisor passes its own.
           spec: { image, guest: json(env.MACHINE_GUEST, FlyGuest, "MACHINE_GUEST"), region: env.MACHINE_REGION?.trim() || null, env: machineEnv },
         };
       case "runpod":
@@ -143,8 +142,7 @@ function parseFleet(env: Env, publicBaseUrl: string | null, machineToken: string
             gpuTypes: list(env.RUNPOD_GPU_TYPES, "RUNPOD_GPU_TYPES"),
             cloudType: oneOf(env.RUNPOD_CLOUD_TYPE || "SECURE", ["SECURE", "COMMUNITY"] as const, "RUNPOD_CLOUD_TYPE"),
             containerDiskGb: bounded(env.RUNPOD_CONTAINER_DISK_GB || "20", "RUNPOD_CONTAINER_DISK_GB", 5, 2000, true),
-            // A pod has no secret store of ours: the token goes in its env, and is never logged.
-            env: { ...machineEnv, MACHINE_TOKEN: machineToken },
+            env: machineEnv,
           },
         };
       default:

@@ -24,7 +24,7 @@ import { transcribeUrl } from "./transcribe-file.ts";
  *   plan <url> [--macro-chunk-sec N]
  *   chunks <url> --from S --to E [--min-sec N] [--max-sec N] [--no-vad]
  *   transcribe <file|url> [--model DIR] [--language auto|xx] [--batch N] [--format F] [--task T] [--words]
- *   serve      (EDGE_URL and MACHINE_TOKEN from the environment)
+ *   serve      (EDGE_URL, and MACHINE_CREDENTIAL or MACHINE_TOKEN, from the environment)
  */
 const USAGE = `usage:
   npm run machine -- plan <url> [--macro-chunk-sec N]
@@ -179,8 +179,14 @@ async function serve(args: string[]): Promise<void> {
     ...(values.threads !== undefined ? { WHISPER_THREADS: values.threads } : {}),
     ...(values.device !== undefined ? { WHISPER_DEVICE: values.device } : {}),
   });
-  const { EDGE_URL, MACHINE_TOKEN } = config;
-  if (!EDGE_URL || !MACHINE_TOKEN) throw new UsageError("serve needs EDGE_URL and MACHINE_TOKEN in the environment");
+  const { EDGE_URL } = config;
+  // Its own credential first: a machine the edge created has one, and holds no shared secret.
+  const credential = config.MACHINE_CREDENTIAL ?? config.MACHINE_TOKEN;
+  if (!EDGE_URL || !credential) {
+    throw new UsageError(
+      "serve needs EDGE_URL and a credential in the environment: MACHINE_CREDENTIAL (machines the edge starts get their own) or MACHINE_TOKEN (the edge's shared secret, for a machine run by hand)",
+    );
+  }
   const binaries = resolveBinaries(config);
   const simulatedRtf = config.SIMULATED_RTF;
   const whisper =
@@ -193,7 +199,8 @@ async function serve(args: string[]): Promise<void> {
       : null;
   const batch = whisper ? batchFor(whisper, config) : config.WHISPER_BATCH === "auto" ? 8 : config.WHISPER_BATCH;
   const machine = new Machine({
-    config: { ...config, WHISPER_BATCH: batch, EDGE_URL, MACHINE_TOKEN },
+    config: { ...config, WHISPER_BATCH: batch, EDGE_URL },
+    credential,
     engine: whisper ?? new SimulatedEngine(simulatedRtf!),
     binaries,
   });

@@ -32,7 +32,9 @@ export const MachineConfig = z
     WHISPER_BATCH: z.union([z.literal("auto"), z.coerce.number().int().min(1).max(64)]).default("auto"),
     /** The edge's base URL; `serve` needs it. */
     EDGE_URL: z.string().url().optional(),
-    /** Secret shared with the edge; never logged. */
+    /** This machine's own credential, put in its env by the edge that created it; never logged. */
+    MACHINE_CREDENTIAL: z.string().min(16).optional(),
+    /** The secret shared by machines run by hand, when the edge takes one; never logged. */
     MACHINE_TOKEN: z.string().min(32).optional(),
     MACHINE_ID: z.string().min(1).max(128).default(`${hostname()}-${process.pid}`),
     /** Tasks run at once; more than 1 only pays when the engine waits on media. */

@@ -37,9 +37,10 @@ const supervisor = new LocalSupervisor({
   token: vars.get("FLY_API_TOKEN")!,
   command: MACHINE_COMMAND,
   cwd: process.cwd(),
-  // What Fly would inject as app secrets, plus this shell's settings (WHISPER_MODEL_DIR …).
+  // This shell's settings (WHISPER_MODEL_DIR …), as Fly would inject app secrets; each machine's
+  // own credential comes from the edge with its create request, so no shared token is passed.
   // Local mode: media on 127.0.0.1 (the CLI serves local files there) is allowed.
-  env: { ...process.env, MACHINE_TOKEN: vars.get("MACHINE_TOKEN")!, ALLOW_PRIVATE_MEDIA: "1" },
+  env: { ...process.env, ALLOW_PRIVATE_MEDIA: "1" },
   port: supervisorPort,
 });
 

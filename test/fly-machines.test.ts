@@ -8,6 +8,8 @@ import { REPO_ROOT } from "./support/shared-data.ts";
 import { waitUntil } from "../shared/sleep.ts";
 
 const fixture = (name: string) => readFileSync(`${REPO_ROOT}/test/fixtures/fly/${name}`, "utf8");
+/** Each machine's own credential, as the fleet would mint it for the name the provider chose. */
+const credentialFor = async (name: string) => ({ MACHINE_CREDENTIAL: `credential-of-${name}` });
 const SPEC: MachineSpec = {
   image: "registry.fly.io/longscribe-machines:latest",
   guest: { cpu_kind: "performance", cpus: 8, memory_mb: 16384 },
@@ -57,14 +59,15 @@ function client(fetchFn: typeof fetch, sleeps: number[] = [], clock = { t: 0 }) 
 describe("Fly Machines client against Fly's documented shapes", () => {
   it("lists only this deployment's machines, reuses a stopped one before creating, and sends the documented requests", async () => {
     const { seen, fetchFn } = scripted([{ body: fixture("list-machines.json") }, { body: fixture("start.json") }, { body: fixture("machine.json") }]);
-    const result = await new FlyProvider(client(fetchFn), SPEC).ensure(3);
+    const result = await new FlyProvider(client(fetchFn), SPEC).ensure(3, credentialFor);
     const type = "performance-8x-16gb";
     expect(result).toEqual({
       active: 3,
       started: [{ id: "e2865641be3928", machine_type: type }],
-      created: [{ id: "73d8d46dbee589", machine_type: type }],
+      created: [{ id: "73d8d46dbee589", machine_type: type, name: expect.stringMatching(/^longscribe-[0-9a-f-]{13}$/) }],
       failure: null,
     });
+    const name = result.created[0]!.name!;
     expect(seen.map((s) => `${s.method} ${s.path}`)).toEqual([
       "GET /v1/apps/longscribe-machines/machines",
       "POST /v1/apps/longscribe-machines/machines/e2865641be3928/start",
@@ -72,10 +75,11 @@ describe("Fly Machines client against Fly's documented shapes", () => {
     ]);
     expect(seen.every((s) => s.auth === "Bearer fly-test-token")).toBe(true);
     expect(seen[2]!.body).toEqual({
+      name,
       region: "ord",
       config: {
         image: SPEC.image,
-        env: SPEC.env,
+        env: { ...SPEC.env, MACHINE_CREDENTIAL: `credential-of-${name}` },
         guest: SPEC.guest,
         restart: { policy: "no" },
         auto_destroy: false,
@@ -86,7 +90,7 @@ describe("Fly Machines client against Fly's documented shapes", () => {
 
   it("does nothing when enough machines run (idempotent reconcile)", async () => {
     const { seen, fetchFn } = scripted([{ body: fixture("list-machines.json") }]);
-    expect(await new FlyProvider(client(fetchFn), SPEC).ensure(1)).toEqual({ active: 1, started: [], created: [], failure: null });
+    expect(await new FlyProvider(client(fetchFn), SPEC).ensure(1, credentialFor)).toEqual({ active: 1, started: [], created: [], failure: null });
     expect(seen).toHaveLength(1);
   });
 
@@ -124,7 +128,7 @@ describe("Fly Machines client against the local supervisor", () => {
   let supervisor: LocalSupervisor;
   const lines: string[] = [];
   // A stand-in machine: says who it is, exits on SIGTERM, or crashes when asked to.
-  const script = `process.stderr.write("up " + process.env.FLY_MACHINE_ID + " token=" + (process.env.MACHINE_TOKEN === "app-secret") + "\\n");
+  const script = `process.stderr.write("up " + process.env.FLY_MACHINE_ID + " " + process.env.MACHINE_CREDENTIAL + " app-secret=" + (process.env.APP_SECRET === "app-secret") + "\\n");
     if (process.env.CRASH) process.exit(3);
     process.on("SIGTERM", () => process.exit(0)); setInterval(() => {}, 1000);`;
 
@@ -134,7 +138,7 @@ describe("Fly Machines client against the local supervisor", () => {
       token: "sup-token",
       command: [process.execPath, "-e", script],
       cwd: REPO_ROOT,
-      env: { PATH: process.env.PATH, MACHINE_TOKEN: "app-secret" },
+      env: { PATH: process.env.PATH, APP_SECRET: "app-secret" },
       stopGraceMs: 2000,
       log: (l) => lines.push(l),
     });
@@ -147,19 +151,20 @@ describe("Fly Machines client against the local supervisor", () => {
   it("creates, stops, reuses and destroys machines as child processes", async () => {
     const c = local();
     const provider = new FlyProvider(c, { ...SPEC, region: null }, "local");
-    const first = await provider.ensure(1);
+    const first = await provider.ensure(1, credentialFor);
     expect(first.created).toHaveLength(1);
-    const id = first.created[0]!.id;
+    const { id, name } = first.created[0]!;
     await c.wait(id, "started", 10);
-    await waitUntil(() => lines.some((l) => l.includes(`up ${id} token=true`)), { timeoutMs: 2_500, intervalMs: 50 });
-    expect(lines.some((l) => l.includes(`up ${id} token=true`))).toBe(true); // its id and the app secret reach it
+    const up = `up ${id} credential-of-${name} app-secret=true`;
+    await waitUntil(() => lines.some((l) => l.includes(up)), { timeoutMs: 2_500, intervalMs: 50 });
+    expect(lines.some((l) => l.includes(up))).toBe(true); // its id, its own credential and the app's secrets reach it
     expect((await c.start(id)).previous_state).toBe("started"); // a no-op
     expect(await provider.list()).toEqual([{ id, state: "started", machine_type: "local" }]);
 
     await provider.retire(id);
     await c.wait(id, "stopped", 10);
     expect(supervisor.running()).toEqual([]);
-    const again = await provider.ensure(1);
+    const again = await provider.ensure(1, credentialFor);
     expect(again).toEqual({ active: 1, started: [{ id, machine_type: "local" }], created: [], failure: null }); // reused, not created
     await c.wait(id, "started", 10);
 

@@ -62,7 +62,8 @@ describe.skipIf(shared.missing)("machine runtime", () => {
   const machineFor = (edgeUrl: string, env: Record<string, string>) => {
     const config = readConfig({ ...process.env, EDGE_URL: edgeUrl, MACHINE_TOKEN: TOKEN, MACHINE_ID: "runtime-test", ALLOW_PRIVATE_MEDIA: "1", ...env });
     return new Machine({
-      config: { ...config, WHISPER_BATCH: config.WHISPER_BATCH === "auto" ? 8 : config.WHISPER_BATCH, EDGE_URL: edgeUrl, MACHINE_TOKEN: TOKEN },
+      config: { ...config, WHISPER_BATCH: config.WHISPER_BATCH === "auto" ? 8 : config.WHISPER_BATCH, EDGE_URL: edgeUrl },
+      credential: TOKEN,
       engine,
       binaries: resolveBinaries(),
       log: (line) => logs.push(line),

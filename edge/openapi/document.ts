@@ -16,7 +16,8 @@ export function describeApi(app: OpenAPIHono<AppEnv>): void {
   app.openAPIRegistry.registerComponent("securitySchemes", "MachineToken", {
     type: "http",
     scheme: "bearer",
-    description: "The deployment's MACHINE_TOKEN secret; machines only.",
+    description:
+      "Machines only: the machine's own MACHINE_CREDENTIAL (given to each machine the edge creates; good only for that machine's id), or the deployment's MACHINE_TOKEN for a machine run by hand.",
   });
   app.openAPIRegistry.registerComponent("securitySchemes", "TaskToken", {
     type: "http",

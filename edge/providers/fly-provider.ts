@@ -1,15 +1,25 @@
 import type { CreateMachine, FlyClient, FlyGuest } from "./fly-client.ts";
-import { ACTIVE_STATES, RESTARTABLE_STATES, type EnsureResult, type FleetMachine, type MachineProvider, type StartedMachine } from "./machine-provider.ts";
+import {
+  ACTIVE_STATES,
+  RESTARTABLE_STATES,
+  type CredentialFor,
+  type EnsureResult,
+  type FleetMachine,
+  type MachineProvider,
+  type StartedMachine,
+} from "./machine-provider.ts";
 import { listForEnsure, startFailure } from "./start-failure.ts";
 
 /** Marks the machines this deployment manages, so other machines in the app are left alone. */
 export const ROLE_METADATA = { longscribe_role: "transcriber" } as const;
+/** Names are chosen here, before the create call, so each machine's credential can name it. */
+const MACHINE_NAME_PREFIX = "longscribe-";
 
 export interface MachineSpec {
   image: string;
   guest: FlyGuest;
   region: string | null;
-  /** Non-secret settings for the machine; secrets come from the app's secrets (`fly secrets set`). */
+  /** Non-secret settings for the machine; its own credential is added per machine at creation. */
   env: Record<string, string>;
 }
 
@@ -43,7 +53,7 @@ export class FlyProvider implements MachineProvider {
       .map((m) => ({ id: m.id, state: m.state, machine_type: this.machineType }));
   }
 
-  async ensure(desired: number): Promise<EnsureResult> {
+  async ensure(desired: number, credentialFor: CredentialFor): Promise<EnsureResult> {
     const machines = await listForEnsure(() => this.list());
     if (!Array.isArray(machines)) return machines;
     let active = machines.filter((m) => ACTIVE_STATES.has(m.state)).length;
@@ -57,8 +67,9 @@ export class FlyProvider implements MachineProvider {
         active += 1;
       }
       while (active < desired) {
-        const machine = await this.client.create(this.createRequest());
-        created.push({ id: machine.id, machine_type: this.machineType });
+        const name = `${MACHINE_NAME_PREFIX}${crypto.randomUUID().slice(0, 13)}`;
+        const machine = await this.client.create(this.createRequest(name, await credentialFor(name)));
+        created.push({ id: machine.id, machine_type: this.machineType, name });
         active += 1;
       }
     } catch (error) {
@@ -71,12 +82,13 @@ export class FlyProvider implements MachineProvider {
     await this.client.stop(id, { signal: "SIGTERM", timeoutSec: 30 });
   }
 
-  private createRequest(): CreateMachine {
+  private createRequest(name: string, credentialEnv: Record<string, string>): CreateMachine {
     return {
+      name,
       ...(this.spec.region ? { region: this.spec.region } : {}),
       config: {
         image: this.spec.image,
-        env: this.spec.env,
+        env: { ...this.spec.env, ...credentialEnv },
         guest: this.spec.guest,
         restart: { policy: "no" },
         auto_destroy: false,

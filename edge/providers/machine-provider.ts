@@ -31,7 +31,15 @@ export interface StartFailure {
 export interface StartedMachine {
   id: string;
   machine_type: string;
+  /** The name its credential was minted for; a machine started again keeps the one it was created with. */
+  name?: string;
 }
+
+/**
+ * The env a machine about to be created gets for its own credential
+ * (MACHINE_CREDENTIAL), minted for the name the provider will create it under.
+ */
+export type CredentialFor = (name: string) => Promise<Record<string, string>>;
 
 export interface EnsureResult {
   /** Machines started or starting after the call. */
@@ -52,8 +60,12 @@ export interface MachineProvider {
    * find its GPU gone, so the reconcile loop terminates it instead.
    */
   readonly keepsStopped: boolean;
-  /** Makes at least `desired` machines run, reusing stopped ones first where kept; never throws for a start it could not make (see `failure`). */
-  ensure(desired: number): Promise<EnsureResult>;
+  /**
+   * Makes at least `desired` machines run, reusing stopped ones first where kept;
+   * each new machine gets the env `credentialFor` answers for its name. Never
+   * throws for a start it could not make (see `failure`).
+   */
+  ensure(desired: number, credentialFor: CredentialFor): Promise<EnsureResult>;
   list(): Promise<FleetMachine[]>;
   /** Ends a machine's bill: Fly stops it (kept for reuse), RunPod terminates the pod. Idempotent. */
   retire(id: string): Promise<void>;

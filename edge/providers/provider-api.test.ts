@@ -20,16 +20,23 @@ function api(answer: () => Response, sleeps: number[] = []) {
 describe("the providers' HTTP caller", () => {
   it("cuts secrets and its own key out of an error that echoes the request", async () => {
     const echo = () =>
-      new Response(JSON.stringify({ title: "Bad Request", status: 400, detail: `env.MACHINE_TOKEN=${SECRET} with key api-key-0123456789 is not allowed` }), {
-        status: 400,
-        headers: { "content-type": "application/problem+json" },
-      });
+      new Response(
+        JSON.stringify({
+          title: "Bad Request",
+          status: 400,
+          detail: `env.MACHINE_TOKEN=${SECRET} with key api-key-0123456789 is not allowed; env.MACHINE_CREDENTIAL=mc1.WyJydW5wb2QiLCJwb2QtMSJd.c2ln_-x is fine`,
+        }),
+        {
+          status: 400,
+          headers: { "content-type": "application/problem+json" },
+        },
+      );
     const error = (await api(echo)
       .call("pods", "POST", "/v2/pods", {})
       .catch((e: unknown) => e)) as ProviderApiError;
     expect(error).toBeInstanceOf(ProviderApiError);
     expect(error.status).toBe(400);
-    expect(error.message).toContain("env.MACHINE_TOKEN=[redacted] with key [redacted] is not allowed");
+    expect(error.message).toContain("env.MACHINE_TOKEN=[redacted] with key [redacted] is not allowed; env.MACHINE_CREDENTIAL=[redacted] is fine");
     expect(`${error.message} ${error.detail}`).not.toContain(SECRET);
   });
 

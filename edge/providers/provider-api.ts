@@ -1,4 +1,5 @@
 import { parseRetryAfterMs, retry } from "../../shared/retry.ts";
+import { redactCredentials } from "../tasks/machine-credential.ts";
 
 /**
  * The one HTTP caller behind every machine provider's REST client (Fly
@@ -112,7 +113,8 @@ export class ProviderApi {
   private redact(text: string): string {
     let out = text;
     for (const secret of [this.options.token, ...(this.options.secrets ?? [])]) if (secret.length >= 8) out = out.split(secret).join("[redacted]");
-    return out;
+    // A create call's env holds the new machine's credential.
+    return redactCredentials(out);
   }
 
   private async take(action: string): Promise<void> {

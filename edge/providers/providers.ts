@@ -17,10 +17,7 @@ function providerFor(config: ProviderConfig): MachineProvider {
     case "local":
       return new FlyProvider(new FlyClient({ baseUrl: config.apiUrl, app: config.app, token: config.token }), config.spec, config.kind);
     case "runpod":
-      return new RunPodProvider(
-        new RunPodClient({ baseUrl: config.apiUrl, apiKey: config.apiKey, secrets: [config.spec.env.MACHINE_TOKEN ?? ""] }),
-        config.spec,
-      );
+      return new RunPodProvider(new RunPodClient({ baseUrl: config.apiUrl, apiKey: config.apiKey }), config.spec);
     default:
       return assertNever(config);
   }

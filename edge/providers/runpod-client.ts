@@ -55,7 +55,7 @@ export interface RunPodClientOptions {
   sleep?: (ms: number) => Promise<void>;
   now?: () => number;
   attempts?: number;
-  /** Values that must never reach an error message (the pods' env holds the machine token). */
+  /** Values that must never reach an error message (machine credentials are cut out by their shape). */
   secrets?: readonly string[];
 }
 

@@ -1,5 +1,13 @@
 import { retry } from "../../shared/retry.ts";
-import { ACTIVE_STATES, type EnsureResult, type FleetMachine, type MachineProvider, type StartedMachine, type StartFailure } from "./machine-provider.ts";
+import {
+  ACTIVE_STATES,
+  type CredentialFor,
+  type EnsureResult,
+  type FleetMachine,
+  type MachineProvider,
+  type StartedMachine,
+  type StartFailure,
+} from "./machine-provider.ts";
 import { ProviderApiError } from "./provider-api.ts";
 import type { CloudType, Pod, RunPodClient } from "./runpod-client.ts";
 import { listForEnsure, startFailure } from "./start-failure.ts";
@@ -14,7 +22,7 @@ export interface RunPodSpec {
   gpuTypes: string[];
   cloudType: CloudType;
   containerDiskGb: number;
-  /** Everything the pod needs: EDGE_URL, MACHINE_TOKEN, IDLE_EXIT_SEC, MACHINE_ENV's settings. */
+  /** What every pod needs (EDGE_URL, IDLE_EXIT_SEC, MACHINE_ENV's settings); its own credential is added per pod. */
   env: Record<string, string>;
 }
 
@@ -56,7 +64,7 @@ export class RunPodProvider implements MachineProvider {
   }
 
   /** Creates pods until `desired` are up; never reuses an EXITED pod (it is terminated instead). */
-  async ensure(desired: number): Promise<EnsureResult> {
+  async ensure(desired: number, credentialFor: CredentialFor): Promise<EnsureResult> {
     const machines = await listForEnsure(() => this.list());
     if (!Array.isArray(machines)) return machines;
     let active = machines.filter((m) => ACTIVE_STATES.has(m.state)).length;
@@ -64,7 +72,7 @@ export class RunPodProvider implements MachineProvider {
     // GPU types that had no room during this call are not asked again in it.
     const full = new Set<string>();
     while (active < desired) {
-      const made = await this.createOne(full);
+      const made = await this.createOne(full, credentialFor);
       if ("failure" in made) return { active, started: [], created, failure: made.failure };
       created.push(made);
       active += 1;
@@ -83,7 +91,7 @@ export class RunPodProvider implements MachineProvider {
   }
 
   /** One pod on the first GPU type with room, or why none could be had. */
-  private async createOne(full: Set<string>): Promise<StartedMachine | { failure: StartFailure }> {
+  private async createOne(full: Set<string>, credentialFor: CredentialFor): Promise<StartedMachine | { failure: StartFailure }> {
     let last: ProviderApiError | null = null;
     let sawCapacity = false;
     let refusedAccess = 0;
@@ -95,8 +103,8 @@ export class RunPodProvider implements MachineProvider {
       }
       asked += 1;
       try {
-        const pod = await this.createPod(type);
-        return { id: pod.id, machine_type: pod.gpu?.id ?? type };
+        const pod = await this.createPod(type, credentialFor);
+        return { id: pod.id, machine_type: pod.gpu?.id ?? type, name: pod.name };
       } catch (error) {
         if (!(error instanceof ProviderApiError)) return { failure: startFailure(error) };
         // RunPod's own advice: 400 (no room for this type, or a rule) and 403 (no access to this pool) → next type.
@@ -122,8 +130,9 @@ export class RunPodProvider implements MachineProvider {
    * the pod, and RunPod has no idempotency key: before trying again, look for
    * the pod by the unique name this attempt chose.
    */
-  private async createPod(type: string): Promise<Pod> {
+  private async createPod(type: string, credentialFor: CredentialFor): Promise<Pod> {
     const name = this.options.newName?.() ?? `${POD_NAME_PREFIX}${crypto.randomUUID().slice(0, 13)}`;
+    const env = { ...this.spec.env, ...(await credentialFor(name)) };
     return retry(
       async (attempt) => {
         if (attempt > 1) {
@@ -136,7 +145,7 @@ export class RunPodProvider implements MachineProvider {
           gpu: { id: type, count: 1 },
           cloud: this.spec.cloudType,
           disk: this.spec.containerDiskGb,
-          env: this.spec.env,
+          env,
           ports: [],
         });
       },

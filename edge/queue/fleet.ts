@@ -1,6 +1,7 @@
 import type { FleetConfig } from "../config.ts";
 import { assignStarts, backoffEnd, isFailing, planFleet, type FleetDecision, type ProviderHealth } from "../providers/fleet-plan.ts";
 import { ACTIVE_STATES, type FleetMachine, type MachineProvider } from "../providers/machine-provider.ts";
+import type { MachineCredential } from "../tasks/machine-credential.ts";
 import { pricePerHour, unmanagedLabel, type PriceTable } from "../providers/prices.ts";
 import type { MachineLabel } from "../../shared/api.ts";
 
@@ -43,6 +44,12 @@ export type FleetStatus = {
   machines: MachineStatus[];
 };
 
+/** Mints a new machine's credential env (the queue holds the edge secret; the fleet keeps the rows). */
+export type MintCredential = (credential: MachineCredential) => Promise<Record<string, string>>;
+
+/** Whether a machine's credential lets it act as the machine id it sends. */
+export type Identity = "ok" | "unknown" | "mismatch";
+
 /** States after which a machine is gone for good and nothing of it bills. */
 const GONE_STATES: ReadonlySet<string> = new Set(["destroyed", "destroying", "terminated"]);
 
@@ -73,6 +80,24 @@ export class Fleet {
   exiting(machineId: string, now: number): boolean {
     this.sql.exec("UPDATE machines SET exiting_at = COALESCE(exiting_at, ?) WHERE machine_id = ?", now, machineId);
     return this.sql.exec<{ n: number }>("SELECT changes() AS n").one().n > 0;
+  }
+
+  /**
+   * Checks a credential against the id its machine sends. Its name is bound to the
+   * provider's id when the create call answers; a machine that claims before that
+   * (the create is still in flight) binds it with its first claim, since only that
+   * machine holds the credential. A credential whose machine is gone has no row.
+   */
+  identify(credential: MachineCredential, machineId: string): Identity {
+    const row = this.sql
+      .exec<{ machine_id: string | null }>("SELECT machine_id FROM machine_credentials WHERE name = ? AND provider = ?", credential.name, credential.provider)
+      .toArray()[0];
+    if (!row) return "unknown";
+    if (row.machine_id !== null) return row.machine_id === machineId ? "ok" : "mismatch";
+    const taken = this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM machine_credentials WHERE machine_id = ?", machineId).one().n > 0;
+    if (taken) return "mismatch";
+    this.sql.exec("UPDATE machine_credentials SET machine_id = ? WHERE name = ?", machineId, credential.name);
+    return "ok";
   }
 
   label(machineId: string, fallbackPricePerHourUsd: number): MachineLabel {
@@ -110,6 +135,7 @@ export class Fleet {
     fallbackPrice: number,
     work: FleetWork,
     busy: ReadonlySet<string>,
+    mint: MintCredential,
     now: number,
   ): Promise<FleetDecision> {
     const health = new Map<string, ProviderHealth>();
@@ -124,6 +150,7 @@ export class Fleet {
       .toArray();
     for (const d of dropped) console.warn(`provider ${d.provider} is no longer configured: forgetting its ${d.n} machine(s)`);
     this.sql.exec(`DELETE FROM machines WHERE provider NOT IN (${named.map(() => "?").join(", ")})`, ...named);
+    this.sql.exec(`DELETE FROM machine_credentials WHERE provider NOT IN (${named.map(() => "?").join(", ")})`, ...named);
     this.sql.exec(`DELETE FROM providers WHERE name NOT IN (${named.map(() => "?").join(", ")})`, ...named);
     for (const p of providers) {
       this.sql.exec("INSERT OR IGNORE INTO providers (name) VALUES (?)", p.name);
@@ -169,7 +196,15 @@ export class Fleet {
       for (const a of assign) {
         const p = providers.find((x) => x.name === a.provider)!;
         const h = health.get(a.provider)!;
-        const result = await p.ensure(h.active + a.count);
+        const result = await p.ensure(h.active + a.count, async (name) => {
+          // The row first: the machine may claim before the create call answers.
+          this.sql.exec("INSERT OR REPLACE INTO machine_credentials (name, provider, issued_at) VALUES (?, ?, ?)", name, p.name, now);
+          return mint({ provider: p.name, name });
+        });
+        for (const m of result.created) {
+          if (m.name !== undefined)
+            this.sql.exec("UPDATE OR IGNORE machine_credentials SET machine_id = ? WHERE name = ? AND machine_id IS NULL", m.id, m.name);
+        }
         const made = [...result.started, ...result.created];
         for (const m of made) {
           this.sql.exec(
@@ -272,7 +307,28 @@ export class Fleet {
       if (row.claimed_at === null) this.failure(h, `machine ${row.machine_id} is gone without having claimed work`, now);
       this.sql.exec("DELETE FROM machines WHERE machine_id = ?", row.machine_id);
     }
+    this.forgetCredentials(p.name, machines, config, now);
     return active;
+  }
+
+  /**
+   * A machine that is gone takes its credential with it; a credential never bound
+   * (its create failed without an answer, and nothing ever claimed with it) goes
+   * once a machine would have been judged dead. A stopped machine kept for reuse
+   * keeps its credential: it runs with it again when started.
+   */
+  private forgetCredentials(provider: string, machines: readonly FleetMachine[], config: FleetConfig, now: number): void {
+    const existing = new Set(machines.filter((m) => !GONE_STATES.has(m.state)).map((m) => m.id));
+    const rows = this.sql
+      .exec<{ name: string; machine_id: string | null; issued_at: number }>(
+        "SELECT name, machine_id, issued_at FROM machine_credentials WHERE provider = ?",
+        provider,
+      )
+      .toArray();
+    for (const row of rows) {
+      const gone = row.machine_id === null ? now - row.issued_at > config.startGraceSec * 1000 : !existing.has(row.machine_id);
+      if (gone) this.sql.exec("DELETE FROM machine_credentials WHERE name = ?", row.name);
+    }
   }
 
   private async retire(p: MachineProvider, id: string): Promise<boolean> {

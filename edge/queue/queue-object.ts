@@ -1,6 +1,9 @@
 import { DurableObject } from "cloudflare:workers";
+import { assertNever } from "../../shared/assert-never.ts";
 import { readConfig } from "../config.ts";
+import { fail, ok, type Result } from "../errors.ts";
 import { providersFor } from "../providers/providers.ts";
+import { mintMachineCredential, type MachineCredential } from "../tasks/machine-credential.ts";
 import { FairQueue, type QueueStats } from "./fair-queue.ts";
 import { Fleet, type FleetStatus } from "./fleet.ts";
 import { migrateQueue } from "./queue-schema.ts";
@@ -38,7 +41,14 @@ export class WorkQueue extends DurableObject<Env> implements QueueForJobs {
     if (work.pending > 0) await this.reconcileSoon();
   }
 
-  async claim(machineId: string, capacity: number, leaseSec: number): Promise<UnsignedTask[]> {
+  /**
+   * Up to `capacity` tasks for a machine. One that shows its own credential may
+   * claim only as the machine it was minted for; `null` is a machine run by hand
+   * with the shared MACHINE_TOKEN.
+   */
+  async claim(machineId: string, capacity: number, leaseSec: number, credential: MachineCredential | null = null): Promise<Result<UnsignedTask[]>> {
+    const refused = this.refuse(credential, machineId);
+    if (refused) return refused;
     const config = readConfig(this.env);
     // What the task runs on, priced now: usage keeps the price the work was done at.
     const machine = this.fleet.label(machineId, config.machinePricePerHourUsd);
@@ -58,14 +68,31 @@ export class WorkQueue extends DurableObject<Env> implements QueueForJobs {
       else exhausted.add(next.job_id);
     }
     this.fleet.claimed(machineId, tasks.length > 0, Date.now());
-    return tasks;
+    return ok(tasks);
   }
 
   /** A machine says it is exiting (idle): its provider is told to end it at once, whatever it does with exited processes. */
-  async machineExiting(machineId: string): Promise<boolean> {
+  async machineExiting(machineId: string, credential: MachineCredential | null = null): Promise<Result<boolean>> {
+    const refused = this.refuse(credential, machineId);
+    if (refused) return refused;
     const known = this.fleet.exiting(machineId, Date.now());
     if (known) await this.reconcileSoon();
-    return known;
+    return ok(known);
+  }
+
+  private refuse(credential: MachineCredential | null, machineId: string): Result<never> | null {
+    if (credential === null) return null;
+    const identity = this.fleet.identify(credential, machineId);
+    switch (identity) {
+      case "ok":
+        return null;
+      case "unknown":
+        return fail(401, "unauthorized", `machine credential for ${credential.name}: that machine is gone, or this fleet never made it`);
+      case "mismatch":
+        return fail(403, "forbidden", `this machine credential is for another machine than ${machineId}`);
+      default:
+        return assertNever(identity);
+    }
   }
 
   async stats(): Promise<QueueStats> {
@@ -91,6 +118,7 @@ export class WorkQueue extends DurableObject<Env> implements QueueForJobs {
         config.machinePricePerHourUsd,
         this.queue.stats(),
         this.queue.busyMachines(),
+        async (credential) => ({ MACHINE_CREDENTIAL: await mintMachineCredential(config.webhookSigningKey, credential) }),
         now,
       );
       this.fleet.recordTick(now, null);

@@ -2,7 +2,7 @@ import { runMigrations } from "../sql-migrations.ts";
 
 /**
  * The work queue's SQLite schema: the fair queue's `jobs`, and the fleet's
- * `machines`, `providers` and `fleet`. Add a migration by appending to
+ * `machines`, `machine_credentials`, `providers` and `fleet`. Add a migration by appending to
  * MIGRATIONS; never edit a shipped one.
  */
 const MIGRATIONS: readonly string[] = [
@@ -53,6 +53,16 @@ const MIGRATIONS: readonly string[] = [
   `,
   `
   ALTER TABLE jobs ADD COLUMN owner TEXT NOT NULL DEFAULT '';
+  `,
+  // Machine credentials (tasks/machine-credential.ts): the name each was minted for, and the
+  // provider's id it is bound to once the create call answered or the machine first claimed.
+  `
+  CREATE TABLE machine_credentials (
+    name TEXT PRIMARY KEY,
+    provider TEXT NOT NULL,
+    machine_id TEXT UNIQUE,
+    issued_at INTEGER NOT NULL
+  );
   `,
 ];
 

@@ -2,7 +2,7 @@ import { runDurableObjectAlarm } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import type { MachineUsage } from "../../shared/api.ts";
 import type { Task } from "../../shared/protocol.ts";
-import { flyApp, queue, runpodAccount, sleep, until } from "../../test/support/fleet-control.ts";
+import { claimFor, flyApp, queue, runpodAccount, sleep, until } from "../../test/support/fleet-control.ts";
 import { TEST_WEBHOOK_SIGNING_KEY } from "../../test/support/test-secrets.ts";
 import { mintTaskToken } from "../tasks/task-token.ts";
 import { media, post } from "../routes/machine-test-helpers.ts";
@@ -17,7 +17,7 @@ const NO_ROOM = { capacity: { "NVIDIA L4": 0, "NVIDIA RTX A5000": 0, "NVIDIA A10
 
 /** Claims as machine `id` until it gets a task of `jobId`. */
 async function claimAs(id: string, jobId: string): Promise<Task> {
-  const tasks = (await queue().claim(id, 1, 60)) as Task[];
+  const tasks = await claimFor(id);
   const task = tasks.find((t) => t.job_id === jobId);
   if (!task) throw new Error(`${id} got ${JSON.stringify(tasks)} instead of a task of ${jobId}`);
   // The route adds the task token; the queue's own answer has none, so mint one as the route does.

@@ -1,7 +1,8 @@
 import { runDurableObjectAlarm } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import { queue, runpodAccount, sleep, until, type FakePods } from "../../test/support/fleet-control.ts";
-import { TEST_MACHINE_TOKEN } from "../../test/support/test-secrets.ts";
+import { claimFor, queue, runpodAccount, sleep, until, type FakePods } from "../../test/support/fleet-control.ts";
+import { TEST_WEBHOOK_SIGNING_KEY } from "../../test/support/test-secrets.ts";
+import { verifyMachineCredential } from "../tasks/machine-credential.ts";
 import { machine } from "../routes/machine-test-helpers.ts";
 import { call, submit } from "../test-helpers.ts";
 
@@ -38,8 +39,10 @@ describe("the queue's alarm runs GPU pods on RunPod", () => {
     expect(s.pods.map((p) => p.gpu.id)).toEqual(["NVIDIA L4", "NVIDIA RTX A5000", "NVIDIA RTX A5000"]);
     for (const pod of s.pods) {
       expect(pod.image).toBe("ghcr.io/longscribe/machine:cuda");
-      // Everything a pod needs to claim work, and nothing else to set up.
-      expect(pod.env).toEqual({ WHISPER_BATCH: "16", EDGE_URL: "https://api.test", IDLE_EXIT_SEC: "1", MACHINE_TOKEN: TEST_MACHINE_TOKEN });
+      // Everything a pod needs to claim work, and nothing else to set up: its own credential, for its own name, never the shared token.
+      const { MACHINE_CREDENTIAL: credential, ...rest } = pod.env;
+      expect(rest).toEqual({ WHISPER_BATCH: "16", EDGE_URL: "https://api.test", IDLE_EXIT_SEC: "1" });
+      expect(await verifyMachineCredential(TEST_WEBHOOK_SIGNING_KEY, credential!)).toEqual({ provider: "runpod", name: pod.name });
     }
     const fleet = await queue().fleetStatus();
     expect(fleet.machines.map((m) => [m.provider, m.machine_type, m.price_per_hour_usd])).toEqual([
@@ -48,7 +51,7 @@ describe("the queue's alarm runs GPU pods on RunPod", () => {
       ["runpod", "NVIDIA RTX A5000", 0.27],
     ]);
     // Each pod claims a plan; then the work ends.
-    for (const pod of s.pods) expect(await queue().claim(pod.id, 1, 60)).toHaveLength(1);
+    for (const pod of s.pods) expect(await claimFor(pod.id)).toHaveLength(1);
     for (const job of jobs) await cancel(job.id);
     const end = await drained();
     console.log(`[runpod] burst of 3 jobs: pods started ${end.created - before.created}, terminated ${end.terminated - before.terminated}`);
@@ -60,7 +63,7 @@ describe("the queue's alarm runs GPU pods on RunPod", () => {
     const before = await state();
     const first = await submit({});
     const [pod] = (await until(state, (x) => x.pods.length === 1, "a pod")).pods;
-    expect(await queue().claim(pod!.id, 1, 60)).toHaveLength(1);
+    expect(await claimFor(pod!.id)).toHaveLength(1);
     // What a machine sends when IDLE_EXIT_SEC passes without work.
     expect((await machine("/v1/machine/exit", { version: 1, machine_id: pod!.id, reason: "idle" })).status).toBe(204);
     await until(state, (x) => x.pods.length === 0, "the exiting pod terminated", 2_000);
@@ -71,7 +74,7 @@ describe("the queue's alarm runs GPU pods on RunPod", () => {
     // A pod whose container exited (RunPod may restart it, or leave it EXITED, billing for its disk).
     const second = await submit({});
     const [pod2] = (await until(state, (x) => x.pods.length === 1, "a second pod")).pods;
-    expect(await queue().claim(pod2!.id, 1, 60)).toHaveLength(1);
+    expect(await claimFor(pod2!.id)).toHaveLength(1);
     await setStatus(pod2!.id, "EXITED");
     await until(state, (x) => x.pods.length === 0, "the exited pod terminated");
     await cancel(first.id);

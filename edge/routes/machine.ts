@@ -9,6 +9,7 @@ import { parseWith, readJson } from "../body.ts";
 import { readConfig } from "../config.ts";
 import { ApiError, unwrap } from "../errors.ts";
 import { jobStub, queueStub } from "../job-stubs.ts";
+import { isMachineCredential, verifyMachineCredential } from "../tasks/machine-credential.ts";
 import { parseTaskId } from "../tasks/task-id.ts";
 import { mintTaskToken, verifyTaskToken, type TaskClaims } from "../tasks/task-token.ts";
 
@@ -19,23 +20,29 @@ function bearer(c: Context<AppEnv>): string {
   return bearerToken(c.req.header("authorization"), "Missing token: send `Authorization: Bearer <token>`.");
 }
 
-function machineToken(c: Context<AppEnv>): string {
-  const token = readConfig(c.env).machineToken;
-  if (!token)
-    throw new ApiError(503, "service_misconfigured", "MACHINE_TOKEN is not set, so no machine may connect: add it with `wrangler secret put MACHINE_TOKEN`");
-  return token;
-}
-
-/** The machine secret, compared as digests in constant time. */
+/**
+ * A machine's own credential (machines the fleet made), checked against the
+ * machine id it sends by the queue; or the shared MACHINE_TOKEN (machines run by
+ * hand), compared as digests in constant time, when the operator sets one.
+ */
 export const requireMachine = createMiddleware<AppEnv>(async (c, next) => {
-  const expected = machineToken(c);
-  if (!(await sameSecret(bearer(c), expected))) throw new ApiError(401, "unauthorized", "Invalid machine token.");
+  const token = bearer(c);
+  const config = readConfig(c.env);
+  if (isMachineCredential(token)) {
+    const credential = await verifyMachineCredential(config.webhookSigningKey, token);
+    if (!credential) throw new ApiError(401, "unauthorized", "Invalid machine credential.");
+    c.set("machine", credential);
+  } else {
+    if (!config.machineToken)
+      throw new ApiError(401, "unauthorized", "Invalid machine token: this deployment takes machine credentials only (MACHINE_TOKEN is not set).");
+    if (!(await sameSecret(token, config.machineToken))) throw new ApiError(401, "unauthorized", "Invalid machine token.");
+    c.set("machine", null);
+  }
   await next();
 });
 
 /** A task token for exactly the task named in the path. */
 export const requireTask = createMiddleware<AppEnv>(async (c, next) => {
-  machineToken(c); // no machine may post while machines are shut out
   const claims = await verifyTaskToken(readConfig(c.env).webhookSigningKey, bearer(c));
   if (!claims) throw new ApiError(401, "unauthorized", "Invalid task token.");
   if (claims.task_id !== c.req.param("task_id")) throw new ApiError(403, "forbidden", "this task token is for another task");
@@ -47,7 +54,7 @@ export const requireTask = createMiddleware<AppEnv>(async (c, next) => {
 export async function claimTasks(c: Context<AppEnv>): Promise<Response> {
   const body = parseWith(ClaimRequest, await readJson(c.req.raw));
   const config = readConfig(c.env);
-  const unsigned = await queueStub(c.env).claim(body.machine_id, body.capacity, config.leaseSec);
+  const unsigned = unwrap(await queueStub(c.env).claim(body.machine_id, body.capacity, config.leaseSec, c.get("machine")));
   if (unsigned.length === 0) return c.body(null, 204);
   const tasks: Task[] = await Promise.all(
     unsigned.map(
@@ -64,7 +71,7 @@ export async function claimTasks(c: Context<AppEnv>): Promise<Response> {
 /** POST /v1/machine/exit → 204: the machine is leaving; its provider is told to end it. */
 export async function machineExit(c: Context<AppEnv>): Promise<Response> {
   const body = parseWith(ExitNotice, await readJson(c.req.raw));
-  await queueStub(c.env).machineExiting(body.machine_id);
+  unwrap(await queueStub(c.env).machineExiting(body.machine_id, c.get("machine")));
   return c.body(null, 204);
 }
 

@@ -8,7 +8,9 @@ import { runTask } from "./run-task.ts";
 import { sleep } from "../../shared/sleep.ts";
 
 export interface MachineOptions {
-  config: RunningConfig & { EDGE_URL: string; MACHINE_TOKEN: string };
+  config: RunningConfig & { EDGE_URL: string };
+  /** What it shows the edge to claim work: its own MACHINE_CREDENTIAL, or the shared MACHINE_TOKEN. */
+  credential: string;
   engine: ChunkEngine;
   binaries: FfmpegBinaries;
   log?: (line: string) => void;
@@ -35,7 +37,7 @@ export class Machine {
   readonly id: string;
 
   constructor(private readonly options: MachineOptions) {
-    this.client = new EdgeClient(options.config.EDGE_URL, options.config.MACHINE_TOKEN);
+    this.client = new EdgeClient(options.config.EDGE_URL, options.credential);
     this.id = options.config.MACHINE_ID;
     this.log = options.log ?? ((line) => process.stderr.write(`${new Date().toISOString()} ${this.id} ${line}\n`));
   }

@@ -22,7 +22,7 @@ export interface SupervisorOptions {
   /** The command that runs one machine; the machine's config env is added to `env`. */
   command: readonly string[];
   cwd: string;
-  /** The "app secrets" every machine gets (MACHINE_TOKEN), as Fly injects them. */
+  /** What every machine gets, as Fly injects an app's secrets; a machine's own credential comes in its create request. */
   env: Record<string, string | undefined>;
   port?: number;
   /** SIGTERM, then SIGKILL after this long. */

@@ -3,8 +3,9 @@ import { LocalSupervisor, MACHINE_COMMAND } from "./local-supervisor.ts";
 /**
  * The local supervisor as a process of its own (npm start runs it inside its own
  * process instead). Environment: SUPERVISOR_PORT, FLY_APP, FLY_API_TOKEN (the
- * token the edge presents), and whatever machines need (MACHINE_TOKEN,
- * WHISPER_MODEL_DIR …), which every machine inherits as Fly's app secrets.
+ * token the edge presents), and whatever machines need (WHISPER_MODEL_DIR …),
+ * which every machine inherits as Fly's app secrets; each machine's own
+ * credential comes in its create request, as on Fly.
  */
 const token = process.env.FLY_API_TOKEN ?? "";
 const port = Number(process.env.SUPERVISOR_PORT ?? "8789");

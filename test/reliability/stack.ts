@@ -8,7 +8,7 @@ import { FlyClient, type FlyMachine } from "../../edge/providers/fly-client.ts";
 import type { TranscriptionJob } from "../../shared/api.ts";
 import { freePort, startLocalEdge, type LocalEdge } from "../support/local-edge.ts";
 import { REPO_ROOT } from "../support/shared-data.ts";
-import { TEST_API_KEYS, TEST_MACHINE_TOKEN, TEST_WEBHOOK_SIGNING_KEY } from "../support/test-secrets.ts";
+import { TEST_API_KEYS, TEST_WEBHOOK_SIGNING_KEY } from "../support/test-secrets.ts";
 import { waitUntil } from "../../shared/sleep.ts";
 
 /**
@@ -87,7 +87,7 @@ export class Stack {
       {
         API_KEYS: TEST_API_KEYS.join(","),
         WEBHOOK_SIGNING_KEY: TEST_WEBHOOK_SIGNING_KEY,
-        MACHINE_TOKEN: TEST_MACHINE_TOKEN,
+        // No shared machine token: the machines the supervisor runs claim with their own credentials.
         FLY_API_TOKEN: FLY_TOKEN,
         PUBLIC_BASE_URL: this.api,
         MACHINE_PROVIDER: "local",
@@ -120,7 +120,6 @@ export class Stack {
         SUPERVISOR_PORT: String(this.supervisorPort),
         FLY_APP: APP,
         FLY_API_TOKEN: FLY_TOKEN,
-        MACHINE_TOKEN: TEST_MACHINE_TOKEN,
         WHISPER_MODEL_DIR: this.options.model,
         WHISPER_THREADS: "1",
         WHISPER_BATCH: "4",

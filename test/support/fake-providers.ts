@@ -9,6 +9,7 @@
 
 interface FlyMachine {
   id: string;
+  name: string;
   state: string;
   config: Record<string, unknown>;
   region?: string;
@@ -60,8 +61,9 @@ export async function fakeFly(request: Request, url: URL): Promise<Response> {
   account.calls.push(`${request.method} ${path}`);
   if (!id && request.method === "GET") return Response.json([...account.machines.values()]);
   if (!id && request.method === "POST") {
-    const body = (await request.json()) as { config: Record<string, unknown>; region?: string };
-    const machine = { id: `fake${++flyIds}`, state: "started", config: body.config, ...(body.region ? { region: body.region } : {}) };
+    const body = (await request.json()) as { name?: string; config: Record<string, unknown>; region?: string };
+    const id = `fake${++flyIds}`;
+    const machine = { id, name: body.name ?? `generated-${id}`, state: "started", config: body.config, ...(body.region ? { region: body.region } : {}) };
     account.machines.set(machine.id, machine);
     return Response.json(machine);
   }

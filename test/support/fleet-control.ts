@@ -11,6 +11,13 @@ export const queue = () => env.QUEUE.get(env.QUEUE.idFromName(queueName(DEFAULT_
 
 export { sleep };
 
+/** The tasks the queue hands machine `machineId` (as one run by hand, with the shared token); throws on a refusal. */
+export async function claimFor(machineId: string, capacity = 1) {
+  const answer = await queue().claim(machineId, capacity, 60);
+  if (!answer.ok) throw new Error(`claim as ${machineId} refused: ${answer.error.code}: ${answer.error.message}`);
+  return answer.value;
+}
+
 /** Reads until `ok`, running the queue's alarm between reads; fails naming what it waited for and what it last saw. */
 export async function until<T>(read: () => Promise<T>, ok: (value: T) => boolean, what: string, ms = 5_000): Promise<T> {
   const end = Date.now() + ms;
@@ -50,6 +57,7 @@ export function runpodAccount(key: string) {
 
 export interface FakeFlyMachine {
   id: string;
+  name: string;
   state: string;
   config: { env: Record<string, string>; guest: unknown; restart: unknown; metadata: Record<string, string> };
   region?: string;
