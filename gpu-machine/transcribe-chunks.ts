@@ -90,7 +90,7 @@ export async function transcribeChunks(
     let fallbacks = 0;
     const segments = results.flatMap((r, i) => {
       const chunk = batch[i]!;
-      if (r.temperature > 0) fallbacks += 1;
+      if (r.temperature > (options.temperature ?? 0)) fallbacks += 1;
       if (r.segments.length > 0) languageSec[r.language] = (languageSec[r.language] ?? 0) + chunk.endSec - chunk.startSec;
       return absoluteSegments(chunk, r);
     });

@@ -2,7 +2,7 @@ import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readConfig } from "../gpu-machine/config.ts";
-import { WhisperEngine } from "../gpu-machine/engine/whisper-engine.ts";
+import { type ChunkEngine, type TranscribeOptions, WhisperEngine } from "../gpu-machine/engine/whisper-engine.ts";
 import { resolveBinaries } from "../gpu-machine/media/ffmpeg-binaries.ts";
 import { Machine } from "../gpu-machine/runtime/machine.ts";
 import type { Task } from "../shared/protocol.ts";
@@ -59,12 +59,12 @@ describe.skipIf(shared.missing)("machine runtime", () => {
     await engine?.model.release();
   });
 
-  const machineFor = (edgeUrl: string, env: Record<string, string>) => {
+  const machineFor = (edgeUrl: string, env: Record<string, string>, withEngine: ChunkEngine = engine) => {
     const config = readConfig({ ...process.env, EDGE_URL: edgeUrl, MACHINE_TOKEN: TOKEN, MACHINE_ID: "runtime-test", ALLOW_PRIVATE_MEDIA: "1", ...env });
     return new Machine({
       config: { ...config, WHISPER_BATCH: config.WHISPER_BATCH === "auto" ? 8 : config.WHISPER_BATCH, EDGE_URL: edgeUrl },
       credential: TOKEN,
-      engine,
+      engine: withEngine,
       binaries: resolveBinaries(),
       log: (line) => logs.push(line),
     });
@@ -112,6 +112,52 @@ describe.skipIf(shared.missing)("machine runtime", () => {
     expect(fail?.body).toMatchObject({ version: 1, attempt: 1, retryable: true, code: "machine_shutdown" });
     expect(edge.posts.some((p) => p.path.endsWith("/complete"))).toBe(false);
     expect(edge.posts.filter((p) => p.path === "/v1/machine/claim").length).toBe(claimsBefore);
+    await edge.close();
+  }, 60_000);
+
+  it("hands the job's prompt, task and temperature to the engine", async () => {
+    const task: Task = {
+      kind: "range",
+      job_id: "tr_y",
+      task_id: "tr_y.r0",
+      attempt: 1,
+      lease_until: Date.now() + 60_000,
+      lease_sec: 60,
+      media_url: media.url("/excerpt.opus"),
+      options: {
+        language: "en",
+        macro_chunk_sec: 300,
+        micro_chunk_sec: 30,
+        word_timestamps: false,
+        prompt: "welcome back",
+        task: "translate",
+        temperature: 0.4,
+      },
+      task_token: "tt1.test",
+      range_index: 0,
+      start_sec: 0,
+      end_sec: 20,
+      media: null,
+      language: "en",
+    };
+    const edge = await fakeEdge([task]);
+    const seen: Array<Partial<TranscribeOptions>> = [];
+    const temperatures: number[] = [];
+    const recording: ChunkEngine = {
+      transcribe: async (chunks, options = {}) => {
+        seen.push(options);
+        const results = await engine.transcribe(chunks, options);
+        temperatures.push(...results.map((r) => r.temperature));
+        return results;
+      },
+    };
+    expect(await machineFor(edge.url, { IDLE_EXIT_SEC: "1" }, recording).run()).toBe("idle");
+    expect(edge.posts.some((p) => p.path === "/v1/machine/tasks/tr_y.r0/complete")).toBe(true);
+    expect(seen.length).toBeGreaterThan(0);
+    for (const options of seen) expect(options).toMatchObject({ language: "en", task: "translate", prompt: "welcome back", temperature: 0.4 });
+    // The schedule starts at the asked temperature: no chunk is decoded cooler.
+    expect(temperatures.length).toBeGreaterThan(0);
+    for (const t of temperatures) expect(t).toBeGreaterThanOrEqual(0.4);
     await edge.close();
   }, 60_000);
 });

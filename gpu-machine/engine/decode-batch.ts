@@ -22,6 +22,8 @@ export interface DecodeOptions {
   /** Keep cross-attention of the alignment heads for word timing. */
   attention: boolean;
   maxInitialTimestampSec: number;
+  /** Tokens before <|startoftranscript|>, the same for every item: a prompt (prompt.ts). Conditioning only, never sampled. */
+  prefix?: readonly number[];
   /** Stop after the first step: language and no-speech probabilities only. */
   detectOnly?: boolean;
   signal?: AbortSignal;
@@ -64,12 +66,27 @@ function takeRows(tensor: ort.Tensor, keep: readonly number[]): ort.Tensor {
 }
 
 /**
+ * The most logits the first call may return. It returns a row per prefix token: a
+ * 224-token prompt over a GPU-sized batch of 64 would be 3 GB, so such a batch is
+ * decoded in parts. Without a prompt no batch comes near it.
+ */
+const FIRST_LOGITS_BYTES = 2 ** 30;
+
+/**
  * Greedy (or, above temperature 0, sampled) decoding of several windows at once
  * with the merged decoder's KV cache. A sequence that ends leaves the batch, so the
- * rest run on a smaller batch. Prompt tokens are fed one per call: the with-cache
- * branch of this export has no causal mask between tokens of one call.
+ * rest run on a smaller batch. The tokens after start-of-transcript (language, task)
+ * are fed one per call: the with-cache branch of this export has no causal mask
+ * between tokens of one call. A prefix goes with start-of-transcript into the first
+ * call, whose branch has one.
  */
 export async function decodeBatch(model: WhisperModel, items: readonly DecodeItem[], options: DecodeOptions): Promise<DecodedSequence[]> {
+  const rows = Math.max(1, Math.floor(FIRST_LOGITS_BYTES / (((options.prefix?.length ?? 0) + 1) * model.vocab.size * 4)));
+  if (items.length > rows) {
+    const out: DecodedSequence[] = [];
+    for (let at = 0; at < items.length; at += rows) out.push(...(await decodeBatch(model, items.slice(at, at + rows), options)));
+    return out;
+  }
   const { vocab, config } = model;
   const { decoder_layers: layers, decoder_attention_heads: heads, d_model: dModel } = config;
   const headDim = dModel / heads;
@@ -124,7 +141,24 @@ export async function decodeBatch(model: WhisperModel, items: readonly DecodeIte
     const languageCodes = [...vocab.languages.keys()];
     const languageIds = languageCodes.map((c) => vocab.languages.get(c)!);
     const promptLength = (languageIds.length > 0 ? 2 : 0) + (options.timestamps ? 0 : 1);
-    let out = await run(new Array<number>(B).fill(vocab.sot), true, B, null, past, options.attention && promptLength === 0);
+    const prefix = options.prefix ?? [];
+    let detected: Float32Array | null = null;
+    if (prefix.length > 0 && languageIds.length > 0 && items.some((item) => item.language === null)) {
+      // The original detects the language from <|startoftranscript|> alone, before any prompt.
+      const seen = await run(new Array<number>(B).fill(vocab.sot), true, B, null, past, false);
+      detected = seen.logits!.data as Float32Array;
+      for (const [name, t] of Object.entries(seen)) if (name !== "logits" && t.location === "gpu-buffer") t.dispose();
+    }
+    // The prefix and start-of-transcript in one call; its logits hold a row per token (the last is used).
+    const first = [...prefix, vocab.sot];
+    let out = await run(
+      items.flatMap(() => first),
+      true,
+      B,
+      null,
+      past,
+      options.attention && promptLength === 0,
+    );
     const collectStates = (result: ort.InferenceSession.OnnxValueMapType, withEncoder: boolean) => {
       const previous = selfStates;
       selfStates = {};
@@ -138,12 +172,13 @@ export async function decodeBatch(model: WhisperModel, items: readonly DecodeIte
 
     const firstLogits = out.logits!.data as Float32Array;
     const results: DecodedSequence[] = items.map((item, b) => {
-      const row = firstLogits.subarray(b * V, (b + 1) * V);
+      // The logits after start-of-transcript: the last of this row's steps.
+      const row = firstLogits.subarray(((b + 1) * first.length - 1) * V, (b + 1) * first.length * V);
       const noSpeechProb = vocab.noSpeech === null ? 0 : Math.exp(row[vocab.noSpeech]! - logSumExp(row));
       let languageProbs: Record<string, number> | null = null;
       let language = item.language ?? "en";
       if (item.language === null && languageIds.length > 0) {
-        const probs = softmaxOf(row, languageIds);
+        const probs = softmaxOf(detected ? detected.subarray(b * V, (b + 1) * V) : row, languageIds);
         languageProbs = Object.fromEntries(languageCodes.map((c, i) => [c, probs[i]!]));
         language = languageCodes[probs.indexOf(Math.max(...probs))]!;
       }
@@ -183,7 +218,7 @@ export async function decodeBatch(model: WhisperModel, items: readonly DecodeIte
       attention: options.attention ? vocab.alignmentHeads.map(() => []) : null,
     }));
     const ruleOptions = { timestamps: options.timestamps, maxInitialTimestampIndex: Math.round(options.maxInitialTimestampSec / TIMESTAMP_STEP_SEC) };
-    const limit = maxTokens - 1 - promptLength;
+    const limit = maxTokens - first.length - promptLength;
 
     while (active.some((seq) => seq !== null)) {
       options.signal?.throwIfAborted();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { compressionRatio, isSilence, loopCut, needsFallback, repeatedSegments } from "./quality.ts";
+import { compressionRatio, isSilence, loopCut, needsFallback, QUALITY, repeatedSegments, temperaturesFrom } from "./quality.ts";
 
 describe("loop cut", () => {
   it("cuts a phrase repeated until the limit back to its first copy", () => {
@@ -49,5 +49,14 @@ describe("repeated segments", () => {
   it("leaves short repeats and different sentences alone", () => {
     expect(repeatedSegments(["Thank you.", "Thank you.", "No, no.", "No, no."])).toEqual([]);
     expect(repeatedSegments(["The cat sat on the mat.", "The dog sat on the mat."])).toEqual([]);
+  });
+});
+
+describe("temperature schedule", () => {
+  it("starts at the asked temperature and goes on with the hotter steps of the original's schedule", () => {
+    expect(temperaturesFrom(0)).toEqual([...QUALITY.temperatures]);
+    expect(temperaturesFrom(0.4)).toEqual([0.4, 0.6, 0.8, 1.0]);
+    expect(temperaturesFrom(0.3)).toEqual([0.3, 0.4, 0.6, 0.8, 1.0]);
+    expect(temperaturesFrom(1)).toEqual([1]);
   });
 });

@@ -15,6 +15,15 @@ export const QUALITY = {
   temperatures: [0, 0.2, 0.4, 0.6, 0.8, 1.0] as readonly number[],
 };
 
+/**
+ * The temperatures to try in turn when asked to start at `start`: `start` itself,
+ * then the schedule's hotter steps. 0 is the original's whole schedule; OpenAI's
+ * API documents a temperature above 0 as where that schedule starts.
+ */
+export function temperaturesFrom(start: number): number[] {
+  return [start, ...QUALITY.temperatures.filter((t) => t > start + 1e-6)];
+}
+
 /** zlib's ratio on the UTF-8 text, as the original computes it. */
 export function compressionRatio(text: string): number {
   const bytes = Buffer.from(text, "utf8");

@@ -12,6 +12,8 @@ export const TIMESTAMP_STEP_SEC = 0.02;
 export class Vocab {
   readonly eot: number;
   readonly sot: number;
+  /** <|startofprev|>: opens the text a decode is conditioned on (a prompt); null when the export has none. */
+  readonly startOfPrev: number | null;
   readonly noTimestamps: number;
   readonly timestampBegin: number;
   readonly noSpeech: number | null;
@@ -30,6 +32,7 @@ export class Vocab {
     this.tokenizer = new Tokenizer(model.tokenizerJson as never, model.tokenizerConfig as never);
     this.eot = g.eos_token_id;
     this.sot = g.decoder_start_token_id;
+    this.startOfPrev = this.tokenizer.token_to_id("<|startofprev|>") ?? null;
     this.noTimestamps = g.no_timestamps_token_id;
     this.timestampBegin = g.no_timestamps_token_id + 1;
     this.size = vocabSize;

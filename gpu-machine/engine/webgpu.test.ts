@@ -104,6 +104,17 @@ describe.skipIf(noAdapter !== null || jfk.missing)("the engine on WebGPU", () =>
     expect(text(b)).toContain("ask not what your country can do for you");
   }, 300_000);
 
+  it("conditions on a prompt (one first call of prompt and start-of-transcript, language detected apart) as the CPU provider does", async () => {
+    const audio = await decodeWhole(sharedPath("data", "speech", "jfk", "jfk.wav"));
+    const options = { language: "auto", prompt: "hello everyone welcome back to the show today we talk about the news of the week", batchSize: 1 };
+    const [a] = await cpu.transcribe([audio], options);
+    const [b] = await webgpu.transcribe([audio], options);
+    const text = (r: typeof a) => r!.segments.map((s) => s.text).join(" ");
+    expect(text(b)).toBe(text(a));
+    expect(text(b)).toMatch(/^and so my fellow americans ask not[^,.]*$/i);
+    expect(b!.languageProbs!.en).toBeCloseTo(a!.languageProbs!.en!, 4);
+  }, 300_000);
+
   it("decodes a batch whose sequences end at different steps, the states staying on the device, to the CPU provider's texts", async () => {
     // Two clips of different lengths: the shorter one ends first and rides along on end-of-text.
     const items = readJsonl<{ audio: string; duration_sec: number }>(sharedPath("data", "speech", "ljspeech", "manifest.jsonl")).sort(

@@ -9,7 +9,7 @@ import { wordErrorRate } from "../eval/wer.ts";
 import { concatSamples } from "../media/pcm.ts";
 import { decodeBatch } from "./decode-batch.ts";
 import { loopCut } from "./quality.ts";
-import { WhisperEngine } from "./whisper-engine.ts";
+import { type ChunkTranscript, WhisperEngine } from "./whisper-engine.ts";
 
 interface ManifestItem {
   audio: string;
@@ -138,6 +138,35 @@ describe.skipIf(need.missing)("Whisper engine on real speech", () => {
         .toLowerCase();
       const english = text.split(/\W+/).filter((w) => ["the", "and", "of", "is", "to", "in", "a"].includes(w)).length;
       expect(english).toBeGreaterThanOrEqual(2);
+    },
+    LONG,
+  );
+
+  it(
+    "a prompt conditions the text as Whisper's initial prompt does: its style and its spellings are followed (whisper-tiny)",
+    async () => {
+      const audio = await Promise.all([
+        clip("jfk", manifest("jfk")[0]!),
+        clip("ljspeech", manifest("ljspeech")[0]!),
+        clip("librispeech-test-clean", manifest("librispeech-test-clean")[0]!),
+      ]);
+      const text = (r: ChunkTranscript) => r.segments.map((s) => s.text).join(" ");
+      // Lower case without punctuation: the batch follows it, and the language is still detected without the prompt.
+      const plain = await tiny.transcribe(audio, { language: "auto" });
+      const styled = await tiny.transcribe(audio, {
+        language: "auto",
+        prompt: "hello everyone welcome back to the show today we talk about the news of the week",
+      });
+      expect(plain.map((r) => text(r)[0])).toEqual(["A", "P", "H"]);
+      expect(text(plain[0]!)).toMatch(/^And so my fellow Americans ask not.*,.*\.$/);
+      expect(styled.map((r) => text(r)[0])).toEqual(["a", "p", "h"]);
+      expect(text(styled[0]!)).toMatch(/^and so my fellow Americans ask not[^,.]*$/);
+      expect(styled.map((r) => r.language)).toEqual(["en", "en", "en"]);
+      expect(styled.map((r) => r.languageProbs)).toEqual(plain.map((r) => r.languageProbs));
+      // An unusual spelling in the prompt is taken up.
+      const [spelled] = await tiny.transcribe(audio.slice(0, 1), { language: "en", prompt: "My fellow Amerikans, ask not." });
+      expect(text(plain[0]!)).not.toContain("Amerikans");
+      expect(text(spelled!)).toContain("my fellow Amerikans ask not what your country can do for you");
     },
     LONG,
   );

@@ -4,7 +4,8 @@ import { SAMPLE_RATE } from "../media/pcm.ts";
 import { batchesEncoder } from "./execution-provider.ts";
 import { HOP, WINDOW_SAMPLES } from "./log-mel.ts";
 import { likelyInvented, missedSpans, repeatsNeighbours } from "./missed-sound.ts";
-import { compressionRatio, isSilence, needsFallback, QUALITY, repeatedSegments, type DecodeQuality } from "./quality.ts";
+import { promptPrefix } from "./prompt.ts";
+import { compressionRatio, isSilence, needsFallback, repeatedSegments, temperaturesFrom, type DecodeQuality } from "./quality.ts";
 import { splitSegments } from "./segments.ts";
 import { WhisperModel, type LoadOptions } from "./whisper-model.ts";
 import { tokenStartTimes, trimToSound, wordsOf, type TimedWord } from "./word-timing.ts";
@@ -16,6 +17,10 @@ export interface TranscribeOptions {
   /** Chunks decoded together. */
   batchSize: number;
   wordTimestamps: boolean;
+  /** Text every chunk is conditioned on (Whisper's initial prompt); none when empty. */
+  prompt?: string;
+  /** The first temperature of the fallback schedule (temperaturesFrom); 0 when not given. */
+  temperature?: number;
   /** Stops the work between model calls (a canceled job, a shutdown). */
   signal?: AbortSignal;
 }
@@ -207,7 +212,9 @@ export class WhisperEngine {
     }));
     const best: Array<{ seq: DecodedSequence; quality: DecodeQuality; temperature: number } | null> = chunks.map(() => null);
     let pending = items.map((_, i) => i);
-    for (const temperature of QUALITY.temperatures) {
+    // One task's chunks, so one prompt for the whole batch.
+    const prefix = promptPrefix(this.model.vocab, opts.prompt);
+    for (const temperature of temperaturesFrom(opts.temperature ?? 0)) {
       if (pending.length === 0) break;
       const decoded = await decodeBatch(
         this.model,
@@ -218,6 +225,7 @@ export class WhisperEngine {
           timestamps: true,
           attention: opts.wordTimestamps,
           maxInitialTimestampSec: 1,
+          prefix,
           ...(opts.signal ? { signal: opts.signal } : {}),
         },
       );

@@ -66,9 +66,11 @@ export async function runRange(task: RangeTask, ctx: TaskContext): Promise<void>
       ctx.engine,
       {
         language: task.language ?? "auto",
-        task: "transcribe",
+        task: task.options.task ?? "transcribe",
         batchSize: ctx.config.WHISPER_BATCH,
         wordTimestamps: task.options.word_timestamps,
+        prompt: task.options.prompt ?? "",
+        temperature: task.options.temperature ?? 0,
         signal: ctx.signal,
       },
       async (batch) => {
