@@ -47,7 +47,8 @@ export default defineConfig({
         "edge",
         ["edge/**/*.test.ts"],
         ["edge/**/*.loopback.test.ts", "edge/**/*.fleet.test.ts", "edge/**/*.runpod.test.ts", "edge/**/*.fallback.test.ts", "edge/**/*.queue.test.ts"],
-        { ALLOW_LOOPBACK_URLS: "false" },
+        // Small multipart parts and limits, so upload tests stay small.
+        { ALLOW_LOOPBACK_URLS: "false", UPLOAD_PART_MB: "5", MAX_REQUEST_BODY_MB: "12", MAX_UPLOAD_GB_PER_KEY: "0.06" },
       ),
       // The queue's own upkeep, with a fleet so its alarm turns, on a fake Fly app of its own.
       edgeProject(

@@ -2,14 +2,14 @@ import { OpenAPIHono, type RouteConfig } from "@hono/zod-openapi";
 import type { Handler } from "hono";
 import type { AppEnv } from "./app-env.ts";
 import { requireApiKey } from "./auth.ts";
-import { readConfig } from "./config.ts";
 import { ApiError, errorResponse } from "./errors.ts";
 import { docsPage } from "./openapi/docs-page.ts";
 import { describeApi, openApiDocument } from "./openapi/document.ts";
 import { ROUTES } from "./openapi/routes.ts";
 import { createTranscription } from "./routes/create-transcription.ts";
 import { cancelTranscription, deleteTranscription, getTranscript, getTranscription, listTranscriptions } from "./routes/read-transcriptions.ts";
-import { createUpload, readUpload } from "./routes/uploads.ts";
+import { openAiAudio, openAiErrorShape } from "./routes/openai-audio.ts";
+import { completeUpload, createUpload, deleteUpload, getUpload, putUploadPart, readUploadContent } from "./routes/uploads.ts";
 import { claimTasks, machineExit, completeTask, failTask, heartbeatTask, postTaskSegments, requireMachine, requireTask } from "./routes/machine.ts";
 
 export const app = new OpenAPIHono<AppEnv>();
@@ -24,7 +24,7 @@ function serve(route: RouteConfig, ...handlers: [Handler<AppEnv>, ...Handler<App
 }
 
 describeApi(app);
-serve(ROUTES.health, (c) => c.json({ ok: true, uploads: readConfig(c.env).allowLoopbackUrls && c.env.UPLOADS !== undefined }));
+serve(ROUTES.health, (c) => c.json({ ok: true, uploads: c.env.UPLOADS !== undefined }));
 serve(ROUTES.openapi, (c) => c.json(openApiDocument(app, c.env, c.req.url)));
 serve(ROUTES.docs, (c) => c.html(docsPage()));
 
@@ -36,11 +36,20 @@ serve(ROUTES.getTranscription, getTranscription);
 serve(ROUTES.deleteTranscription, deleteTranscription);
 serve(ROUTES.cancelTranscription, cancelTranscription);
 serve(ROUTES.getTranscript, getTranscript);
-app.use("/v1/uploads", requireApiKey);
-serve(ROUTES.createUpload, createUpload);
-serve(ROUTES.readUpload, readUpload);
+// Uploads: the key's own; their content by signed URL, without a key (machines have none).
+serve(ROUTES.createUpload, requireApiKey, createUpload);
+serve(ROUTES.readUploadContent, readUploadContent);
+serve(ROUTES.putUploadPart, requireApiKey, putUploadPart);
+serve(ROUTES.getUpload, requireApiKey, getUpload);
+serve(ROUTES.completeUpload, requireApiKey, completeUpload);
+serve(ROUTES.deleteUpload, requireApiKey, deleteUpload);
 
-// Machines: the shared machine token to claim, then each task's own token.
+// OpenAI's audio routes, with OpenAI's error shape.
+app.use("/v1/audio/*", openAiErrorShape);
+serve(ROUTES.openaiTranscriptions, requireApiKey, openAiAudio("transcribe"));
+serve(ROUTES.openaiTranslations, requireApiKey, openAiAudio("translate"));
+
+// Machines: their own credential (or the shared token) to claim, then each task's own token.
 serve(ROUTES.claim, requireMachine, claimTasks);
 serve(ROUTES.exit, requireMachine, machineExit);
 app.use("/v1/machine/tasks/:task_id/*", requireTask);

@@ -43,7 +43,7 @@ export async function readJson(request: Request, maxBytes = MAX_BODY_BYTES): Pro
 }
 
 function tooLarge(maxBytes: number): ApiError {
-  return new ApiError(400, "body_too_large", `the request body is larger than ${maxBytes / 1024} KB`);
+  return new ApiError(413, "body_too_large", `the request body is larger than ${maxBytes / 1024} KB`);
 }
 
 /** Parses with a zod schema; the first problem becomes a 400 naming its field. */

@@ -46,6 +46,23 @@ export interface Config {
   maxAudioHoursInFlightPerKey: number;
   /** Null with MACHINE_PROVIDER "none": machines are started by hand. */
   fleet: FleetConfig | null;
+  uploads: UploadConfig;
+  /** The OpenAI-compatible routes (routes/openai-audio.ts). */
+  openai: { models: readonly string[]; maxFileBytes: number };
+}
+
+/** Uploads (edge/uploads/): sizes in bytes, times in ms. */
+export interface UploadConfig {
+  /** The largest request body the platform passes to the Worker (MAX_REQUEST_BODY_MB: 100 on Free and Pro, 200 Business, 500 Enterprise). */
+  maxBodyBytes: number;
+  /** Multipart parts are this size (UPLOAD_PART_MB), or larger when a file needs more than 10,000 parts. */
+  partBytes: number;
+  /** One file at most (MAX_UPLOAD_GB). */
+  maxFileBytes: number;
+  /** Live uploads of one key together at most (MAX_UPLOAD_GB_PER_KEY; 0: no limit). */
+  maxBytesPerKey: number;
+  /** Uploads are deleted this long after they were made (UPLOAD_TTL_HOURS), unless a job still reads them. */
+  ttlMs: number;
 }
 
 const cache = new WeakMap<object, Config>();
@@ -94,6 +111,16 @@ function parse(env: Env): Config {
     maxActiveJobsPerKey,
     maxAudioHoursInFlightPerKey,
     fleet: parseFleet(env, publicBaseUrl),
+    uploads: parseUploads(env),
+    openai: {
+      // Names OpenAI clients send as `model`, all served by this deployment's Whisper.
+      models: (env.OPENAI_MODELS ?? "whisper-1")
+        .split(",")
+        .map((m) => m.trim())
+        .filter((m) => m.length > 0),
+      // OpenAI's own limit is 25 MB, which clients already respect; the form is read whole.
+      maxFileBytes: bounded(env.OPENAI_MAX_FILE_MB ?? "25", "OPENAI_MAX_FILE_MB", 1, 100) * 1_000_000,
+    },
   };
 }
 
@@ -156,6 +183,23 @@ function parseFleet(env: Env, publicBaseUrl: string | null): FleetConfig | null 
     startGraceSec: bounded(env.MACHINE_START_GRACE_SEC, "MACHINE_START_GRACE_SEC", 10, 3600),
     idleExitSec,
     idleGraceSec: bounded(env.MACHINE_IDLE_GRACE_SEC ?? "60", "MACHINE_IDLE_GRACE_SEC", 0, 3600),
+  };
+}
+
+const MIB = 2 ** 20;
+const GIB = 2 ** 30;
+
+function parseUploads(env: Env): UploadConfig {
+  const maxBodyBytes = bounded(env.MAX_REQUEST_BODY_MB ?? "100", "MAX_REQUEST_BODY_MB", 1, 500) * 1_000_000;
+  // R2 takes parts of 5 MiB and up (all but the last the same size), at most 10,000 of them.
+  const partBytes = bounded(env.UPLOAD_PART_MB ?? "16", "UPLOAD_PART_MB", 5, 500) * MIB;
+  if (partBytes > maxBodyBytes) throw misconfigured("UPLOAD_PART_MB must fit in one request body (MAX_REQUEST_BODY_MB)");
+  return {
+    maxBodyBytes,
+    partBytes,
+    maxFileBytes: bounded(env.MAX_UPLOAD_GB ?? "50", "MAX_UPLOAD_GB", 0.001, 5000) * GIB,
+    maxBytesPerKey: bounded(env.MAX_UPLOAD_GB_PER_KEY ?? "200", "MAX_UPLOAD_GB_PER_KEY", 0, 1_000_000) * GIB,
+    ttlMs: bounded(env.UPLOAD_TTL_HOURS ?? "72", "UPLOAD_TTL_HOURS", 0.01, 24 * 365) * 3600_000,
   };
 }
 

@@ -1,6 +1,7 @@
 import type { JobObject } from "./job/job-object.ts";
 import type { KeyIndexObject } from "./key-index/key-index-object.ts";
 import type { WorkQueue } from "./queue/queue-object.ts";
+import type { UploadObject } from "./uploads/upload-object.ts";
 import { DEFAULT_SHARD, jobObjectId, queueName } from "./queue/work.ts";
 
 type Methods<T> = { [K in keyof T as T[K] extends (...args: never[]) => Promise<unknown> ? K : never]: T[K] };
@@ -23,4 +24,9 @@ export function keyIndexStub(env: Env, keyId: string): Methods<KeyIndexObject> {
 /** The work queue of a shard, whole, for the machine and status routes; one shard ("default") until claims outgrow one object. */
 export function queueStub(env: Env, shard = DEFAULT_SHARD): Methods<WorkQueue> {
   return env.QUEUE.get(env.QUEUE.idFromName(queueName(shard))) as unknown as Methods<WorkQueue>;
+}
+
+/** The object of one upload, by its id. */
+export function uploadStub(env: Env, uploadId: string): Methods<UploadObject> {
+  return env.UPLOAD.get(env.UPLOAD.idFromName(uploadId)) as unknown as Methods<UploadObject>;
 }

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { idPattern } from "./ids.ts";
 import { toWhisperLanguage, type WhisperLanguage } from "./languages.ts";
 
 /** Public API v1: request and response bodies, validated at the edge. */
@@ -36,12 +37,30 @@ const Metadata = z.record(z.string(), z.unknown()).refine((m) => new TextEncoder
   message: `must be at most ${MAX_METADATA_BYTES} bytes as JSON`,
 });
 
+export const MAX_PROMPT_CHARS = 1000;
+const Prompt = z.string().max(MAX_PROMPT_CHARS);
+const PROMPT_DESCRIPTION = `Text to condition the model on, as Whisper's initial_prompt and OpenAI's prompt: spellings of names and terms, or a style (punctuation, case) to follow. At most ${MAX_PROMPT_CHARS} characters; only its last 223 tokens are used.`;
+export const TranscriptionTask = z.enum(["transcribe", "translate"]);
+export type TranscriptionTask = z.infer<typeof TranscriptionTask>;
+const TASK_DESCRIPTION = '"translate" writes English whatever the language spoken; "transcribe" writes what is said in its own language.';
+const Temperature = z.number().finite().min(0).max(1);
+const TEMPERATURE_DESCRIPTION =
+  "Sampling temperature of the first decode. 0 decodes greedily and retries hotter (0.2, 0.4, … 1.0) where the text is repetitive or unsure; a higher value starts that schedule there.";
+
 export const CreateTranscriptionRequest = z.strictObject({
   audio_url: z
     .string()
     .min(1)
     .max(MAX_URL_LENGTH)
-    .describe("A public http(s) URL of the recording. The server must answer `Range: bytes=0-0` with 206 (most file hosts and signed storage URLs do)."),
+    .optional()
+    .describe(
+      "A public http(s) URL of the recording. The server must answer `Range: bytes=0-0` with 206 (most file hosts and signed storage URLs do). Give this or `upload_id`.",
+    ),
+  upload_id: z
+    .string()
+    .regex(idPattern("up"), "an upload id (up_…)")
+    .optional()
+    .describe("A completed upload of yours (`POST /v1/uploads`) to transcribe instead of an `audio_url`."),
   language: Language.default("auto").describe('"auto" to detect, or an ISO 639-1 code Whisper knows ("en", "de", "zh", …).'),
   webhook_url: z.string().min(1).max(MAX_URL_LENGTH).optional().describe("Where to POST signed events (https in production)."),
   webhook_events: z
@@ -58,6 +77,9 @@ export const CreateTranscriptionRequest = z.strictObject({
     .describe("Target length of the ranges machines work on in parallel; ends move to silence."),
   micro_chunk_sec: z.number().finite().min(5).max(30).default(30).describe("Longest piece the model sees at once."),
   word_timestamps: z.boolean().default(false).describe("Add per-word times to verbose_json."),
+  prompt: Prompt.optional().describe(PROMPT_DESCRIPTION),
+  task: TranscriptionTask.default("transcribe").describe(TASK_DESCRIPTION),
+  temperature: Temperature.default(0).describe(TEMPERATURE_DESCRIPTION),
   metadata: Metadata.optional().describe(`Your own JSON, returned with the job and in webhooks (at most ${MAX_METADATA_BYTES} bytes).`),
 });
 export type CreateTranscriptionRequest = z.infer<typeof CreateTranscriptionRequest>;
@@ -73,6 +95,10 @@ export const TranscriptionOptions = z.object({
   macro_chunk_sec: z.number().positive(),
   micro_chunk_sec: z.number().positive(),
   word_timestamps: z.boolean(),
+  // Optional: jobs stored before these existed have none (read them as no prompt, "transcribe", 0).
+  prompt: Prompt.optional().describe(PROMPT_DESCRIPTION),
+  task: TranscriptionTask.optional().describe(TASK_DESCRIPTION),
+  temperature: Temperature.optional().describe(TEMPERATURE_DESCRIPTION),
 });
 export type TranscriptionOptions = z.infer<typeof TranscriptionOptions>;
 
@@ -143,6 +169,7 @@ export const TranscriptionJob = z.object({
   object: z.literal("transcription"),
   status: JobStatus,
   audio_url: z.string(),
+  upload_id: z.string().optional().describe("The upload the job reads, when it was created with one."),
   created_at: z.string(),
   started_at: z.string().optional(),
   completed_at: z.string().optional(),

@@ -8,7 +8,10 @@ export const API_ERROR_CODES = {
   invalid_json: { status: 400, description: "The body is empty or not JSON." },
   unknown_field: { status: 400, description: "The body has a field this API does not know (often a typo); `param` names it." },
   unsupported_language: { status: 400, description: "`language` is neither `auto` nor a language Whisper knows." },
-  body_too_large: { status: 400, description: "The body is larger than this endpoint takes." },
+  body_too_large: {
+    status: 413,
+    description: "The body is larger than this endpoint takes; the message gives the limit. Send a large file as a multipart upload.",
+  },
   invalid_url: { status: 400, description: "The URL is not an absolute http(s) URL, carries credentials, or (webhooks in production) is not https." },
   unauthorized: { status: 401, description: "No `Authorization: Bearer …` header, or the key or token in it is not valid." },
   forbidden: { status: 403, description: "The token is valid but not for this resource." },
@@ -16,6 +19,11 @@ export const API_ERROR_CODES = {
   idempotency_conflict: { status: 409, description: "This Idempotency-Key was used before with a different body." },
   idempotency_in_progress: { status: 409, description: "A request with this Idempotency-Key is still being handled; retry shortly." },
   job_finished: { status: 409, description: "The job has already ended (completed, failed or canceled)." },
+  upload_incomplete: { status: 409, description: "The upload cannot be completed yet: parts are missing (the message lists them)." },
+  model_not_found: { status: 400, description: "OpenAI-compatible routes: the `model` is not one this deployment serves (OPENAI_MODELS)." },
+  upload_completed: { status: 409, description: "The upload is complete: its parts can no longer change." },
+  upload_not_ready: { status: 409, description: "The upload is still receiving parts: complete it before a job reads it." },
+  upload_gone: { status: 410, description: "The upload expired (UPLOAD_TTL_HOURS after it was made, unless a job still reads it) or was deleted." },
   not_ready: { status: 409, description: "The transcript is not ready yet; poll the job, or ask with `partial=true`." },
   not_plannable: { status: 409, description: "Machines only: the job is not waiting for this plan." },
   invalid_plan: { status: 400, description: "Machines only: the plan does not cover the recording in order." },
@@ -27,6 +35,10 @@ export const API_ERROR_CODES = {
     status: 429,
     description:
       "This API key has as many hours of planned audio unfinished as it may (MAX_AUDIO_HOURS_IN_FLIGHT_PER_KEY); retry after `Retry-After` seconds, or when a job finishes.",
+  },
+  too_much_stored: {
+    status: 429,
+    description: "This API key's live uploads would exceed MAX_UPLOAD_GB_PER_KEY; delete uploads you no longer need, or wait for them to expire.",
   },
   too_many_jobs: {
     status: 429,
@@ -50,6 +62,7 @@ export function isApiErrorCode(code: string): code is ApiErrorCode {
 /** `error.code` of a failed job (the job's status is `failed`). */
 export const JOB_ERROR_CODES = {
   media_unreachable: "The media could not be read while transcribing.",
+  media_gone: "The file is gone from its server (HTTP 410): an upload deleted, or expired, while the job read it.",
   range_not_supported: "The media server stopped answering range reads.",
   empty_media: "The file holds no audio.",
   not_media: "The file is not audio or video a decoder can read.",

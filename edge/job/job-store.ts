@@ -18,6 +18,8 @@ export interface JobRecord {
   owner: string;
   created_at: number;
   audio_url: string;
+  /** An upload of the owner's, read at URLs signed per task, instead of a public audio_url. */
+  upload_id: string | null;
   options: TranscriptionOptions;
   webhook: WebhookConfig | null;
   metadata: Metadata | null;
@@ -45,6 +47,7 @@ type JobRow = {
   owner: string;
   created_at: number;
   audio_url: string;
+  upload_id: string | null;
   options: string;
   webhook: string | null;
   metadata: string | null;
@@ -138,12 +141,13 @@ export class JobStore {
 
   insertJob(job: JobRecord): void {
     this.sql.exec(
-      `INSERT INTO job (one, id, owner, created_at, audio_url, options, webhook, metadata, media, state, plan_machine_sec, last_progress_event_at)
-       VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      `INSERT INTO job (one, id, owner, created_at, audio_url, upload_id, options, webhook, metadata, media, state, plan_machine_sec, last_progress_event_at)
+       VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       job.id,
       job.owner,
       job.created_at,
       job.audio_url,
+      job.upload_id,
       JSON.stringify(job.options),
       job.webhook === null ? null : JSON.stringify(job.webhook),
       job.metadata === null ? null : JSON.stringify(job.metadata),

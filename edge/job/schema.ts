@@ -91,6 +91,10 @@ const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE job ADD COLUMN plan_machine TEXT;
   `,
+  // The upload the job reads (edge/uploads/), whose URL is signed afresh for each task.
+  `
+  ALTER TABLE job ADD COLUMN upload_id TEXT;
+  `,
 ];
 
 /**

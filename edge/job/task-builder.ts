@@ -11,7 +11,7 @@ export interface Lease {
 
 /** The one place a task is built from a job and its lease. */
 function taskBase(job: JobRecord, ref: TaskRef, lease: Lease) {
-  return { job_id: job.id, task_id: taskId(job.id, ref), ...lease, media_url: job.audio_url, options: job.options };
+  return { job_id: job.id, task_id: taskId(job.id, ref), ...lease, media_url: job.audio_url, upload_id: job.upload_id, options: job.options };
 }
 
 export function planTask(job: JobRecord, lease: Lease): UnsignedPlanTask {

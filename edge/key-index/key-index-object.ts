@@ -20,6 +20,10 @@ const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE jobs ADD COLUMN audio_sec REAL NOT NULL DEFAULT 0;
   `,
+  // Live uploads and their sizes, for MAX_UPLOAD_GB_PER_KEY.
+  `
+  CREATE TABLE uploads (id TEXT PRIMARY KEY, size_bytes INTEGER NOT NULL);
+  `,
 ];
 
 /** How long an Idempotency-Key is remembered, as Stripe does. */
@@ -126,6 +130,23 @@ export class KeyIndexObject extends DurableObject<Env> {
       .one();
   }
 
+  /**
+   * Counts an upload's bytes against the key, unless that would pass `limitBytes`
+   * (0: no limit). Called before the upload exists, so a key cannot get past its
+   * limit with uploads made at the same time.
+   */
+  async holdUpload(uploadId: string, sizeBytes: number, limitBytes: number): Promise<{ ok: boolean; held_bytes: number }> {
+    const held = this.sql.exec<{ n: number }>("SELECT COALESCE(SUM(size_bytes), 0) AS n FROM uploads WHERE id != ?", uploadId).one().n;
+    if (limitBytes > 0 && held + sizeBytes > limitBytes) return { ok: false, held_bytes: held };
+    this.sql.exec("INSERT OR REPLACE INTO uploads (id, size_bytes) VALUES (?, ?)", uploadId, sizeBytes);
+    return { ok: true, held_bytes: held + sizeBytes };
+  }
+
+  /** An upload deleted or expired (from its own object, retried from its alarm). */
+  async releaseUpload(uploadId: string): Promise<void> {
+    this.sql.exec("DELETE FROM uploads WHERE id = ?", uploadId);
+  }
+
   async remove(jobId: string): Promise<void> {
     this.sql.exec("DELETE FROM jobs WHERE id = ?", jobId);
     this.sql.exec("DELETE FROM idempotency WHERE job_id = ?", jobId);
@@ -172,6 +193,11 @@ function decodeCursor(cursor: string): { id: string; created_at: number } | null
   } catch {
     return null;
   }
+}
+
+/** The key index of `keyId`, as an upload object sees it: where its bytes are counted. */
+export function keyIndexForUploads(env: Env, keyId: string): Pick<KeyIndexObject, "releaseUpload"> {
+  return env.KEY_INDEX.get(env.KEY_INDEX.idFromName(keyId)) as unknown as Pick<KeyIndexObject, "releaseUpload">;
 }
 
 /** The key index of `keyId`, as a job object sees it: where it lists itself. */

@@ -40,9 +40,10 @@ export function openApiDocument(app: OpenAPIHono<AppEnv>, env: Env, requestUrl: 
     servers: [{ url: base }],
     tags: [
       { name: "Transcriptions", description: "The public API." },
-      { name: "Local mode", description: "Only under `npm start`: files from the web page's file picker." },
+      { name: "OpenAI-compatible", description: "OpenAI's `/v1/audio/transcriptions` and `/v1/audio/translations`, for code written against them." },
+      { name: "Uploads", description: "Files sent to the API itself, whole or in resumable parts, for recordings without a public URL." },
       { name: "Machines (internal)", description: "How GPU machines take and report work. Not for API clients." },
-      { name: "Service" },
+      { name: "Service", description: "Liveness, this document and its reference page; no key needed." },
     ],
   });
 }

@@ -6,18 +6,39 @@ import type {
   TranscriptJson,
   WebhookPayload,
 } from "../../shared/api.ts";
+import type { Upload } from "../../shared/uploads.ts";
 import type { ClaimResponse, CompleteRequest, FailRequest, HeartbeatRequest, HeartbeatResponse, SegmentsPost } from "../../shared/protocol.ts";
 
 /**
  * Example payloads for the OpenAPI document. They are typed, and a test parses
  * each against the zod schema the API validates with, so they cannot drift.
  */
+const AUDIO_URL = "https://media.example.com/podcasts/episode-412.mp3";
+
 export const createRequest: CreateTranscriptionRequestBody = {
-  audio_url: "https://media.example.com/podcasts/episode-412.mp3",
+  audio_url: AUDIO_URL,
   language: "en",
   webhook_url: "https://hooks.example.com/longscribe",
   webhook_events: ["progress"],
   metadata: { episode: 412 },
+};
+
+export const upload: Upload = {
+  id: "up_8x2kq4m9v7c3n1p5r6t0w2y4",
+  object: "upload",
+  status: "uploading",
+  size_bytes: 5_368_709_120,
+  content_type: "audio/mpeg",
+  filename: "all-hands.mp3",
+  part_size_bytes: 16_777_216,
+  parts_total: 320,
+  parts: [
+    { part_number: 1, size_bytes: 16_777_216 },
+    { part_number: 2, size_bytes: 16_777_216 },
+  ],
+  created_at: 1_795_960_931_000,
+  expires_at: 1_796_220_131_000,
+  content_url: null,
 };
 
 export const created: CreatedTranscription = {
@@ -32,7 +53,7 @@ export const runningJob: TranscriptionJob = {
   id: created.id,
   object: "transcription",
   status: "running",
-  audio_url: createRequest.audio_url,
+  audio_url: AUDIO_URL,
   created_at: created.created_at,
   started_at: "2026-11-23T14:02:15.000Z",
   audio_duration_sec: 7254.3,
@@ -114,7 +135,7 @@ export const claim: ClaimResponse = {
       attempt: 1,
       lease_until: 1_795_442_595_000,
       lease_sec: 60,
-      media_url: createRequest.audio_url,
+      media_url: AUDIO_URL,
       options: { language: "en", macro_chunk_sec: 300, micro_chunk_sec: 30, word_timestamps: false },
       task_token: "tt1.eyJqIjoidHJfMDFKRDNYOVE0VjZNMlQ4SzBaNVI3QjFOM0MiLCJ0IjoiLnI5IiwiYSI6MX0.c2lnbmF0dXJl",
       range_index: 9,

@@ -12,6 +12,8 @@ import {
   HeartbeatResponse,
   SegmentsPost,
 } from "../../shared/protocol.ts";
+import { OPENAI_RESPONSE_FORMATS } from "../../shared/formats/openai.ts";
+import { CreateMultipartUploadRequest, DeletedUpload, Upload, UploadPartReceived } from "../../shared/uploads.ts";
 import * as example from "./examples.ts";
 
 /**
@@ -83,26 +85,100 @@ const machineBody = <S extends z.ZodType>(schema: S, value: unknown) => ({
   body: { required: true, content: { "application/json": { schema, example: value } } },
 });
 const ok = z.object({ ok: z.literal(true) });
-const Health = z.object({ ok: z.literal(true), uploads: z.boolean().describe("POST /v1/uploads is available (local mode only).") });
+const Health = z.object({ ok: z.literal(true), uploads: z.boolean().describe("POST /v1/uploads is available (the deployment has an upload bucket).") });
 const Binary = z.string().meta({ format: "binary" });
-const Upload = z
+const OpenAiForm = z
   .object({
-    id: z.string(),
-    url: z.string().describe("Pass it as audio_url. Readable without a key by whoever has it."),
-    size_bytes: z.number().int(),
-    content_type: z.string(),
+    file: Binary.describe("The recording (up to OPENAI_MAX_FILE_MB, 25 MB by default, as OpenAI's)."),
+    model: z.string().meta({ description: "`whisper-1`, or another name in OPENAI_MODELS: all are this deployment's Whisper.", example: "whisper-1" }),
+    language: z.string().optional().meta({ description: "Transcriptions: ISO 639-1 code of the speech; detected when absent.", example: "en" }),
+    prompt: z.string().optional().meta({ description: "Text to condition on (Whisper's initial prompt): spellings, names, style." }),
+    response_format: z.enum(OPENAI_RESPONSE_FORMATS).optional().meta({ description: "Default json." }),
+    temperature: z.number().min(0).max(1).optional().meta({ description: "0 (default): the usual fallback schedule from 0; t > 0 starts it at t." }),
+    "timestamp_granularities[]": z
+      .array(z.enum(["word", "segment"]))
+      .optional()
+      .meta({ description: "verbose_json only: `word` adds words, `segment` (the default) segments." }),
   })
-  .meta({
-    id: "Upload",
-    example: {
-      id: "up_8x2kq4m9v7c3n1p5r6t0w2y4",
-      url: "http://127.0.0.1:8787/v1/uploads/up_8x2kq4m9v7c3n1p5r6t0w2y4",
-      size_bytes: 48_211_332,
-      content_type: "audio/mpeg",
+  .meta({ id: "OpenAiAudioRequest" });
+const OpenAiAnswer = z
+  .object({
+    task: z.enum(["transcribe", "translate"]).optional(),
+    language: z.string().optional().meta({ description: 'verbose_json: Whisper\'s name of the language, as OpenAI writes it ("english").' }),
+    duration: z.number().optional(),
+    text: z.string(),
+    segments: z
+      .array(
+        z.object({
+          id: z.number().int(),
+          seek: z.number().int(),
+          start: z.number(),
+          end: z.number(),
+          text: z.string(),
+          tokens: z.array(z.number().int()),
+          temperature: z.number(),
+          avg_logprob: z.number(),
+          compression_ratio: z.number(),
+          no_speech_prob: z.number(),
+        }),
+      )
+      .optional(),
+    words: z.array(z.object({ word: z.string(), start: z.number(), end: z.number() })).optional(),
+  })
+  .meta({ id: "OpenAiAudioResponse", description: "json: `{ text }`; verbose_json: all fields, `words` when asked." });
+const OpenAiErrorBody = z
+  .object({ error: z.object({ message: z.string(), type: z.string(), param: z.string().nullable(), code: z.string().nullable() }) })
+  .meta({ id: "OpenAiError", description: "OpenAI's error shape, on the OpenAI-compatible routes only." });
+
+function openAiRoute(kind: "transcriptions" | "translations") {
+  const oa = (description: string) => ({ description, content: { "application/json": { schema: OpenAiErrorBody } } });
+  return createRoute({
+    method: "post",
+    path: `/v1/audio/${kind}`,
+    tags: ["OpenAI-compatible"],
+    summary:
+      kind === "transcriptions"
+        ? "Transcribe a file, answering when done (OpenAI-compatible)"
+        : "Translate a file into English text, answering when done (OpenAI-compatible)",
+    description:
+      "OpenAI's route, for code written against it (the official SDKs work with `baseURL` set to this API). The file is stored as an upload and transcribed as a normal job (listed, with usage; its id in the `X-Longscribe-Transcription-Id` header); the answer comes when the job ends, so long recordings take as long as they take: raise the client's timeout (the openai SDK's default is 10 minutes). Errors have OpenAI's shape.",
+    security: apiKey,
+    request: { body: { required: true, content: { "multipart/form-data": { schema: OpenAiForm } } } },
+    responses: {
+      200: {
+        description: "The transcript: JSON for json and verbose_json, plain text for text, srt and vtt.",
+        content: { "application/json": { schema: OpenAiAnswer }, "text/plain": { schema: z.string() } },
+      },
+      400: oa("A missing file or model, an unknown model (`model_not_found`), a bad option, or a file that is not audio."),
+      401: oa("No or an invalid API key."),
+      413: oa("The file is larger than OPENAI_MAX_FILE_MB."),
+      429: oa("The key's rate or quota."),
+      500: oa("The transcription failed on the service's side; retrying is safe."),
     },
   });
+}
 
-export const ROUTES = {
+const UploadId = z.object({ id: z.string().meta({ description: "The upload id (`up_…`).", example: example.upload.id }) });
+const UploadObject = Upload.meta({ id: "Upload", example: example.upload });
+const MultipartRequest = CreateMultipartUploadRequest.meta({
+  id: "CreateMultipartUploadRequest",
+  example: { multipart: true, size_bytes: 5_368_709_120, content_type: "audio/mpeg", filename: "all-hands.mp3" },
+});
+
+/**
+ * What every operation carries, whoever adds it: an operationId, its key here
+ * (code generators name their methods by it), and an explicit `security`, so
+ * that a route declaring none is public by statement (`[]`), not by omission.
+ * createRoute again, because its getRoutingPath is not copied by a spread.
+ */
+function operations<T extends Record<string, RouteConfig>>(routes: T): T {
+  const described: Record<string, RouteConfig> = Object.fromEntries(
+    Object.entries(routes).map(([key, route]) => [key, createRoute({ ...route, operationId: route.operationId ?? key, security: route.security ?? [] })]),
+  );
+  return described as T;
+}
+
+export const ROUTES = operations({
   health: createRoute({
     method: "get",
     path: "/healthz",
@@ -160,6 +236,9 @@ export const ROUTES = {
         "range_not_supported",
         "empty_media",
         "not_media",
+        "not_found",
+        "upload_not_ready",
+        "upload_gone",
         "service_misconfigured",
       ),
     },
@@ -250,33 +329,90 @@ export const ROUTES = {
   createUpload: createRoute({
     method: "post",
     path: "/v1/uploads",
-    tags: ["Local mode"],
-    summary: "Upload a file to transcribe (local mode only)",
-    description: "For the web page's file picker under `npm start`. The body is the file. Deployed APIs answer 404 and take an audio_url instead.",
+    tags: ["Uploads"],
+    summary: "Upload a file, whole or in parts",
+    description:
+      'For a recording without a public URL. **Whole:** the body is the file (its own Content-Type; `X-File-Name` optional), up to the platform\'s request body limit (`MAX_REQUEST_BODY_MB`: 100 MB on Cloudflare\'s Free and Pro plans, 200 MB Business, 500 MB Enterprise); beyond it `413 body_too_large`. **In parts** (any size up to `MAX_UPLOAD_GB`): send `application/json` `{"multipart": true, "size_bytes", "content_type", "filename"}`, then `PUT` each part, then `complete`. Either way, create a transcription with `upload_id`. Uploads belong to the key that made them, count against its `MAX_UPLOAD_GB_PER_KEY`, and are deleted `UPLOAD_TTL_HOURS` (72) after they were made unless a job still reads them.',
     security: apiKey,
     request: {
       headers: z.object({
-        "x-file-name": z.string().max(255).optional().meta({ description: "The file's name, kept for display.", example: "interview.m4a" }),
+        "x-file-name": z.string().max(255).optional().meta({ description: "Whole uploads: the file's name, kept for display.", example: "interview.m4a" }),
       }),
-      body: { required: true, content: { "*/*": { schema: Binary } } },
+      body: { required: true, content: { "application/json": { schema: MultipartRequest }, "*/*": { schema: Binary } } },
     },
-    responses: { 201: json(Upload, "Stored."), ...errors("invalid_request", "body_too_large", "unauthorized", "rate_limited", "not_found") },
+    responses: {
+      201: json(UploadObject, "Stored (whole: status completed), or started (multipart: status uploading, with the part size)."),
+      ...errors("invalid_request", "invalid_json", "unknown_field", "body_too_large", "unauthorized", "rate_limited", "too_much_stored"),
+    },
   }),
-  readUpload: createRoute({
+  putUploadPart: createRoute({
+    method: "put",
+    path: "/v1/uploads/{id}/parts/{n}",
+    tags: ["Uploads"],
+    summary: "Send one part of a multipart upload",
+    description:
+      "The body is part `n` (1…`parts_total`): exactly `part_size_bytes`, except the last, which has the rest. Parts may come in any order and at once; sending a part again replaces it.",
+    security: apiKey,
+    request: {
+      params: UploadId.extend({ n: z.string().regex(/^\d+$/).meta({ description: "The part number, from 1.", example: "1" }) }),
+      body: { required: true, content: { "application/octet-stream": { schema: Binary } } },
+    },
+    responses: {
+      200: json(UploadPartReceived.meta({ id: "UploadPart" }), "Stored."),
+      ...errors("invalid_request", "unauthorized", "rate_limited", "not_found", "upload_completed", "upload_gone"),
+    },
+  }),
+  getUpload: createRoute({
     method: "get",
     path: "/v1/uploads/{id}",
-    tags: ["Local mode"],
-    summary: "Read an uploaded file, with range requests",
+    tags: ["Uploads"],
+    summary: "An upload and the parts received",
+    description: "To resume a broken upload: send the parts not listed, then complete it.",
+    security: apiKey,
+    request: { params: UploadId },
+    responses: { 200: json(UploadObject, "The upload."), ...errors("unauthorized", "rate_limited", "not_found", "upload_gone") },
+  }),
+  completeUpload: createRoute({
+    method: "post",
+    path: "/v1/uploads/{id}/complete",
+    tags: ["Uploads"],
+    summary: "Join the parts into one file",
+    description: "Every part must be in; completing again answers the completed upload.",
+    security: apiKey,
+    request: { params: UploadId },
+    responses: { 200: json(UploadObject, "Completed."), ...errors("unauthorized", "rate_limited", "not_found", "upload_incomplete", "upload_gone") },
+  }),
+  deleteUpload: createRoute({
+    method: "delete",
+    path: "/v1/uploads/{id}",
+    tags: ["Uploads"],
+    summary: "Delete an upload now",
+    description: "A job still reading it fails with `media_gone`.",
+    security: apiKey,
+    request: { params: UploadId },
+    responses: { 200: json(DeletedUpload.meta({ id: "DeletedUpload" }), "Deleted."), ...errors("unauthorized", "rate_limited", "not_found", "upload_gone") },
+  }),
+  readUploadContent: createRoute({
+    method: "get",
+    path: "/v1/uploads/{id}/content",
+    tags: ["Uploads"],
+    summary: "Read an uploaded file, with range requests (signed URL)",
+    description:
+      "The `content_url` of a completed upload, and the URLs machines are given, which carry their own token and expire within the hour; no API key.",
     request: {
-      params: z.object({ id: z.string().meta({ description: "The upload id (`up_…`).", example: "up_8x2kq4m9v7c3n1p5r6t0w2y4" }) }),
+      params: UploadId,
+      query: z.object({ token: z.string().meta({ description: "The signature the URL was made with." }) }),
       headers: z.object({ range: z.string().optional().meta({ example: "bytes=0-0" }) }),
     },
     responses: {
       200: { description: "The whole file.", content: { "*/*": { schema: Binary } } },
       206: { description: "The range asked for (Content-Range says which).", content: { "*/*": { schema: Binary } } },
-      ...errors("not_found", "range_not_satisfiable"),
+      ...errors("forbidden", "not_found", "upload_gone", "range_not_satisfiable"),
     },
   }),
+
+  openaiTranscriptions: openAiRoute("transcriptions"),
+  openaiTranslations: openAiRoute("translations"),
 
   claim: createRoute({
     method: "post",
@@ -393,7 +529,7 @@ export const ROUTES = {
       ),
     },
   }),
-} satisfies Record<string, RouteConfig>;
+} satisfies Record<string, RouteConfig>);
 
 const signatureHeaders = z.object({
   "webhook-id": z
@@ -418,6 +554,9 @@ export const WEBHOOKS: RouteConfig[] = (["completed", "failed", "canceled", "pro
     progress: "At most once a minute while running (opt in with webhook_events)",
   }[type],
   description: "Answer 2xx within 10 s. Anything else, or no answer, is retried with backoff for about 24 h; 410 stops retries at once.",
+  operationId: `transcription${type[0]!.toUpperCase()}${type.slice(1)}`,
+  // Receivers check the signature headers; no security scheme applies.
+  security: [],
   request: { headers: signatureHeaders, body: { required: true, content: { "application/json": { schema: Webhook } } } },
   responses: { 200: { description: "Received (any 2xx)." }, 410: { description: "Gone: stop sending this job's events." } },
 }));

@@ -11,7 +11,12 @@ import { JOB_ID_PATTERN } from "../../shared/ids.ts";
  */
 
 /** A task as the job object hands it out; the claim route adds the task token. */
-export type UnsignedTask = Task extends infer T ? (T extends Task ? Omit<T, "task_token"> : never) : never;
+/**
+ * A task as the job hands it out: without its token, and with the upload it
+ * reads (if any), whose URL the route signs (routes/machine.ts) before a
+ * machine sees it.
+ */
+export type UnsignedTask = Task extends infer T ? (T extends Task ? Omit<T, "task_token"> & { upload_id: string | null } : never) : never;
 export type UnsignedPlanTask = Extract<UnsignedTask, { kind: "plan" }>;
 export type UnsignedRangeTask = Extract<UnsignedTask, { kind: "range" }>;
 

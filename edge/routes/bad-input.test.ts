@@ -178,6 +178,9 @@ const BODY_ROWS: Row[] = [
   { case: "audio_url a number", status: 400, code: "invalid_request", param: "audio_url", send: submitRaw(`{"audio_url":42}`) },
   { case: "language a number", status: 400, code: "invalid_request", param: "language", send: submitJson({ language: 5 }) },
   { case: "word_timestamps a string", status: 400, code: "invalid_request", param: "word_timestamps", send: submitJson({ word_timestamps: "yes" }) },
+  { case: "temperature 2", status: 400, code: "invalid_request", param: "temperature", send: submitJson({ temperature: 2 }) },
+  { case: "task summarize", status: 400, code: "invalid_request", param: "task", send: submitJson({ task: "summarize" }) },
+  { case: "a 5000-character prompt", status: 400, code: "invalid_request", param: "prompt", says: "1000", send: submitJson({ prompt: "x".repeat(5000) }) },
   { case: "metadata an array", status: 400, code: "invalid_request", param: "metadata", send: submitJson({ metadata: [1, 2] }) },
   {
     case: "webhook_events a string",
@@ -209,10 +212,10 @@ const BODY_ROWS: Row[] = [
     says: "4096",
     send: submitJson({ metadata: { note: "x".repeat(5000) } }),
   },
-  { case: "a body over 64 KB", status: 400, code: "body_too_large", send: submitJson({ metadata: { a: "x".repeat(70_000) } }) },
+  { case: "a body over 64 KB", status: 413, code: "body_too_large", send: submitJson({ metadata: { a: "x".repeat(70_000) } }) },
   {
     case: "a 1 MB body streamed without Content-Length",
-    status: 400,
+    status: 413,
     code: "body_too_large",
     send: () =>
       SELF.fetch(`${BASE}/v1/transcriptions`, {

@@ -1,6 +1,10 @@
+import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
+import { keyIdOf, newId } from "../../shared/ids.ts";
+import { unwrap } from "../errors.ts";
 import { seg } from "../job/job-fixtures.ts";
-import { call, expectError, getJob, reportRow } from "../test-helpers.ts";
+import { jobStub } from "../job-stubs.ts";
+import { call, expectError, getJob, KEY_A, reportRow, submit } from "../test-helpers.ts";
 import { claim, claimed, claimFor, media, planned, post } from "./machine-test-helpers.ts";
 
 describe("machine protocol", () => {
@@ -41,6 +45,37 @@ describe("machine protocol", () => {
       observed: `"${text.trim()}"`,
       pass: text.trim() === "first second third",
     });
+  });
+
+  it("a job's prompt, task and temperature are kept in its options and sent with its plan and range tasks", async () => {
+    const asked = { prompt: "Kubernetes, kubectl and etcd.", task: "translate", temperature: 0.4 };
+    const { id } = await submit({ language: "de", ...asked });
+    expect((await getJob(id)).options).toEqual({ language: "de", macro_chunk_sec: 300, micro_chunk_sec: 30, word_timestamps: false, ...asked });
+    const plan = await claimFor(id, "plan");
+    expect(plan.options).toMatchObject(asked);
+    const done = await post(plan, "complete", { machine_sec: 1, plan: { duration_sec: 60, ranges: [{ start_sec: 0, end_sec: 60 }], media } });
+    expect(done.status).toBe(200);
+    expect((await claimFor(id, "range")).options).toMatchObject(asked);
+    // Without them: transcribe at temperature 0, no prompt.
+    const plain = await submit({});
+    const defaults = { language: "auto", macro_chunk_sec: 300, micro_chunk_sec: 30, word_timestamps: false, task: "transcribe", temperature: 0 };
+    expect((await getJob(plain.id)).options).toEqual(defaults);
+    // A job stored before these options existed reads as the defaults.
+    const old = newId("tr");
+    unwrap(
+      await jobStub(env, old).create({
+        id: old,
+        owner: await keyIdOf(KEY_A),
+        created_at: Date.now(),
+        upload_id: null,
+        audio_url: "https://media.test/audio.mp3",
+        options: { language: "auto", macro_chunk_sec: 300, micro_chunk_sec: 30, word_timestamps: false },
+        webhook: null,
+        metadata: null,
+        media: { size_bytes: 1000, content_type: "audio/mpeg", etag: null, last_modified: null },
+      }),
+    );
+    expect((await getJob(old)).options).toEqual(defaults);
   });
 
   it("after a failed attempt the next one gets a new token and the old one is refused", async () => {

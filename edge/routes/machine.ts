@@ -6,11 +6,12 @@ import type { AppEnv } from "../app-env.ts";
 import type { TaskFailure } from "../job/range-leases.ts";
 import { bearerToken, sameSecret } from "../auth.ts";
 import { parseWith, readJson } from "../body.ts";
-import { readConfig } from "../config.ts";
+import { publicBase, readConfig } from "../config.ts";
 import { ApiError, unwrap } from "../errors.ts";
 import { jobStub, queueStub } from "../job-stubs.ts";
 import { isMachineCredential, verifyMachineCredential } from "../tasks/machine-credential.ts";
 import { parseTaskId } from "../tasks/task-id.ts";
+import { signedUploadUrl } from "../uploads/upload-url.ts";
 import { mintTaskToken, verifyTaskToken, type TaskClaims } from "../tasks/task-token.ts";
 
 /** Segment posts carry up to 2,000 segments with words; far above the public API's 64 KB. */
@@ -56,14 +57,18 @@ export async function claimTasks(c: Context<AppEnv>): Promise<Response> {
   const config = readConfig(c.env);
   const unsigned = unwrap(await queueStub(c.env).claim(body.machine_id, body.capacity, config.leaseSec, c.get("machine")));
   if (unsigned.length === 0) return c.body(null, 204);
+  const base = publicBase(c.env, c.req.url);
   const tasks: Task[] = await Promise.all(
-    unsigned.map(
-      async (t) =>
-        ({
-          ...t,
-          task_token: await mintTaskToken(config.webhookSigningKey, { job_id: t.job_id, task_id: t.task_id, attempt: t.attempt, machine_id: body.machine_id }),
-        }) as Task,
-    ),
+    unsigned.map(async ({ upload_id, ...t }) => {
+      const media_url = upload_id === null ? t.media_url : await signedUploadUrl(config.webhookSigningKey, base, upload_id);
+      const task_token = await mintTaskToken(config.webhookSigningKey, {
+        job_id: t.job_id,
+        task_id: t.task_id,
+        attempt: t.attempt,
+        machine_id: body.machine_id,
+      });
+      return { ...t, media_url, task_token } as Task;
+    }),
   );
   return c.json({ tasks });
 }

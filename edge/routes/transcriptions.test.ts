@@ -124,6 +124,7 @@ describe("Idempotency-Key after a failure mid-request", () => {
         id,
         owner: await keyIdOf(KEY_A),
         created_at: Date.now(),
+        upload_id: null,
         audio_url: "https://media.test/audio.mp3",
         options: { language: "auto", macro_chunk_sec: 300, micro_chunk_sec: 30, word_timestamps: false },
         webhook: null,

@@ -9,6 +9,7 @@ export type MediaErrorCode = Extract<
   JobErrorCode,
   | "ffmpeg_missing"
   | "media_unreachable"
+  | "media_gone"
   | "range_not_supported"
   | "empty_media"
   | "not_media"
@@ -23,6 +24,7 @@ export type MediaErrorCode = Extract<
 const RETRYABLE: Record<MediaErrorCode, boolean> = {
   ffmpeg_missing: false,
   media_unreachable: false,
+  media_gone: false,
   range_not_supported: false,
   empty_media: false,
   not_media: false,

@@ -239,6 +239,11 @@ export class OriginReader {
       if (error instanceof MediaError) throw error;
       const detail = error instanceof HttpStatusError ? `HTTP ${error.status}` : error instanceof Error ? error.message : String(error);
       const gone = error instanceof HttpStatusError && (context === "open" ? error.status < 500 : FINAL_STATUSES.includes(error.status));
+      if (error instanceof HttpStatusError && error.status === 410) {
+        throw new MediaError("media_gone", `GET ${where} failed: HTTP 410: the file is gone (an upload deleted or expired while this job read it).`, {
+          cause: error,
+        });
+      }
       if (gone) {
         throw new MediaError("media_unreachable", `GET ${where} failed: ${detail}.`, { cause: error });
       }
