@@ -6,7 +6,7 @@ import { API_ERROR_CODES, JOB_ERROR_CODES } from "../../shared/error-codes.ts";
 import { renderTranscript } from "../../shared/formats/render.ts";
 import type { Segment } from "../../shared/segment.ts";
 import { app } from "../app.ts";
-import { call, expectError } from "../test-helpers.ts";
+import { call } from "../test-helpers.ts";
 import { ROUTES, WEBHOOKS } from "./routes.ts";
 
 interface Operation {

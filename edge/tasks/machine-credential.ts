@@ -28,7 +28,7 @@ export async function mintMachineCredential(edgeSecret: string, credential: Mach
 
 export async function verifyMachineCredential(edgeSecret: string, token: string): Promise<MachineCredential | null> {
   const fields = await openToken(edgeSecret, MACHINE_CREDENTIAL, token);
-  if (!fields || fields.length !== 2) return null;
+  if (fields?.length !== 2) return null;
   const [provider, name] = fields;
   if (typeof provider !== "string" || typeof name !== "string") return null;
   return { provider, name };

@@ -24,7 +24,7 @@ export async function mintTaskToken(edgeSecret: string, claims: TaskClaims): Pro
 /** The claims of a genuine token, or null for anything forged, altered or malformed. */
 export async function verifyTaskToken(edgeSecret: string, token: string): Promise<TaskClaims | null> {
   const fields = await openToken(edgeSecret, TASK_TOKEN, token);
-  if (!fields || fields.length !== 4) return null;
+  if (fields?.length !== 4) return null;
   const [job_id, task_id, attempt, machine_id] = fields;
   if (typeof job_id !== "string" || typeof task_id !== "string" || typeof attempt !== "number" || typeof machine_id !== "string") return null;
   return { job_id, task_id, attempt, machine_id };

@@ -19,6 +19,6 @@ export async function signedUploadUrl(edgeSecret: string, base: string, uploadId
 /** Whether `token` lets its bearer read upload `uploadId` now. */
 export async function uploadTokenValid(edgeSecret: string, uploadId: string, token: string, now = Date.now()): Promise<"ok" | "expired" | "invalid"> {
   const fields = await openToken(edgeSecret, UPLOAD_URL, token);
-  if (!fields || fields.length !== 2 || fields[0] !== uploadId || typeof fields[1] !== "number") return "invalid";
+  if (fields?.length !== 2 || fields[0] !== uploadId || typeof fields[1] !== "number") return "invalid";
   return now <= fields[1] ? "ok" : "expired";
 }
