@@ -8,6 +8,7 @@ import { describeApi, openApiDocument } from "./openapi/document.ts";
 import { ROUTES } from "./openapi/routes.ts";
 import { createTranscription } from "./routes/create-transcription.ts";
 import { cancelTranscription, deleteTranscription, getTranscript, getTranscription, listTranscriptions } from "./routes/read-transcriptions.ts";
+import { jobEvents } from "./routes/job-events.ts";
 import { openAiAudio, openAiErrorShape } from "./routes/openai-audio.ts";
 import { completeUpload, createUpload, deleteUpload, getUpload, putUploadPart, readUploadContent } from "./routes/uploads.ts";
 import { claimTasks, machineExit, completeTask, failTask, heartbeatTask, postTaskSegments, requireMachine, requireTask } from "./routes/machine.ts";
@@ -36,6 +37,7 @@ serve(ROUTES.getTranscription, getTranscription);
 serve(ROUTES.deleteTranscription, deleteTranscription);
 serve(ROUTES.cancelTranscription, cancelTranscription);
 serve(ROUTES.getTranscript, getTranscript);
+serve(ROUTES.getTranscriptionEvents, jobEvents);
 // Uploads: the key's own; their content by signed URL, without a key (machines have none).
 serve(ROUTES.createUpload, requireApiKey, createUpload);
 serve(ROUTES.readUploadContent, readUploadContent);

@@ -13,8 +13,9 @@ import { Clock, Deadlines } from "./deadlines.ts";
 import type { JobHost, QueueNotice } from "./job-host.ts";
 import { isTerminal, stateTimes, transition, webhookEventFor, type JobEvent, type Transition } from "./job-state.ts";
 import { JobLinks } from "./job-links.ts";
-import { JobStore, type JobRecord } from "./job-store.ts";
+import { JobStore, type JobRecord, type SegmentKey } from "./job-store.ts";
 import { jobView } from "./job-view.ts";
+import { eventsAfter, type LiveEvent, LiveStreams, segmentEvents } from "./live-events.ts";
 import { PlanLease } from "./plan-lease.ts";
 import { RangeLeases, type RangePost, type TaskFailure } from "./range-leases.ts";
 import type { PlannedRange } from "./range-state.ts";
@@ -52,10 +53,12 @@ export class JobObject extends DurableObject<Env> implements JobForQueue {
   private readonly ranges: RangeLeases;
   readonly clock = new Clock();
   private readonly links: JobLinks;
+  private readonly live: LiveStreams;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.store = new JobStore(ctx.storage.sql);
+    this.live = new LiveStreams(ctx, this.store);
     this.deadlines = new Deadlines(ctx.storage);
     this.outbox = new WebhookOutbox(ctx.storage.sql, this.deadlines);
     this.links = new JobLinks(env, this.store, this.deadlines, this.clock);
@@ -123,6 +126,7 @@ export class JobObject extends DurableObject<Env> implements JobForQueue {
   async erase(owner: string): Promise<Result<null>> {
     const job = this.owned(owner);
     if (!job) return notFound();
+    for (const ws of this.ctx.getWebSockets()) ws.close(1000, "the transcription was deleted");
     await this.ctx.storage.deleteAlarm();
     await this.ctx.storage.deleteAll();
     await this.links.leaveQueue(job);
@@ -144,6 +148,38 @@ export class JobObject extends DurableObject<Env> implements JobForQueue {
     return ok({ content_type: CONTENT_TYPES[format], body: streamText(chunks) });
   }
 
+  // ---- live events (routes/job-events.ts) -------------------------------------
+
+  /** `GET …/events` from the route, as a WebSocket upgrade naming the owner it checked. */
+  override async fetch(request: Request): Promise<Response> {
+    const owner = request.headers.get("x-owner") ?? "";
+    if (request.headers.get("upgrade") !== "websocket" || !this.owned(owner)) return new Response(null, { status: 404 });
+    return this.live.accept();
+  }
+
+  /** What the merge log holds after `after`, as events, `limit` entries at a time. */
+  async eventsSince(owner: string, after: number, limit: number): Promise<Result<{ events: LiveEvent[]; last: number; more: boolean }>> {
+    if (!this.owned(owner)) return notFound();
+    return ok(eventsAfter(this.store, after, limit));
+  }
+
+  /** A page of the transcript as it stood at merge `upTo` (null: now, which the answer names), for a client that starts watching. */
+  async snapshotPage(
+    owner: string,
+    after: SegmentKey | null,
+    upTo: number | null,
+    limit: number,
+  ): Promise<Result<{ events: LiveEvent[]; next: SegmentKey | null; up_to: number }>> {
+    if (!this.owned(owner)) return notFound();
+    const at = upTo ?? this.store.lastMergeSeq();
+    const page = this.store.segmentsPage(after, at, limit);
+    return ok({ events: segmentEvents(page.segments, undefined), next: page.next, up_to: at });
+  }
+
+  override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
+    ws.close(code, reason);
+  }
+
   // ---- machine-facing RPC (the routes in edge/routes/machine.ts) -------------
 
   /**
@@ -160,6 +196,8 @@ export class JobObject extends DurableObject<Env> implements JobForQueue {
     } else if (job.state.status === "running") {
       const range = await this.ranges.lease(machineId, leaseSec, machine);
       if (range.ok) task = range.value;
+      // A range leased again drops what its last attempt showed: watchers are told.
+      this.live.push();
     }
     return ok({ task, work: this.links.work() });
   }
@@ -191,7 +229,9 @@ export class JobObject extends DurableObject<Env> implements JobForQueue {
   }
 
   async leaseRange(machineId: string, leaseSec: number, machine: MachineLabel = unlabelled(this.env)): Promise<Result<UnsignedRangeTask | null>> {
-    return this.ranges.lease(machineId, leaseSec, machine);
+    const leased = await this.ranges.lease(machineId, leaseSec, machine);
+    this.live.push();
+    return leased;
   }
 
   async heartbeatRange(rangeIndex: number, attempt: number, leaseSec: number): Promise<Result<HeartbeatResponse>> {
@@ -199,11 +239,16 @@ export class JobObject extends DurableObject<Env> implements JobForQueue {
   }
 
   async postSegments(post: RangePost): Promise<Result<{ status: "accepted" | "duplicate" }>> {
-    return this.ranges.post(post);
+    const posted = await this.ranges.post(post);
+    if (posted.ok && posted.value.status === "accepted") this.live.push(this.progressEvent());
+    return posted;
   }
 
   async completeRange(rangeIndex: number, attempt: number, machineSec: number | null): Promise<Result<TranscriptionJob>> {
-    return this.ranges.complete(rangeIndex, attempt, machineSec);
+    const completed = await this.ranges.complete(rangeIndex, attempt, machineSec);
+    // A language redo at the last range drops segments: watchers are told.
+    this.live.push(this.progressEvent());
+    return completed;
   }
 
   async failRange(rangeIndex: number, attempt: number, failure: TaskFailure): Promise<Result<TranscriptionJob>> {
@@ -281,6 +326,11 @@ export class JobObject extends DurableObject<Env> implements JobForQueue {
 
   // ---- internals -------------------------------------------------------------
 
+  private progressEvent(): LiveEvent[] {
+    const job = this.store.readJob();
+    return job ? [{ event: "progress", data: this.view(job).progress }] : [];
+  }
+
   private owned(owner: string): JobRecord | null {
     const job = this.store.readJob();
     return job && job.owner === owner ? job : null;
@@ -310,6 +360,10 @@ export class JobObject extends DurableObject<Env> implements JobForQueue {
       const type = webhookEventFor(result.state);
       if (type && job.webhook) this.outbox.enqueue(type, this.view({ ...job, state: result.state }, event.at), event.at);
     });
+    this.live.push([
+      { event: "status", data: { status: result.state.status, ...(result.state.status === "failed" ? { error: result.state.error } : {}) } },
+      ...this.progressEvent(),
+    ]);
     if (quotaChanged) await this.links.syncIndex();
     await this.deadlines.arm();
     if (queue === "notify") await this.links.notifyQueue();

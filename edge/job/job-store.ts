@@ -35,6 +35,11 @@ export interface JobRecord {
   settled_language: string | null;
 }
 
+/** Where a transcript page ends: (start_sec, range_idx, seq, ord) of its last segment. */
+export type SegmentKey = [number, number, number, number];
+
+export type MergeLogEntry = { seq: number; kind: "segments" | "replace"; range_idx: number; start_sec: number; end_sec: number };
+
 export interface RangeRecord {
   idx: number;
   start_sec: number;
@@ -72,6 +77,7 @@ type SegmentRow = {
   no_speech_prob: number;
   compression_ratio: number | null;
   words: string | null;
+  merge_seq: number;
 };
 
 export class JobStore {
@@ -232,8 +238,18 @@ export class JobStore {
     return new Set(rows.map((r) => r.seq));
   }
 
-  /** A range handed to a new attempt starts over: what the old attempt posted no longer counts. */
+  /**
+   * A range handed to a new attempt starts over: what the old attempt posted no
+   * longer counts. Clients that were shown it are told (a `replace` in the merge log).
+   */
   dropRangeSegments(rangeIdx: number): void {
+    const shown = this.sql.exec<{ n: number }>("SELECT COUNT(*) AS n FROM segments WHERE range_idx = ?", rangeIdx).one().n > 0;
+    if (shown) {
+      this.sql.exec(
+        "INSERT INTO merge_log (kind, range_idx, start_sec, end_sec) SELECT 'replace', idx, start_sec, end_sec FROM ranges WHERE idx = ?",
+        rangeIdx,
+      );
+    }
     this.sql.exec("DELETE FROM range_languages WHERE range_idx = ?", rangeIdx);
     this.sql.exec("DELETE FROM segments WHERE range_idx = ?", rangeIdx);
     this.sql.exec("DELETE FROM batches WHERE range_idx = ?", rangeIdx);
@@ -241,11 +257,19 @@ export class JobStore {
 
   insertBatch(rangeIdx: number, attempt: number, seq: number, at: number, segments: readonly Segment[]): void {
     this.sql.exec("INSERT INTO batches (range_idx, attempt, seq, received_at) VALUES (?, ?, ?, ?)", rangeIdx, attempt, seq, at);
+    if (segments.length === 0) return;
+    this.sql.exec(
+      "INSERT INTO merge_log (kind, range_idx, start_sec, end_sec) VALUES ('segments', ?, ?, ?)",
+      rangeIdx,
+      Math.min(...segments.map((s) => s.start_sec)),
+      Math.max(...segments.map((s) => s.end_sec)),
+    );
+    const mergeSeq = this.sql.exec<{ seq: number }>("SELECT last_insert_rowid() AS seq").one().seq;
     // One row per statement keeps every statement far below the 100 bound-parameter limit.
     segments.forEach((s, ord) =>
       this.sql.exec(
-        `INSERT INTO segments (range_idx, seq, ord, start_sec, end_sec, text, language, avg_logprob, no_speech_prob, compression_ratio, words)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO segments (range_idx, seq, ord, start_sec, end_sec, text, language, avg_logprob, no_speech_prob, compression_ratio, words, merge_seq)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         rangeIdx,
         seq,
         ord,
@@ -257,8 +281,53 @@ export class JobStore {
         s.no_speech_prob,
         s.compression_ratio ?? null,
         s.words ? JSON.stringify(s.words) : null,
+        mergeSeq,
       ),
     );
+  }
+
+  // ---- the merge log (live-events.ts) ------------------------------------------
+
+  lastMergeSeq(): number {
+    return this.sql.exec<{ n: number | null }>("SELECT MAX(seq) AS n FROM merge_log").one().n ?? 0;
+  }
+
+  mergeLogAfter(seq: number, limit: number): MergeLogEntry[] {
+    return this.sql
+      .exec<MergeLogEntry>("SELECT seq, kind, range_idx, start_sec, end_sec FROM merge_log WHERE seq > ? ORDER BY seq LIMIT ?", seq, limit)
+      .toArray();
+  }
+
+  segmentsOfMerge(mergeSeq: number): Segment[] {
+    return this.sql
+      .exec<SegmentRow>("SELECT * FROM segments WHERE merge_seq = ? ORDER BY start_sec, ord", mergeSeq)
+      .toArray()
+      .map(toSegment);
+  }
+
+  /** A page of the transcript as it stood at merge `upTo`, in transcript order, after the keyset `after`. */
+  segmentsPage(after: SegmentKey | null, upTo: number, limit: number): { segments: Segment[]; next: SegmentKey | null } {
+    const rows = (
+      after === null
+        ? this.sql.exec<SegmentRow>("SELECT * FROM segments WHERE merge_seq <= ? ORDER BY start_sec, range_idx, seq, ord LIMIT ?", upTo, limit)
+        : this.sql.exec<SegmentRow>(
+            "SELECT * FROM segments WHERE merge_seq <= ? AND (start_sec, range_idx, seq, ord) > (?, ?, ?, ?) ORDER BY start_sec, range_idx, seq, ord LIMIT ?",
+            upTo,
+            ...after,
+            limit,
+          )
+    ).toArray();
+    const last = rows[rows.length - 1];
+    return { segments: rows.map(toSegment), next: last && rows.length === limit ? [last.start_sec, last.range_idx, last.seq, last.ord] : null };
+  }
+
+  /** Up to which merge live clients have been sent everything. */
+  sentSeq(): number {
+    return this.sql.exec<{ sent_seq: number }>("SELECT sent_seq FROM live").one().sent_seq;
+  }
+
+  setSentSeq(seq: number): void {
+    this.sql.exec("UPDATE live SET sent_seq = ?", seq);
   }
 
   /** The language most of the transcript's audio is in. */

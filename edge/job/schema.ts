@@ -95,6 +95,21 @@ const MIGRATIONS: readonly string[] = [
   `
   ALTER TABLE job ADD COLUMN upload_id TEXT;
   `,
+  // Live events (live-events.ts): every merge and every replacement, numbered in the order
+  // they happened, so a client resuming from an event id misses nothing and sees nothing twice.
+  `
+  CREATE TABLE merge_log (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL,
+    range_idx INTEGER NOT NULL,
+    start_sec REAL NOT NULL,
+    end_sec REAL NOT NULL
+  );
+  ALTER TABLE segments ADD COLUMN merge_seq INTEGER NOT NULL DEFAULT 0;
+  CREATE INDEX segments_by_merge ON segments (merge_seq);
+  CREATE TABLE live (one INTEGER PRIMARY KEY CHECK (one = 1), sent_seq INTEGER NOT NULL);
+  INSERT INTO live (one, sent_seq) VALUES (1, 0);
+  `,
 ];
 
 /**

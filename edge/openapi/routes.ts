@@ -297,6 +297,40 @@ export const ROUTES = operations({
     request: { params: IdParam },
     responses: { 200: json(Job, "The canceled job."), ...errors("unauthorized", "rate_limited", "not_found", "job_finished") },
   }),
+  getTranscriptionEvents: createRoute({
+    method: "get",
+    path: "/v1/transcriptions/{id}/events",
+    tags: ["Transcriptions"],
+    summary: "Live events of a job (server-sent events)",
+    description: [
+      "`text/event-stream`, open until the job ends. Events (`data` is JSON):",
+      "- `status` `{ status, error? }`: on connect and at each change; the stream ends after `completed`, `failed` or `canceled`.",
+      "- `progress`: the job's progress block, on connect and as segments arrive.",
+      "- `segments` `{ segments: [...] }`: segments newly merged, in time order, as in `verbose_json`; its `id` is the merge's sequence number (a large merge comes as several events, the id on the last).",
+      "- `replace` `{ range_index, start_sec, end_sec }` with an `id`: segments shown before in that span were dropped (the range is being redone); the redo's segments follow as `segments`.",
+      "- a comment line every 15 s, so proxies keep the stream open.",
+      "A new client first gets the transcript so far as `segments` events (in pages; the last one carries the id it stands at). Reconnect with `Last-Event-ID` (or `?last_event_id=`) to get exactly what was merged or replaced after it: nothing twice, nothing missed.",
+    ].join("\n"),
+    security: apiKey,
+    request: {
+      params: IdParam,
+      query: z.object({ last_event_id: z.string().regex(/^\d+$/).optional().meta({ description: "Resume after this event id (as the Last-Event-ID header)." }) }),
+      headers: z.object({ "last-event-id": z.string().optional().meta({ description: "Resume after this event id; browsers send it when they reconnect." }) }),
+    },
+    responses: {
+      200: {
+        description: "The event stream.",
+        content: {
+          "text/event-stream": {
+            schema: z.string(),
+            example:
+              'event: status\ndata: {"status":"running"}\n\nid: 7\nevent: segments\ndata: {"segments":[{"start_sec":0.52,"end_sec":2.84,"text":"Welcome back to the show.","language":"en","bcp47":"en","avg_logprob":-0.21,"no_speech_prob":0.01}]}\n\n',
+          },
+        },
+      },
+      ...errors("invalid_request", "unauthorized", "rate_limited", "not_found"),
+    },
+  }),
   getTranscript: createRoute({
     method: "get",
     path: "/v1/transcriptions/{id}/transcript",
