@@ -299,10 +299,7 @@ export class JobStore {
   }
 
   segmentsOfMerge(mergeSeq: number): Segment[] {
-    return this.sql
-      .exec<SegmentRow>("SELECT * FROM segments WHERE merge_seq = ? ORDER BY start_sec, ord", mergeSeq)
-      .toArray()
-      .map(toSegment);
+    return this.sql.exec<SegmentRow>("SELECT * FROM segments WHERE merge_seq = ? ORDER BY start_sec, ord", mergeSeq).toArray().map(toSegment);
   }
 
   /** A page of the transcript as it stood at merge `upTo`, in transcript order, after the keyset `after`. */

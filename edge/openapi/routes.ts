@@ -314,7 +314,9 @@ export const ROUTES = operations({
     security: apiKey,
     request: {
       params: IdParam,
-      query: z.object({ last_event_id: z.string().regex(/^\d+$/).optional().meta({ description: "Resume after this event id (as the Last-Event-ID header)." }) }),
+      query: z.object({
+        last_event_id: z.string().regex(/^\d+$/).optional().meta({ description: "Resume after this event id (as the Last-Event-ID header)." }),
+      }),
       headers: z.object({ "last-event-id": z.string().optional().meta({ description: "Resume after this event id; browsers send it when they reconnect." }) }),
     },
     responses: {

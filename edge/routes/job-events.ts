@@ -147,6 +147,7 @@ function statusOf(job: TranscriptionJob): Extract<LiveEvent, { event: "status" }
 
 function lastEventId(value: string | undefined): number | null {
   if (value === undefined || value.trim() === "") return null;
-  if (!/^\d{1,15}$/.test(value.trim())) throw new ApiError(400, "invalid_request", "Last-Event-ID must be an event id this stream sent (a whole number)", "last_event_id");
+  if (!/^\d{1,15}$/.test(value.trim()))
+    throw new ApiError(400, "invalid_request", "Last-Event-ID must be an event id this stream sent (a whole number)", "last_event_id");
   return Number(value.trim());
 }
