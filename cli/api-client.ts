@@ -1,7 +1,11 @@
+import type { Readable } from "node:stream";
+import { request as undiciRequest } from "undici";
 import type { z } from "zod";
 import { ApiErrorBody, CreatedTranscription, TranscriptionJob } from "../shared/api.ts";
 import type { TranscriptFormat } from "../shared/formats/render.ts";
-import { ApiUnreachable, CodedError } from "./cli-errors.ts";
+import { parseRetryAfterMs } from "../shared/retry.ts";
+import { type CreateMultipartUploadRequest, Upload } from "../shared/uploads.ts";
+import { ApiErrorAnswer, ApiUnreachable, CodedError, Interrupted } from "./cli-errors.ts";
 
 /** A stuck API should fail the command, not hang it; a 24-hour transcript downloads well within this. */
 const REQUEST_TIMEOUT_MS = 60_000;
@@ -17,8 +21,62 @@ export class ApiClient {
     this.baseUrl = baseUrl.replace(/\/+$/, "");
   }
 
-  async create(body: { audio_url: string; language?: string }): Promise<CreatedTranscription> {
+  async create(body: ({ audio_url: string } | { upload_id: string }) & { language?: string }): Promise<CreatedTranscription> {
     return this.json("POST", "/v1/transcriptions", CreatedTranscription, body);
+  }
+
+  async createUpload(body: z.input<typeof CreateMultipartUploadRequest>): Promise<Upload> {
+    return this.json("POST", "/v1/uploads", Upload, body);
+  }
+
+  async getUpload(id: string): Promise<Upload> {
+    return this.json("GET", `/v1/uploads/${encodeURIComponent(id)}`, Upload);
+  }
+
+  async completeUpload(id: string): Promise<Upload> {
+    return this.json("POST", `/v1/uploads/${encodeURIComponent(id)}/complete`, Upload);
+  }
+
+  /**
+   * PUT one part of a multipart upload from the caller's buffer. Through
+   * undici's request rather than fetch: fetch copies the body it is given, and
+   * the copies of parts in flight pile up until the next garbage collection
+   * (a 200 MB upload grew memory by over 100 MB). Sent a slice at a time,
+   * so that `onSent` sees the bytes go and a progress line can move within a part.
+   */
+  async putPart(
+    id: string,
+    partNumber: number,
+    bytes: Uint8Array,
+    opts: { signal?: AbortSignal | undefined; onSent?: (bytes: number) => void },
+  ): Promise<void> {
+    const method = "PUT";
+    const path = `/v1/uploads/${encodeURIComponent(id)}/parts/${partNumber}`;
+    let response: Awaited<ReturnType<typeof undiciRequest>>;
+    try {
+      response = await undiciRequest(`${this.baseUrl}${path}`, {
+        method,
+        headers: {
+          authorization: `Bearer ${this.key}`,
+          accept: "application/json",
+          "content-type": "application/octet-stream",
+          "content-length": String(bytes.byteLength),
+        },
+        // undici documents (async) iterable bodies; its typings omit them.
+        body: slices(bytes, opts.onSent) as unknown as Readable,
+        signal: opts.signal,
+        // Both timers restart whenever the socket takes more bytes: they catch a stalled part, not a slow link.
+        headersTimeout: REQUEST_TIMEOUT_MS,
+        bodyTimeout: REQUEST_TIMEOUT_MS,
+      });
+    } catch (error) {
+      if (opts.signal?.aborted) throw new Interrupted("interrupted");
+      throw new ApiUnreachable(this.baseUrl, reasonOf(error));
+    }
+    const text = await response.body.text().catch(() => "");
+    if (response.statusCode >= 200 && response.statusCode < 300) return;
+    const retryAfter = response.headers["retry-after"];
+    throw answerError(method, path, response.statusCode, "", text, typeof retryAfter === "string" ? retryAfter : null);
   }
 
   async get(id: string): Promise<TranscriptionJob> {
@@ -70,13 +128,32 @@ export class ApiClient {
     }
     if (response.ok) return response;
     const text = await response.text().catch(() => "");
-    const parsed = ApiErrorBody.safeParse(safeJson(text));
-    if (parsed.success) throw new CodedError(parsed.data.error.code, parsed.data.error.message);
-    throw new CodedError(
-      `http_${response.status}`,
-      `${method} ${path} answered ${response.status} ${response.statusText} without an API error body`,
-      "check that --api points at a longscribe API",
-    );
+    throw answerError(method, path, response.status, response.statusText, text, response.headers.get("retry-after"));
+  }
+}
+
+function answerError(method: string, path: string, status: number, statusText: string, text: string, retryAfter: string | null): ApiErrorAnswer {
+  const retryAfterMs = parseRetryAfterMs(retryAfter, Date.now());
+  const parsed = ApiErrorBody.safeParse(safeJson(text));
+  if (parsed.success) return new ApiErrorAnswer(status, parsed.data.error.code, parsed.data.error.message, undefined, retryAfterMs);
+  return new ApiErrorAnswer(
+    status,
+    `http_${status}`,
+    `${method} ${path} answered ${status}${statusText ? ` ${statusText}` : ""} without an API error body`,
+    "check that --api points at a longscribe API",
+    retryAfterMs,
+  );
+}
+
+/** Small enough that progress moves smoothly, large enough to cost nothing. */
+const SLICE_BYTES = 256 * 1024;
+
+async function* slices(bytes: Uint8Array, onSent?: (bytes: number) => void): AsyncGenerator<Uint8Array> {
+  for (let at = 0; at < bytes.byteLength; at += SLICE_BYTES) {
+    const slice = bytes.subarray(at, at + SLICE_BYTES);
+    yield slice;
+    // Resumed once the socket has taken the slice.
+    onSent?.(slice.byteLength);
   }
 }
 
@@ -91,6 +168,10 @@ function safeJson(text: string): unknown {
 /** fetch hides the socket error (ECONNREFUSED, ENOTFOUND…) in `cause`; that is the useful part. */
 function reasonOf(error: unknown): string {
   if (error instanceof DOMException && error.name === "TimeoutError") return `no answer within ${REQUEST_TIMEOUT_MS / 1000} s`;
+  const code = (error as { code?: unknown } | null)?.code;
+  // undici's own errors carry the code themselves.
+  if (code === "UND_ERR_HEADERS_TIMEOUT" || code === "UND_ERR_BODY_TIMEOUT") return `no progress for ${REQUEST_TIMEOUT_MS / 1000} s`;
+  if (typeof code === "string" && !code.startsWith("UND_ERR")) return code;
   const cause = (error as { cause?: { code?: unknown; message?: unknown } } | null)?.cause;
   if (typeof cause?.code === "string") return cause.code;
   if (typeof cause?.message === "string") return cause.message;

@@ -21,6 +21,21 @@ export class CodedError extends Error {
   }
 }
 
+/** An error answer of the API; its status says whether trying again can help. */
+export class ApiErrorAnswer extends CodedError {
+  override name = "ApiErrorAnswer";
+  constructor(
+    readonly status: number,
+    code: string,
+    message: string,
+    hint?: string,
+    /** Retry-After, in ms, when the answer gave one. */
+    readonly retryAfterMs: number | null = null,
+  ) {
+    super(code, message, hint);
+  }
+}
+
 /** The API did not answer at all. */
 export class ApiUnreachable extends Error {
   override name = "ApiUnreachable";

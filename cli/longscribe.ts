@@ -14,15 +14,18 @@ import { transcribe } from "./transcribe-command.ts";
 /** `longscribe`: a client of the public API v1 (bin/longscribe.mjs runs it). */
 export const USAGE = `usage:
   longscribe transcribe <url|file> [--wait] [--format ${TRANSCRIPT_FORMATS.join("|")}] [--out FILE]
-                        [--language auto|xx] [--api URL] [--key KEY]
+                        [--language auto|xx] [--upload] [--api URL] [--key KEY]
   longscribe status <id> [--json] [--api URL] [--key KEY]
   longscribe cancel <id> [--api URL] [--key KEY]
 
 transcribe
   <url>          an http(s) URL the API can read with byte ranges
-  <file>         a local file: served from this computer on 127.0.0.1 while the job runs,
-                 so it always waits (as with --wait; Ctrl-C cancels the job). Works only
-                 against the local stack started with \`npm start\`, which accepts loopback URLs
+  <file>         a local file. Against a deployed API it is uploaded first, in parts, with a
+                 progress line; if that stops (Ctrl-C, network), the same command run again
+                 on the unchanged file sends only the missing parts. Against the local stack
+                 (--api on 127.0.0.1/localhost) it is served from this computer while the job
+                 runs, so the CLI always waits (as with --wait; Ctrl-C cancels the job)
+  --upload       upload a local file even when --api is on loopback (e.g. a tunnel)
   --wait         follow the progress until the job ends, then print the transcript
   --format F     the transcript's format with --wait (default: from --out's extension, else text)
   --out FILE     write the transcript to FILE instead of stdout
@@ -45,6 +48,7 @@ const OPTIONS = {
     format: { type: "string" },
     out: { type: "string" },
     language: { type: "string" },
+    upload: { type: "boolean" },
   },
   status: { ...COMMON, json: { type: "boolean" } },
   cancel: COMMON,
@@ -118,6 +122,8 @@ function transcribeRequest(target: string, values: Record<string, unknown>, str:
   if (local && !(existsSync(target) && statSync(target).isFile())) {
     throw new UsageError(`${target} is neither an http(s) URL nor a file that exists`);
   }
+  if (local && statSync(target).size === 0) throw new UsageError(`${target} is empty: give a recording`);
+  if (!local && values.upload === true) throw new UsageError("--upload applies to a local file, not a URL");
   const out = str("out");
   if (out !== undefined && !existsSync(dirname(resolve(out)))) {
     // Found out now, not after a job of hours has finished.
@@ -132,6 +138,7 @@ function transcribeRequest(target: string, values: Record<string, unknown>, str:
   return {
     source: local ? resolve(target) : target,
     local,
+    upload: values.upload === true,
     wait: values.wait === true,
     format: format ?? formatFromExtension(out) ?? "text",
     transcriptAsked: format !== undefined || out !== undefined,
@@ -198,9 +205,10 @@ if (process.argv[1] !== undefined && resolve(process.argv[1]) === fileURLToPath(
 }
 
 /**
- * Ctrl-C stops a wait cleanly (a local file's job is canceled, since its file
- * goes away). Only the wait listens, so quit anyway if the CLI is still there
- * a few seconds later, or at once on a second Ctrl-C.
+ * Ctrl-C stops a wait cleanly (a served local file's job is canceled, since
+ * its file goes away) and pauses an upload, to be resumed by the same command.
+ * Only those listen, so quit anyway if the CLI is still there a few seconds
+ * later, or at once on a second Ctrl-C.
  */
 export async function runAsProgram(): Promise<void> {
   const interrupt = new AbortController();

@@ -55,8 +55,8 @@ export function changeKey(view: ProgressView): string {
   return `${view.status}|${p.audio_sec_done}|${p.audio_sec_total}|${p.ranges_done}|${p.ranges_total}`;
 }
 
-const MIN_BAR = 10;
-const MAX_BAR = 30;
+export const MIN_BAR = 10;
+export const MAX_BAR = 30;
 
 /**
  * The TTY line, redrawn in place. It must stay shorter than the terminal:
@@ -67,8 +67,18 @@ export function progressBar(view: ProgressView, columns: number): string {
   const tail = ` ${head}  ${rest.join("  ")}`;
   const room = columns - 1 - view.status.length - 3 - tail.length;
   const width = Math.max(MIN_BAR, Math.min(MAX_BAR, room));
-  const filled = Math.round((width * percent(view.progress)) / 100);
-  const line = `${view.status} [${"█".repeat(filled)}${"░".repeat(width - filled)}]${tail}`;
+  const line = `${view.status} ${bar(percent(view.progress), width)}${tail}`;
+  return fitLine(line, columns);
+}
+
+/** `[████░░░░]`, `width` cells filled in proportion to `pct`. */
+export function bar(pct: number, width: number): string {
+  const filled = Math.round((width * Math.min(100, Math.max(0, pct))) / 100);
+  return `[${"█".repeat(filled)}${"░".repeat(width - filled)}]`;
+}
+
+/** Cut to fit the terminal: a wrapped line cannot be overwritten with a carriage return. */
+export function fitLine(line: string, columns: number): string {
   return [...line].slice(0, Math.max(1, columns - 1)).join("");
 }
 

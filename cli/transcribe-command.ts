@@ -6,12 +6,15 @@ import type { ApiClient } from "./api-client.ts";
 import { CodedError, Interrupted } from "./cli-errors.ts";
 import type { CliIo } from "./cli-io.ts";
 import { ProgressDisplay } from "./progress-display.ts";
+import { uploadLocalFile } from "./upload-file.ts";
 import { waitForJob } from "./wait-for-job.ts";
 
 export interface TranscribeRequest {
-  /** An http(s) URL, or a local file to serve (then `local` is true and the CLI always waits). */
+  /** An http(s) URL, or a local file (then `local` is true): served to a local stack, uploaded to any other API. */
   source: string;
   local: boolean;
+  /** --upload: upload a local file even to an API on loopback (a tunnel to a deployed one). */
+  upload: boolean;
   wait: boolean;
   format: TranscriptFormat;
   /** --format or --out was given: worth a note when they go unused. */
@@ -22,50 +25,75 @@ export interface TranscribeRequest {
 
 /** `longscribe transcribe`: returns the exit code. */
 export async function transcribe(client: ApiClient, req: TranscribeRequest, io: CliIo): Promise<number> {
+  if (req.local && (req.upload || !isLoopbackApi(client.baseUrl))) return transcribeUploaded(client, req, io);
   const served = req.local ? await serveLocalFile(req.source) : null;
   try {
     if (served) io.stderr.write(`serving ${req.source} at ${served.url} until the job ends\n`);
-    const created = await create(client, served?.url ?? req.source, req);
-    const wait = req.wait || req.local;
-    // With --wait, stdout carries the transcript, so everything else goes to stderr.
-    (wait ? io.stderr : io.stdout).write(createdLines(created));
-    if (!wait) {
-      if (req.transcriptAsked) {
-        io.stderr.write(
-          `note: --format and --out apply only with --wait; once \`longscribe status ${created.id}\` says completed, fetch ${created.transcript_url}?format=${req.format}\n`,
-        );
-      }
-      return 0;
-    }
-    return await follow(client, created, req, io);
+    const created = await create(client, { audio_url: served?.url ?? req.source }, req);
+    // A served file is gone when the CLI stops, so the CLI waits for the job.
+    return await afterCreate(client, created, { ...req, wait: req.wait || served !== null }, io, served !== null);
   } finally {
     await served?.close();
   }
 }
 
-async function create(client: ApiClient, audioUrl: string, req: TranscribeRequest): Promise<CreatedTranscription> {
+/** The file goes to the API's upload store first; the job then reads it from there, so the CLI need not wait. */
+async function transcribeUploaded(client: ApiClient, req: TranscribeRequest, io: CliIo): Promise<number> {
+  const sent = await uploadLocalFile(client, req.source, io);
+  let created: CreatedTranscription;
   try {
-    return await client.create({ audio_url: audioUrl, ...(req.language === undefined ? {} : { language: req.language }) });
+    created = await create(client, { upload_id: sent.uploadId }, req);
   } catch (error) {
-    if (req.local && error instanceof CodedError && error.code === "url_not_allowed") {
+    if (!(error instanceof CodedError) || error.hint !== undefined) throw error;
+    throw new CodedError(error.code, error.message, `the file is uploaded (${sent.uploadId}): run the same command again to retry without sending it again`);
+  }
+  await sent.done();
+  return afterCreate(client, created, req, io, false);
+}
+
+/** The local stack runs on this computer and can read a file served on 127.0.0.1; no other API can. */
+export function isLoopbackApi(baseUrl: string): boolean {
+  const host = new URL(baseUrl).hostname;
+  return host === "localhost" || host === "[::1]" || /^127(\.\d{1,3}){3}$/.test(host);
+}
+
+async function afterCreate(client: ApiClient, created: CreatedTranscription, req: TranscribeRequest, io: CliIo, served: boolean): Promise<number> {
+  // With --wait, stdout carries the transcript, so everything else goes to stderr.
+  (req.wait ? io.stderr : io.stdout).write(createdLines(created));
+  if (!req.wait) {
+    if (req.transcriptAsked) {
+      io.stderr.write(
+        `note: --format and --out apply only with --wait; once \`longscribe status ${created.id}\` says completed, fetch ${created.transcript_url}?format=${req.format}\n`,
+      );
+    }
+    return 0;
+  }
+  return await follow(client, created, req, io, served);
+}
+
+async function create(client: ApiClient, source: { audio_url: string } | { upload_id: string }, req: TranscribeRequest): Promise<CreatedTranscription> {
+  try {
+    return await client.create({ ...source, ...(req.language === undefined ? {} : { language: req.language }) });
+  } catch (error) {
+    if ("audio_url" in source && req.local && error instanceof CodedError && error.code === "url_not_allowed") {
       throw new CodedError(
         error.code,
         error.message,
-        "a local file is served from 127.0.0.1, which only the local stack accepts: start it with `npm start` (local mode allows loopback URLs) and use its --api, or pass an http(s) URL that this API can reach",
+        "a local file is served from 127.0.0.1, which only the local stack accepts: start it with `npm start` (local mode allows loopback URLs) and use its --api, or pass --upload to send the file to the API",
       );
     }
     throw error;
   }
 }
 
-async function follow(client: ApiClient, created: CreatedTranscription, req: TranscribeRequest, io: CliIo): Promise<number> {
+async function follow(client: ApiClient, created: CreatedTranscription, req: TranscribeRequest, io: CliIo, served: boolean): Promise<number> {
   const display = new ProgressDisplay({ write: (text) => io.stderr.write(text), isTTY: io.isTTY, columns: io.columns });
   let job: TranscriptionJob;
   try {
     job = await waitForJob(client, created.id, { pollMs: io.pollMs, display, signal: io.signal });
   } catch (error) {
     if (!(error instanceof Interrupted)) throw error;
-    return stopped(client, created.id, req, io);
+    return stopped(client, created.id, served, io);
   }
   if (job.status !== "completed") {
     throw new CodedError(job.error?.code ?? job.status, job.error?.message ?? `the job ended ${job.status}`);
@@ -80,9 +108,9 @@ async function follow(client: ApiClient, created: CreatedTranscription, req: Tra
   return 0;
 }
 
-/** Ctrl-C: a job on a local file cannot go on once the file is no longer served, so it is canceled. */
-async function stopped(client: ApiClient, id: string, req: TranscribeRequest, io: CliIo): Promise<number> {
-  if (!req.local) {
+/** Ctrl-C: a job on a served local file cannot go on once the file is no longer served, so it is canceled. */
+async function stopped(client: ApiClient, id: string, served: boolean, io: CliIo): Promise<number> {
+  if (!served) {
     io.stderr.write(`stopped waiting; ${id} keeps running: \`longscribe status ${id}\` to check, \`longscribe cancel ${id}\` to stop it\n`);
     return 130;
   }

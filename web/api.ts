@@ -1,4 +1,6 @@
 import type { ApiErrorBody, CreatedTranscription, CreateTranscriptionRequestBody, TranscriptionJob, TranscriptionList, TranscriptJson } from "../shared/api.ts";
+import type { z } from "zod";
+import type { CreateMultipartUploadRequest, Upload } from "../shared/uploads.ts";
 
 /** The page's client for this API: same origin, the key from local storage, errors in the API's own words. */
 
@@ -79,26 +81,43 @@ export async function transcriptFile(id: string, format: string): Promise<Blob> 
   return (await request("GET", `/v1/transcriptions/${encodeURIComponent(id)}/transcript?format=${encodeURIComponent(format)}`)).blob();
 }
 
-/** Local mode: sends a file to the server's upload store, reporting progress; resolves to a URL jobs can read. */
-export function uploadFile(file: File, onProgress: (fraction: number) => void): Promise<string> {
+export async function createUpload(file: File): Promise<Upload> {
+  const body: z.input<typeof CreateMultipartUploadRequest> = {
+    multipart: true,
+    size_bytes: file.size,
+    content_type: file.type || "application/octet-stream",
+    filename: file.name,
+  };
+  return (await (await request("POST", "/v1/uploads", body)).json()) as Upload;
+}
+
+export async function getUpload(id: string): Promise<Upload> {
+  return (await (await request("GET", `/v1/uploads/${encodeURIComponent(id)}`)).json()) as Upload;
+}
+
+export async function completeUpload(id: string): Promise<Upload> {
+  return (await (await request("POST", `/v1/uploads/${encodeURIComponent(id)}/complete`)).json()) as Upload;
+}
+
+/** One part of a multipart upload; XHR rather than fetch, since only XHR reports the bytes sent. */
+export function putPart(id: string, partNumber: number, bytes: Blob, onSent: (loaded: number) => void): Promise<void> {
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
-    xhr.open("POST", "/v1/uploads");
+    xhr.open("PUT", `/v1/uploads/${encodeURIComponent(id)}/parts/${partNumber}`);
     xhr.setRequestHeader("authorization", `Bearer ${apiKey.get()}`);
-    xhr.setRequestHeader("content-type", file.type || "application/octet-stream");
-    xhr.setRequestHeader("x-file-name", encodeURIComponent(file.name));
-    xhr.upload.onprogress = (e) => e.lengthComputable && onProgress(e.loaded / e.total);
-    xhr.onerror = () => reject(new PageError(0, "network", "The upload was interrupted. Try again."));
+    xhr.setRequestHeader("content-type", "application/octet-stream");
+    xhr.upload.onprogress = (e) => onSent(e.loaded);
+    xhr.onerror = () => reject(new PageError(0, "network", "The upload was interrupted. Check your connection."));
     xhr.onload = () => {
-      let body: { url?: string } & Partial<ApiErrorBody> = {};
+      if (xhr.status >= 200 && xhr.status < 300) return resolve();
+      let body: Partial<ApiErrorBody> = {};
       try {
         body = JSON.parse(xhr.responseText) as typeof body;
       } catch {
         // handled below
       }
-      if (xhr.status === 201 && body.url) resolve(body.url);
-      else reject(new PageError(xhr.status, body.error?.code ?? "http_error", body.error?.message ?? `The upload failed with HTTP ${xhr.status}.`));
+      reject(new PageError(xhr.status, body.error?.code ?? "http_error", body.error?.message ?? `The upload failed with HTTP ${xhr.status}.`));
     };
-    xhr.send(file);
+    xhr.send(bytes);
   });
 }

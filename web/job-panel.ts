@@ -1,5 +1,5 @@
 import { FINAL_STATUSES, type JobStatus, type TranscriptionJob, type TranscriptJson } from "../shared/api.ts";
-import { cancelJob, getJob, PageError, transcriptFile, transcriptJson } from "./api.ts";
+import { cancelJob, getJob, getUpload, PageError, transcriptFile, transcriptJson } from "./api.ts";
 import { clock, duration } from "./format.ts";
 import { explain, show, ui } from "./page.ts";
 
@@ -19,6 +19,8 @@ interface Watch {
   lastStatus: JobStatus | null;
   transcriptAt: number;
   starts: number[];
+  /** The player has been given the recording (or asked for it). */
+  sourced: boolean;
 }
 let watching: Watch | null = null;
 
@@ -31,7 +33,7 @@ export function onJobEnded(ended: () => void): void {
 
 export function watch(id: string): void {
   if (watching?.timer) clearTimeout(watching.timer);
-  watching = { id, timer: null, lastDone: -1, lastStatus: null, transcriptAt: 0, starts: [] };
+  watching = { id, timer: null, lastDone: -1, lastStatus: null, transcriptAt: 0, starts: [], sourced: false };
   ui.job.hidden = false;
   ui.jobId.textContent = id;
   ui.jobSource.textContent = "";
@@ -60,6 +62,12 @@ async function poll(w: Watch): Promise<void> {
   if (watching !== w) return;
   show(ui.jobError, job.status === "failed" && job.error ? `The job failed: ${job.error.message} (${job.error.code})` : null);
   renderJob(job);
+  if (!w.sourced) {
+    w.sourced = true;
+    void playerSource(job).then((src) => {
+      if (watching === w && src) ui.player.src = src;
+    });
+  }
   const ended = FINAL_STATUSES.has(job.status);
   const moved = job.progress.audio_sec_done !== w.lastDone || job.status !== w.lastStatus;
   // Long transcripts are larger: fetch the partial one less often as it grows.
@@ -90,7 +98,6 @@ function renderJob(job: TranscriptionJob): void {
   ui.jobStatus.textContent = job.status;
   ui.jobStatus.className = `badge ${job.status}`;
   ui.jobSource.textContent = `· ${job.audio_url}`;
-  if (!ui.player.getAttribute("src")) ui.player.src = job.audio_url;
   const { audio_sec_done: done, audio_sec_total: total, eta_sec: eta, ranges_active: active } = job.progress;
   const pct = job.status === "completed" ? 100 : total > 0 ? Math.min(100, (100 * done) / total) : 0;
   ui.bar.style.width = `${pct}%`;
@@ -99,6 +106,19 @@ function renderJob(job: TranscriptionJob): void {
   ui.progressText.textContent = progressLine(job, pct, done, total, eta, active);
   ui.cancel.hidden = FINAL_STATUSES.has(job.status);
   ui.downloads.hidden = job.status !== "completed";
+}
+
+/**
+ * An uploaded recording is read through the upload's signed content_url; the
+ * job's audio_url for it carries no token (the browser would log the 403).
+ */
+async function playerSource(job: TranscriptionJob): Promise<string | null> {
+  if (!job.upload_id) return job.audio_url;
+  try {
+    return (await getUpload(job.upload_id)).content_url;
+  } catch {
+    return null; // gone or expired: the transcript stands without the player
+  }
 }
 
 function progressLine(job: TranscriptionJob, pct: number, done: number, total: number, eta: number | undefined, active: number): string {

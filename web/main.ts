@@ -1,11 +1,12 @@
-import { apiKey, createJob, health, uploadFile } from "./api.ts";
+import { apiKey, createJob, health } from "./api.ts";
 import { onJobEnded, watch } from "./job-panel.ts";
 import { explain, show, ui } from "./page.ts";
 import { refreshRecent } from "./recent.ts";
+import { type SentFile, sendFile } from "./upload.ts";
 
 /**
- * The web page: keep a key, submit a link or (local mode) a file, then watch the
- * job (job-panel.ts) until it ends.
+ * The web page: keep a key, submit a link or a file (uploaded in parts,
+ * upload.ts), then watch the job (job-panel.ts) until it ends.
  */
 
 // --- API key -----------------------------------------------------------------
@@ -52,6 +53,8 @@ ui.jobForm.addEventListener("submit", (e) => {
 
 async function submitJob(): Promise<void> {
   show(ui.formError, null);
+  ui.uploadProgress.hidden = true;
+  show(ui.uploadText, null);
   ui.audioUrl.removeAttribute("aria-invalid");
   ui.audioFile.removeAttribute("aria-invalid");
   if (!apiKey.get()) {
@@ -68,12 +71,17 @@ async function submitJob(): Promise<void> {
   }
   ui.submit.disabled = true;
   try {
+    let sent: SentFile | undefined;
     if (file) {
       ui.submit.textContent = "Uploading…";
-      audioUrl = await uploadFile(file, (f) => (ui.submit.textContent = `Uploading ${Math.round(f * 100)} %`));
+      sent = await sendFile(file, showUploadProgress, (note) => show(ui.uploadText, note));
     }
-    ui.submit.textContent = "Checking the link…";
-    const created = await createJob({ audio_url: audioUrl!, language: ui.language.value, word_timestamps: ui.words.checked });
+    ui.submit.textContent = sent ? "Starting…" : "Checking the link…";
+    const options = { language: ui.language.value, word_timestamps: ui.words.checked };
+    const created = await createJob(sent ? { upload_id: sent.uploadId, ...options } : { audio_url: audioUrl!, ...options });
+    sent?.done();
+    ui.uploadProgress.hidden = true;
+    show(ui.uploadText, null);
     history.replaceState(null, "", `#${created.id}`);
     watch(created.id);
     void refreshRecent();
@@ -85,6 +93,14 @@ async function submitJob(): Promise<void> {
   }
 }
 
+function showUploadProgress(fraction: number): void {
+  const pct = Math.round(fraction * 1000) / 10;
+  ui.uploadProgress.hidden = false;
+  ui.uploadBar.style.width = `${pct}%`;
+  ui.uploadProgress.setAttribute("aria-valuenow", String(Math.round(pct)));
+  ui.submit.textContent = `Uploading ${Math.floor(pct)} %`;
+}
+
 // --- Start --------------------------------------------------------------------------------
 
 showKeyState();
@@ -92,9 +108,9 @@ sourceChanged();
 void health().then(({ uploads }) => {
   ui.srcFile.disabled = !uploads;
   ui.fileHint.textContent = uploads
-    ? "Sent to this local server, then transcribed like a link."
-    : "Only in local mode (npm start); a deployed API takes links.";
-  if (!uploads) ui.srcFile.title = "Only in local mode (npm start)";
+    ? "Sent to this server in parts, then transcribed. If the upload stops, choose the same file again to continue where it left off."
+    : "This server does not take files; give a link instead.";
+  if (!uploads) ui.srcFile.title = "This server does not take files";
 });
 onJobEnded(() => void refreshRecent());
 void refreshRecent();

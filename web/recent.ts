@@ -18,7 +18,8 @@ export async function refreshRecent(): Promise<void> {
         const open = document.createElement("button");
         open.type = "button";
         open.className = "quiet";
-        open.textContent = decodeURIComponent(job.audio_url.split("/").pop() || job.audio_url);
+        // An uploaded file's job reads it at …/uploads/{id}/content: its id says more than "content".
+        open.textContent = job.upload_id ?? decodeURIComponent(job.audio_url.split("/").pop() || job.audio_url);
         open.title = job.audio_url;
         open.addEventListener("click", () => {
           history.replaceState(null, "", `#${job.id}`);
