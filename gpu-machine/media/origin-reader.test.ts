@@ -29,6 +29,11 @@ function hostile(req: IncomingMessage, res: ServerResponse): void {
       if (first === 0 && last === 0) res.writeHead(206, { "content-range": `bytes 0-0/${SIZE}` }).end(Buffer.from(file.subarray(0, 1)));
       else res.writeHead(206, { "content-range": `bytes 0-${last - first}/${SIZE}` }).end(Buffer.from(file.subarray(0, last - first + 1)));
       return;
+    case "/deleted-later":
+      // An upload deleted while a job reads it: the opening byte, then 410 Gone.
+      if (first === 0 && last === 0) res.writeHead(206, { "content-range": `bytes 0-0/${SIZE}` }).end(Buffer.from(file.subarray(0, 1)));
+      else res.writeHead(410, { "content-type": "application/json" }).end('{"error":{"code":"upload_gone"}}');
+      return;
     case "/wide-open":
       // Answers the one-byte opening request with a large range.
       res.writeHead(206, { "content-range": `bytes 0-65535/${SIZE}` }).end(Buffer.from(file.subarray(0, 65_536)));
@@ -104,5 +109,19 @@ describe("a media server can only send a machine the range it asked for", () => 
     expect(Array.from(await reader.read(500_000, 500_009))).toEqual(Array.from(file.subarray(500_000, 500_010)));
     // The last range is clamped to the file, and the origin may end it there.
     expect((await reader.read(SIZE - 5, SIZE + 100)).length).toBe(5);
+  });
+
+  it("a file that is gone (410) mid-job fails the task for good as media_gone, not as an origin hiccup", async () => {
+    const reader = await OriginReader.open(`${base}/deleted-later`, options);
+    const error = await reader.read(1000, 2000).catch((e: unknown) => e);
+    const observed = error instanceof MediaError ? `${error.code}, retryable ${error.retryable}` : String(error);
+    recordRow({
+      suite: "hostile media servers",
+      case: "a file gone (HTTP 410) after the job started reading it (an upload deleted mid-job)",
+      expected: "media_gone, retryable false",
+      observed,
+      pass: observed === "media_gone, retryable false",
+    });
+    expect(observed).toBe("media_gone, retryable false");
   });
 });
