@@ -8,7 +8,7 @@ import type { AppEnv } from "../app-env.ts";
 import { parseWith } from "../body.ts";
 import { readConfig } from "../config.ts";
 import { ApiError, unwrap } from "../errors.ts";
-import { jobStub } from "../job-stubs.ts";
+import { jobStub, uploadStub } from "../job-stubs.ts";
 import { startTranscription } from "./create-transcription.ts";
 import { storeFile } from "./uploads.ts";
 
@@ -107,7 +107,16 @@ async function handle(c: Context<AppEnv>, task: Task): Promise<Response> {
     metadata: { source: `openai:${task === "translate" ? "translations" : "transcriptions"}`, model },
   });
   const upload = await storeFile(c, await file.arrayBuffer(), file.size, file.type || "application/octet-stream", file.name || null);
-  const { job } = await startTranscription(c, { ...body, upload_id: upload.id }, null);
+  let job: TranscriptionJob;
+  try {
+    ({ job } = await startTranscription(c, { ...body, upload_id: upload.id }, null));
+  } catch (error) {
+    // No job (a quota, a bad file): the copy made for it would only hold the key's storage.
+    await uploadStub(c.env, upload.id)
+      .remove(c.get("keyId"))
+      .catch(() => undefined);
+    throw error;
+  }
   const done = await waitForEnd(c, job);
   return answer(c, done, task, format, granularities);
 }

@@ -53,16 +53,30 @@ async function beginMultipart(c: Context<AppEnv>, limits: UploadConfig): Promise
   }
   const id = newId("up");
   await holdBytes(c, id, body.size_bytes, limits);
-  return uploadStub(c.env, id).begin({
-    id,
-    owner: c.get("keyId"),
-    size_bytes: body.size_bytes,
-    content_type: body.content_type,
-    filename: body.filename ?? null,
-    part_size_bytes: partBytes,
-    multipart: true,
-    ttl_ms: limits.ttlMs,
-  });
+  return released(c, id, () =>
+    uploadStub(c.env, id).begin({
+      id,
+      owner: c.get("keyId"),
+      size_bytes: body.size_bytes,
+      content_type: body.content_type,
+      filename: body.filename ?? null,
+      part_size_bytes: partBytes,
+      multipart: true,
+      ttl_ms: limits.ttlMs,
+    }),
+  );
+}
+
+/** Bytes held for an upload that could not even begin are given back to the key. */
+async function released<T>(c: Context<AppEnv>, id: string, begin: () => Promise<T>): Promise<T> {
+  try {
+    return await begin();
+  } catch (error) {
+    await keyIndexStub(c.env, c.get("keyId"))
+      .releaseUpload(id)
+      .catch(() => undefined);
+    throw error;
+  }
 }
 
 async function storeWhole(c: Context<AppEnv>, limits: UploadConfig): Promise<Upload> {
@@ -92,7 +106,9 @@ export async function storeFile(
   await holdBytes(c, id, length, limits);
   const stub = uploadStub(c.env, id);
   const owner = c.get("keyId");
-  await stub.begin({ id, owner, size_bytes: length, content_type: contentType, filename, part_size_bytes: length, multipart: false, ttl_ms: limits.ttlMs });
+  await released(c, id, () =>
+    stub.begin({ id, owner, size_bytes: length, content_type: contentType, filename, part_size_bytes: length, multipart: false, ttl_ms: limits.ttlMs }),
+  );
   const object = await c.env.UPLOADS.put(id, body, { httpMetadata: { contentType }, customMetadata: { owner } });
   return unwrap(await stub.stored(owner, object.size, object.httpEtag));
 }
