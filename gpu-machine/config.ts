@@ -15,6 +15,12 @@ export const MachineConfig = z
     FFPROBE_PATH: z.string().min(1).optional(),
     PATH: z.string().optional(),
     MACRO_CHUNK_SEC: seconds.default(300),
+    /**
+     * The most boundaries a plan task moves to quiet itself; a recording with more
+     * is planned from its duration and each range task settles its own edges
+     * (media/plan.ts), so a 10-hour file starts in seconds.
+     */
+    PLAN_SETTLES_AT_MOST: z.coerce.number().int().min(0).default(8),
     /** Longer recordings fail with media_too_long at planning (media/plan.ts); 48 h by default. */
     MAX_AUDIO_SEC: seconds.default(DEFAULT_MAX_AUDIO_SEC),
     MICRO_CHUNK_MIN_SEC: seconds.default(5),

@@ -63,6 +63,13 @@ export const RangeTask = TaskBase.extend({
   media: MediaHint.nullable(),
   /** The language to force for this range, or null to detect it. */
   language: z.string().min(2).max(8).nullable(),
+  /**
+   * Edges of this range the plan left where they fell (a long file plans in a
+   * second that way): the machine finds the quietest point within ±search_sec of
+   * each, proposes it (POST …/boundaries) and transcribes between the edges the
+   * edge answers, which its neighbour is given too. Absent: both edges are settled.
+   */
+  settle: z.object({ start: z.boolean(), end: z.boolean(), search_sec: z.number().positive().max(60) }).optional(),
 });
 export type RangeTask = z.infer<typeof RangeTask>;
 
@@ -108,6 +115,8 @@ export const PlanResult = z.strictObject({
     .min(1)
     .max(20_000),
   media: MediaHint,
+  /** The inner boundaries are where they fell, not yet moved to quiet: each range task settles its own edges within ±this. */
+  unsettled_search_sec: z.number().positive().max(60).optional(),
 });
 export type PlanResult = z.infer<typeof PlanResult>;
 
@@ -120,6 +129,19 @@ export const CompleteRequest = z.strictObject({
   plan: PlanResult.optional(),
 });
 export type CompleteRequest = z.infer<typeof CompleteRequest>;
+
+/** A range task's proposals for its unsettled edges: the quietest points it found. */
+export const SettleRequest = z.strictObject({
+  version: Version,
+  attempt: Attempt,
+  start_sec: Seconds.optional(),
+  end_sec: Seconds.optional(),
+});
+export type SettleRequest = z.infer<typeof SettleRequest>;
+
+/** The range's edges as settled: the task's own proposals, or its neighbour's where that one was first. */
+export const SettleResponse = z.object({ start_sec: Seconds, end_sec: Seconds });
+export type SettleResponse = z.infer<typeof SettleResponse>;
 
 export const FailRequest = z.strictObject({
   version: Version,

@@ -25,7 +25,10 @@ import { streamText } from "./stream-text.ts";
 import { WebhookOutbox } from "./webhook-outbox.ts";
 
 /** What the Worker knows when it creates a job; the rest of the record starts empty. */
-export type CreateJobInput = Omit<JobRecord, "state" | "plan_machine_sec" | "plan_machine" | "last_progress_event_at" | "plan_media" | "settled_language">;
+export type CreateJobInput = Omit<
+  JobRecord,
+  "state" | "plan_machine_sec" | "plan_machine" | "last_progress_event_at" | "plan_media" | "settled_language" | "boundary_search_sec"
+>;
 
 export interface TranscriptBody {
   content_type: string;
@@ -100,6 +103,7 @@ export class JobObject extends DurableObject<Env> implements JobForQueue {
         last_progress_event_at: null,
         plan_media: null,
         settled_language: null,
+        boundary_search_sec: null,
       });
       this.deadlines.set("index_add", idempotencyKey ?? "", this.clock.now());
     });
@@ -216,8 +220,9 @@ export class JobObject extends DurableObject<Env> implements JobForQueue {
     ranges: PlannedRange[],
     machineSec: number,
     media: MediaHint | null = null,
+    unsettledSearchSec: number | null = null,
   ): Promise<Result<TranscriptionJob>> {
-    return this.plan.submit(attempt, durationSec, ranges, machineSec, media);
+    return this.plan.submit(attempt, durationSec, ranges, machineSec, media, unsettledSearchSec);
   }
 
   async heartbeatPlan(attempt: number, leaseSec: number): Promise<Result<HeartbeatResponse>> {
@@ -236,6 +241,10 @@ export class JobObject extends DurableObject<Env> implements JobForQueue {
 
   async heartbeatRange(rangeIndex: number, attempt: number, leaseSec: number): Promise<Result<HeartbeatResponse>> {
     return this.ranges.heartbeat(rangeIndex, attempt, leaseSec);
+  }
+
+  async settleRange(rangeIndex: number, attempt: number, proposal: { start_sec?: number; end_sec?: number }): Promise<Result<{ start_sec: number; end_sec: number }>> {
+    return this.ranges.settle(rangeIndex, attempt, proposal);
   }
 
   async postSegments(post: RangePost): Promise<Result<{ status: "accepted" | "duplicate" }>> {

@@ -33,6 +33,8 @@ export interface JobRecord {
   plan_media: MediaHint | null;
   /** With language "auto": the language the vote settled on once all ranges were done. */
   settled_language: string | null;
+  /** Set when the plan left inner boundaries for range tasks to settle: how far each may move. */
+  boundary_search_sec: number | null;
 }
 
 /** Where a transcript page ends: (start_sec, range_idx, seq, ord) of its last segment. */
@@ -44,6 +46,8 @@ export interface RangeRecord {
   idx: number;
   start_sec: number;
   end_sec: number;
+  /** False while the boundary before this range is where the plan let it fall (range-leases.ts settle). */
+  start_settled: boolean;
   state: RangeState;
 }
 
@@ -63,6 +67,7 @@ type JobRow = {
   last_progress_event_at: number | null;
   plan_media: string | null;
   settled_language: string | null;
+  boundary_search_sec: number | null;
 };
 
 type SegmentRow = {
@@ -188,17 +193,29 @@ export class JobStore {
     this.sql.exec("UPDATE job SET last_progress_event_at = ? WHERE one = 1", at);
   }
 
-  insertRanges(ranges: ReadonlyArray<{ start_sec: number; end_sec: number }>, initial: RangeState): void {
+  /** `unsettled`: the inner boundaries are where they fell, each to be settled by a range task. */
+  insertRanges(ranges: ReadonlyArray<{ start_sec: number; end_sec: number }>, initial: RangeState, unsettled = false): void {
     ranges.forEach((r, idx) =>
       this.sql.exec(
-        "INSERT INTO ranges (idx, start_sec, end_sec, status, state) VALUES (?, ?, ?, ?, ?)",
+        "INSERT INTO ranges (idx, start_sec, end_sec, status, state, start_settled) VALUES (?, ?, ?, ?, ?, ?)",
         idx,
         r.start_sec,
         r.end_sec,
         initial.status,
         JSON.stringify(initial),
+        unsettled && idx > 0 ? 0 : 1,
       ),
     );
+  }
+
+  /** Moves the boundary before range `idx` to `sec`, for good: the end of the range before it too. */
+  settleStart(idx: number, sec: number): void {
+    this.sql.exec("UPDATE ranges SET start_sec = ?, start_settled = 1 WHERE idx = ?", sec, idx);
+    this.sql.exec("UPDATE ranges SET end_sec = ? WHERE idx = ?", sec, idx - 1);
+  }
+
+  setBoundarySearch(sec: number | null): void {
+    this.sql.exec("UPDATE job SET boundary_search_sec = ? WHERE one = 1", sec);
   }
 
   readRanges(): RangeRecord[] {
@@ -216,13 +233,13 @@ export class JobStore {
   /** `where` is always a literal of this file; values go in `params`. A limit of -1 is none, as in SQLite. */
   private rangesWhere(where: string, params: SqlStorageValue[], limit = -1): RangeRecord[] {
     return this.sql
-      .exec<{ idx: number; start_sec: number; end_sec: number; state: string }>(
-        `SELECT idx, start_sec, end_sec, state FROM ranges WHERE ${where} ORDER BY idx LIMIT ?`,
+      .exec<{ idx: number; start_sec: number; end_sec: number; state: string; start_settled: number }>(
+        `SELECT idx, start_sec, end_sec, state, start_settled FROM ranges WHERE ${where} ORDER BY idx LIMIT ?`,
         ...params,
         limit,
       )
       .toArray()
-      .map((r) => ({ ...r, state: JSON.parse(r.state) as RangeState }));
+      .map((r) => ({ ...r, start_settled: r.start_settled === 1, state: JSON.parse(r.state) as RangeState }));
   }
 
   writeRange(idx: number, state: RangeState): void {

@@ -34,7 +34,15 @@ export class PlanLease {
     return ok(planTask(job, { attempt, lease_until: leaseUntil, lease_sec: leaseSec }));
   }
 
-  async submit(attempt: number, durationSec: number, ranges: PlannedRange[], machineSec: number, media: MediaHint | null): Promise<Result<TranscriptionJob>> {
+  /** `unsettledSearchSec`: the inner boundaries are left for range tasks to settle, within ±this. */
+  async submit(
+    attempt: number,
+    durationSec: number,
+    ranges: PlannedRange[],
+    machineSec: number,
+    media: MediaHint | null,
+    unsettledSearchSec: number | null = null,
+  ): Promise<Result<TranscriptionJob>> {
     const { store, deadlines } = this.host;
     const job = store.readJob();
     if (!job) return notFound();
@@ -43,7 +51,8 @@ export class PlanLease {
     if (invalid) return fail(400, "invalid_plan", invalid);
     const planner = job.state.machine ?? null;
     const result = await this.host.apply({ type: "planned", at: this.host.now(), duration_sec: durationSec, ranges: ranges.length }, () => {
-      store.insertRanges(ranges, INITIAL_RANGE);
+      store.insertRanges(ranges, INITIAL_RANGE, unsettledSearchSec !== null);
+      store.setBoundarySearch(unsettledSearchSec);
       store.addPlanMachineSec(machineSec, planner);
       if (media) store.setPlanMedia(media);
       deadlines.clear("plan_lease");

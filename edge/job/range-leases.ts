@@ -63,7 +63,41 @@ export class RangeLeases {
     });
     if (!leased.ok) return leased;
     await deadlines.arm();
-    return ok(rangeTask(job, range, { attempt: leased.value.attempt, lease_until: leaseUntil, lease_sec: leaseSec }, this.languageFor(job)));
+    const lease = { attempt: leased.value.attempt, lease_until: leaseUntil, lease_sec: leaseSec };
+    return ok(rangeTask(job, range, store.readRange(range.idx + 1), lease, this.languageFor(job)));
+  }
+
+  /**
+   * A range task proposes quiet points for its unsettled edges; the first
+   * proposal for a boundary (from either neighbour) is the one both keep, so the
+   * ranges still tile the recording. A proposal out of reach of where the
+   * boundary fell, or one that would leave a range under a second, settles it
+   * where it fell. Answers the range's edges as they now stand.
+   */
+  async settle(index: number, attempt: number, proposal: { start_sec?: number; end_sec?: number }): Promise<Result<{ start_sec: number; end_sec: number }>> {
+    const { store } = this.host;
+    const job = store.readJob();
+    const range = store.readRange(index);
+    if (!job || !range) return notFound();
+    if (range.state.status !== "leased" || range.state.attempt !== attempt) {
+      return stale(`range ${index}`, attempt, range.state.status === "leased" ? range.state.attempt : undefined);
+    }
+    const search = job.boundary_search_sec ?? 0;
+    this.host.transaction(() => {
+      if (!range.start_settled && proposal.start_sec !== undefined) this.settleBoundary(index, proposal.start_sec, search);
+      const next = store.readRange(index + 1);
+      if (next && !next.start_settled && proposal.end_sec !== undefined) this.settleBoundary(index + 1, proposal.end_sec, search);
+    });
+    const settled = store.readRange(index)!;
+    return ok({ start_sec: settled.start_sec, end_sec: settled.end_sec });
+  }
+
+  private settleBoundary(idx: number, sec: number, search: number): void {
+    const { store } = this.host;
+    const after = store.readRange(idx)!;
+    const before = store.readRange(idx - 1)!;
+    const reachable = Math.abs(sec - after.start_sec) <= search + 1e-6 && sec > before.start_sec + 1 && sec < after.end_sec - 1;
+    store.settleStart(idx, reachable ? sec : after.start_sec);
   }
 
   async heartbeat(index: number, attempt: number, leaseSec: number): Promise<Result<HeartbeatResponse>> {

@@ -110,6 +110,12 @@ const MIGRATIONS: readonly string[] = [
   CREATE TABLE live (one INTEGER PRIMARY KEY CHECK (one = 1), sent_seq INTEGER NOT NULL);
   INSERT INTO live (one, sent_seq) VALUES (1, 0);
   `,
+  // Boundaries range tasks settle themselves (range-leases.ts settle): a range's start is
+  // unsettled until the first of its two neighbours proposes a quiet point for it.
+  `
+  ALTER TABLE ranges ADD COLUMN start_settled INTEGER NOT NULL DEFAULT 1;
+  ALTER TABLE job ADD COLUMN boundary_search_sec REAL;
+  `,
 ];
 
 /**

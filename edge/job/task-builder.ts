@@ -18,8 +18,12 @@ export function planTask(job: JobRecord, lease: Lease): UnsignedPlanTask {
   return { kind: "plan", ...taskBase(job, { kind: "plan" }, lease) };
 }
 
-/** `language`: the language to force, or null to let the machine detect it. */
-export function rangeTask(job: JobRecord, range: RangeRecord, lease: Lease, language: string | null): UnsignedRangeTask {
+/**
+ * `language`: the language to force, or null to let the machine detect it.
+ * `next`: the range after this one (null for the last), whose start is this one's end.
+ */
+export function rangeTask(job: JobRecord, range: RangeRecord, next: RangeRecord | null, lease: Lease, language: string | null): UnsignedRangeTask {
+  const settle = { start: !range.start_settled, end: next !== null && !next.start_settled };
   return {
     kind: "range",
     ...taskBase(job, { kind: "range", index: range.idx }, lease),
@@ -28,5 +32,6 @@ export function rangeTask(job: JobRecord, range: RangeRecord, lease: Lease, lang
     end_sec: range.end_sec,
     media: job.plan_media,
     language,
+    ...((settle.start || settle.end) && job.boundary_search_sec !== null ? { settle: { ...settle, search_sec: job.boundary_search_sec } } : {}),
   };
 }

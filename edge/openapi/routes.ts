@@ -11,6 +11,8 @@ import {
   HeartbeatRequest,
   HeartbeatResponse,
   SegmentsPost,
+  SettleRequest,
+  SettleResponse,
 } from "../../shared/protocol.ts";
 import { OPENAI_RESPONSE_FORMATS } from "../../shared/formats/openai.ts";
 import { CreateMultipartUploadRequest, DeletedUpload, Upload, UploadPartReceived } from "../../shared/uploads.ts";
@@ -563,6 +565,20 @@ export const ROUTES = operations({
         "range_conflict",
         "job_finished",
       ),
+    },
+  }),
+  settleBoundaries: createRoute({
+    method: "post",
+    path: "/v1/machine/tasks/{task_id}/boundaries",
+    tags: ["Machines (internal)"],
+    summary: "Settle a range's unsettled edges",
+    description:
+      "A range task whose `settle` names edges proposes the quietest point near each; the first proposal for a boundary, from either of its two ranges, is kept. Answers the range's edges as settled: transcribe exactly between them.",
+    security: [{ TaskToken: [] }],
+    request: { params: TaskParam, ...machineBody(SettleRequest, { version: 1, attempt: 1, start_sec: 298.42, end_sec: 601.07 }) },
+    responses: {
+      200: json(SettleResponse, "The range's edges."),
+      ...errors("invalid_request", "invalid_json", "unknown_field", "body_too_large", "unauthorized", "forbidden", "not_found", "stale_attempt"),
     },
   }),
 } satisfies Record<string, RouteConfig>);

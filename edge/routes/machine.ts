@@ -1,7 +1,7 @@
 import type { Context } from "hono";
 import type { z } from "zod";
 import { createMiddleware } from "hono/factory";
-import { ClaimRequest, ExitNotice, CompleteRequest, FailRequest, HeartbeatRequest, SegmentsPost, type Task } from "../../shared/protocol.ts";
+import { ClaimRequest, ExitNotice, CompleteRequest, FailRequest, HeartbeatRequest, SegmentsPost, SettleRequest, type Task } from "../../shared/protocol.ts";
 import type { AppEnv } from "../app-env.ts";
 import type { TaskFailure } from "../job/range-leases.ts";
 import { bearerToken, sameSecret } from "../auth.ts";
@@ -115,12 +115,20 @@ export async function completeTask(c: Context<AppEnv>): Promise<Response> {
   const { body, ref, job } = await taskRequest(c, CompleteRequest);
   if (ref.kind === "plan") {
     if (!body.plan) throw new ApiError(400, "invalid_request", "plan: a plan task completes with its plan", "plan");
-    unwrap(await job.submitPlan(body.attempt, body.plan.duration_sec, body.plan.ranges, body.machine_sec, body.plan.media));
+    unwrap(await job.submitPlan(body.attempt, body.plan.duration_sec, body.plan.ranges, body.machine_sec, body.plan.media, body.plan.unsettled_search_sec ?? null));
   } else {
     if (body.plan) throw new ApiError(400, "invalid_request", "plan: only a plan task sends a plan", "plan");
     unwrap(await job.completeRange(ref.index, body.attempt, body.machine_sec));
   }
   return c.json({ ok: true });
+}
+
+/** POST /v1/machine/tasks/:task_id/boundaries: the range's unsettled edges, proposed; answers them settled. */
+export async function settleBoundaries(c: Context<AppEnv>): Promise<Response> {
+  const { body, ref, job } = await taskRequest(c, SettleRequest);
+  if (ref.kind !== "range") throw new ApiError(400, "invalid_request", "a plan task has no boundaries to settle");
+  const proposal = { ...(body.start_sec !== undefined ? { start_sec: body.start_sec } : {}), ...(body.end_sec !== undefined ? { end_sec: body.end_sec } : {}) };
+  return c.json(unwrap(await job.settleRange(ref.index, body.attempt, proposal)));
 }
 
 /** POST /v1/machine/tasks/:task_id/fail */

@@ -8,7 +8,7 @@ import { MediaError } from "./errors.ts";
 import { MediaSource, streamRange } from "./media-source.ts";
 import { microChunks } from "./micro-chunks.ts";
 import { concatSamples, SAMPLE_RATE } from "./pcm.ts";
-import { plan } from "./plan.ts";
+import { plan, settleEdge } from "./plan.ts";
 import { rms } from "./quietest-point.ts";
 import { loadSpeechDetector } from "./speech-detector.ts";
 
@@ -114,6 +114,22 @@ describe.skipIf(shared.missing)("planning and bad input", () => {
     expect(p.bytesRead).toBeLessThan(readFileSync(sharedPath("data", "longform", "en-20min.opus")).length * 0.4);
     // The same file always gives the same plan.
     expect((await plan(server.url("/longform.opus"), { macroChunkSec: 120 })).ranges).toEqual(p.ranges);
+
+    // Planned from its duration alone (boundaries left where they fell), each edge settled
+    // on its own lands where the whole plan put it: either neighbour finds the same point.
+    const quick = await plan(server.url("/longform.opus"), { macroChunkSec: 120, settleAtMost: 0 });
+    expect(quick.unsettledSearchSec).toBe(5);
+    expect(p.unsettledSearchSec).toBeNull();
+    const source = await MediaSource.open(server.url("/longform.opus"));
+    try {
+      for (let i = 1; i < quick.ranges.length; i++) {
+        const fell = quick.ranges[i]!.startSec;
+        expect(Math.abs(fell - (i * quick.durationSec) / quick.ranges.length)).toBeLessThan(0.001);
+        expect(await settleEdge(source, fell, quick.durationSec, 5)).toBe(p.ranges[i]!.startSec);
+      }
+    } finally {
+      await source.close();
+    }
   }, 60_000);
 
   it("probes an hour-long MP3 without reading it", async () => {

@@ -19,6 +19,13 @@ export interface PlanOptions extends MediaSourceOptions {
   maxAudioSec?: number;
   /** Stops planning between boundary windows (a canceled task, a shutdown). */
   signal?: AbortSignal;
+  /**
+   * The most inner boundaries the plan moves to quiet itself. A recording that
+   * has more is planned from its duration alone (a 10-hour file in about a
+   * second): its boundaries stay where they fell and each range task settles its
+   * own edges (settleEdge), in parallel across machines. Infinity: always here.
+   */
+  settleAtMost?: number;
 }
 
 /** 48 hours: longer than any recording a user means to send, short of what a lying header claims. */
@@ -48,6 +55,8 @@ export interface Plan {
   ranges: PlannedRange[];
   /** The version of the file that was planned. */
   version: MediaVersion;
+  /** Set when the inner boundaries were left for range tasks to settle: how far each may move. */
+  unsettledSearchSec: number | null;
   /** Things a caller should know about how this file is read (costs, estimates). */
   notes: string[];
   bytesRead: number;
@@ -75,14 +84,13 @@ export async function plan(url: string, options: PlanOptions = {}): Promise<Plan
     const total = toSample(durationSec);
     const n = Math.max(1, Math.ceil(durationSec / macro - 1e-9));
     const nominal = Array.from({ length: n - 1 }, (_, k) => Math.round(((k + 1) * total) / n));
-    const moved = await mapLimit(nominal, options.concurrency ?? 4, async (at) => {
-      options.signal?.throwIfAborted();
-      const lo = Math.max(0, at - toSample(search));
-      const hi = Math.min(total, at + toSample(search));
-      const window = await source.decode(toSec(lo), toSec(hi));
-      if (window.length === 0) return at;
-      return lo + quietestPoint(window, 0, window.length, { prefer: at - lo });
-    });
+    const deferred = nominal.length > (options.settleAtMost ?? Number.POSITIVE_INFINITY);
+    const moved = deferred
+      ? nominal
+      : await mapLimit(nominal, options.concurrency ?? 4, async (at) => {
+          options.signal?.throwIfAborted();
+          return toSample(await settleEdge(source, toSec(at), toSec(total), search));
+        });
 
     const edges = [0, ...moved, total];
     for (let i = 1; i < edges.length; i++) {
@@ -98,12 +106,27 @@ export async function plan(url: string, options: PlanOptions = {}): Promise<Plan
       container: info.container,
       ranges: edges.slice(1).map((end, index) => ({ index, startSec: toSec(edges[index]!), endSec: toSec(end) })),
       version: source.version,
+      unsettledSearchSec: deferred ? search : null,
       notes,
       bytesRead: source.originStats.bytes,
     };
   } finally {
     await source.close();
   }
+}
+
+/**
+ * The quietest point within ±`searchSec` of `atSec`, found by decoding only that
+ * window. The plan runs it for every boundary, or each range task for its own
+ * edges; either way the same window gives the same point.
+ */
+export async function settleEdge(source: MediaSource, atSec: number, totalSec: number, searchSec: number): Promise<number> {
+  const at = toSample(atSec);
+  const lo = Math.max(0, at - toSample(searchSec));
+  const hi = Math.min(toSample(totalSec), at + toSample(searchSec));
+  const window = await source.decode(toSec(lo), toSec(hi));
+  if (window.length === 0) return atSec;
+  return toSec(lo + quietestPoint(window, 0, window.length, { prefer: at - lo }));
 }
 
 function checkDuration(url: string, durationSec: number, sizeBytes: number, maxAudioSec: number): void {

@@ -7,6 +7,8 @@ import {
   type FailRequest,
   type HeartbeatRequest,
   type SegmentsPost,
+  type SettleRequest,
+  SettleResponse,
   type Task,
 } from "../../shared/protocol.ts";
 import { retry } from "../../shared/retry.ts";
@@ -62,6 +64,11 @@ export class EdgeClient {
 
   async segments(task: Task, body: Body<SegmentsPost>): Promise<void> {
     await this.taskPost(task, "segments", body);
+  }
+
+  /** Proposes quiet points for a range's unsettled edges; answers the edges both neighbours keep. */
+  async settle(task: Task, body: Body<SettleRequest>): Promise<SettleResponse> {
+    return SettleResponse.parse(await (await this.taskPost(task, "boundaries", body)).json());
   }
 
   async complete(task: Task, body: Body<CompleteRequest>): Promise<void> {

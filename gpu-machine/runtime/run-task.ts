@@ -4,7 +4,7 @@ import type { ChunkEngine } from "../engine/whisper-engine.ts";
 import type { FfmpegBinaries } from "../media/ffmpeg-binaries.ts";
 import { MediaSource } from "../media/media-source.ts";
 import { microChunks, type MicroChunk } from "../media/micro-chunks.ts";
-import { plan } from "../media/plan.ts";
+import { plan, settleEdge } from "../media/plan.ts";
 import { loadSpeechDetector } from "../media/speech-detector.ts";
 import { transcribeChunks } from "../transcribe-chunks.ts";
 import type { EdgeClient } from "./edge-client.ts";
@@ -25,6 +25,7 @@ export async function runPlan(task: PlanTask, ctx: TaskContext): Promise<void> {
     macroChunkSec: task.options.macro_chunk_sec,
     origin: { allowPrivate: ctx.config.ALLOW_PRIVATE_MEDIA },
     maxAudioSec: ctx.config.MAX_AUDIO_SEC,
+    settleAtMost: ctx.config.PLAN_SETTLES_AT_MOST,
     signal: ctx.signal,
   });
   ctx.signal.throwIfAborted();
@@ -34,6 +35,7 @@ export async function runPlan(task: PlanTask, ctx: TaskContext): Promise<void> {
       duration_sec: result.durationSec,
       ranges: result.ranges.map((r) => ({ start_sec: r.startSec, end_sec: r.endSec })),
       media: { container: result.container, duration_sec: result.durationSec, channels: result.channels, version: result.version },
+      ...(result.unsettledSearchSec !== null ? { unsettled_search_sec: result.unsettledSearchSec } : {}),
     },
   });
 }
@@ -57,7 +59,8 @@ export async function runRange(task: RangeTask, ctx: TaskContext): Promise<void>
   });
   try {
     const detector = await loadSpeechDetector(ctx.config);
-    const stream = await source.stream(task.start_sec, task.end_sec);
+    const { start_sec: startSec, end_sec: endSec } = await settledEdges(task, source, ctx);
+    const stream = await source.stream(startSec, endSec);
     const maxSec = task.options.micro_chunk_sec;
     const chunks = microChunks(stream, { rangeIndex: task.range_index, minSec: Math.min(ctx.config.MICRO_CHUNK_MIN_SEC, maxSec / 2), maxSec, detector });
     let seq = 0;
@@ -78,7 +81,7 @@ export async function runRange(task: RangeTask, ctx: TaskContext): Promise<void>
         await ctx.client.segments(task, {
           seq: seq++,
           segments: batch.segments,
-          audio_sec_done: Math.max(0, batch.throughSec - task.start_sec),
+          audio_sec_done: Math.max(0, batch.throughSec - startSec),
           language_sec: batch.languageSec,
         });
       },
@@ -88,6 +91,19 @@ export async function runRange(task: RangeTask, ctx: TaskContext): Promise<void>
   } finally {
     await source.close();
   }
+}
+
+/** The range's edges: as handed out, or, where the plan left them, settled with its neighbours first. */
+async function settledEdges(task: RangeTask, source: MediaSource, ctx: TaskContext): Promise<{ start_sec: number; end_sec: number }> {
+  if (!task.settle) return { start_sec: task.start_sec, end_sec: task.end_sec };
+  const total = task.media?.duration_sec ?? (await source.duration()).durationSec;
+  const { search_sec: search } = task.settle;
+  const [start, end] = await Promise.all([
+    task.settle.start ? settleEdge(source, task.start_sec, total, search) : undefined,
+    task.settle.end ? settleEdge(source, task.end_sec, total, search) : undefined,
+  ]);
+  ctx.signal.throwIfAborted();
+  return ctx.client.settle(task, { ...(start !== undefined ? { start_sec: start } : {}), ...(end !== undefined ? { end_sec: end } : {}) });
 }
 
 export function runTask(task: Task, ctx: TaskContext): Promise<void> {

@@ -47,6 +47,11 @@ export function hourLong(format: LongFormat): Promise<string> {
   return build(`hour.${format === "ogg" ? "stereo.ogg" : format}`, (out) => ["-stream_loop", "50", "-i", src, ...codec, out]);
 }
 
+/** About 10 hours of speech: the shared 20-minute long-form file 30 times (stream copy, seconds to build). */
+export function tenHours(): Promise<string> {
+  return build("ten-hours.opus", (out) => ["-stream_loop", "29", "-i", sharedPath("data", "longform", "en-20min.opus"), "-c", "copy", out]);
+}
+
 export type ContinuousFormat = "mp3-cbr" | "mp3-vbr" | "mp3-untagged" | "m4a" | "opus" | "flac" | "wav" | "webm" | "mp4";
 export const CONTINUOUS_FORMATS: ContinuousFormat[] = ["mp3-cbr", "mp3-vbr", "mp3-untagged", "m4a", "opus", "flac", "wav", "webm", "mp4"];
 
