@@ -180,8 +180,12 @@ export class JobObject extends DurableObject<Env> implements JobForQueue {
     return ok({ events: segmentEvents(page.segments, undefined), next: page.next, up_to: at });
   }
 
-  override async webSocketClose(ws: WebSocket, code: number, reason: string): Promise<void> {
-    ws.close(code, reason);
+  override async webSocketClose(ws: WebSocket): Promise<void> {
+    try {
+      ws.close(1000, "stream ended");
+    } catch {
+      // already closed from the other side
+    }
   }
 
   // ---- machine-facing RPC (the routes in edge/routes/machine.ts) -------------
