@@ -1,7 +1,7 @@
 import type { Readable } from "node:stream";
 import { request as undiciRequest } from "undici";
 import type { z } from "zod";
-import { ApiErrorBody, CreatedTranscription, TranscriptionJob } from "../shared/api.ts";
+import { ApiErrorBody, CreatedTranscription, TranscriptionJob, TranscriptJson } from "../shared/api.ts";
 import type { TranscriptFormat } from "../shared/formats/render.ts";
 import { parseRetryAfterMs } from "../shared/retry.ts";
 import { type CreateMultipartUploadRequest, Upload } from "../shared/uploads.ts";
@@ -96,6 +96,42 @@ export class ApiClient {
     }
   }
 
+  /** The transcript with its segments' scores; `partial` also before completion (what is merged so far). */
+  async transcriptJson(id: string, partial: boolean): Promise<TranscriptJson> {
+    return this.json("GET", `/v1/transcriptions/${encodeURIComponent(id)}/transcript?format=verbose_json${partial ? "&partial=true" : ""}`, TranscriptJson);
+  }
+
+  /**
+   * The job's live events (server-sent), after `lastEventId`. Without a
+   * timeout: the stream stays open for as long as the job runs, kept alive by
+   * the server's comments (shared/live-stream.ts notices one gone silent).
+   */
+  async events(id: string, lastEventId: string | null, signal: AbortSignal): Promise<ReadableStream<Uint8Array>> {
+    const path = `/v1/transcriptions/${encodeURIComponent(id)}/events`;
+    let response: Response;
+    try {
+      response = await fetch(`${this.baseUrl}${path}`, {
+        headers: {
+          authorization: `Bearer ${this.key}`,
+          accept: "text/event-stream",
+          ...(lastEventId === null ? {} : { "last-event-id": lastEventId }),
+        },
+        signal,
+      });
+    } catch (error) {
+      throw new ApiUnreachable(this.baseUrl, reasonOf(error));
+    }
+    if (!response.ok) {
+      const text = await response.text().catch(() => "");
+      throw answerError("GET", path, response.status, response.statusText, text, response.headers.get("retry-after"));
+    }
+    if (!response.body || !(response.headers.get("content-type") ?? "").startsWith("text/event-stream")) {
+      await response.body?.cancel().catch(() => undefined);
+      throw new NoEventStream(`GET ${path} answered ${response.status} without an event stream`);
+    }
+    return response.body;
+  }
+
   private async json<S extends z.ZodType>(method: string, path: string, schema: S, body?: unknown): Promise<z.infer<S>> {
     const response = await this.request(method, path, body);
     const parsed = schema.safeParse(await response.json().catch(() => undefined));
@@ -130,6 +166,11 @@ export class ApiClient {
     const text = await response.text().catch(() => "");
     throw answerError(method, path, response.status, response.statusText, text, response.headers.get("retry-after"));
   }
+}
+
+/** The API answered, but not with an event stream: an older version, or something in between. */
+export class NoEventStream extends Error {
+  override name = "NoEventStream";
 }
 
 function answerError(method: string, path: string, status: number, statusText: string, text: string, retryAfter: string | null): ApiErrorAnswer {

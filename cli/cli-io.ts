@@ -1,6 +1,7 @@
 /** Everything the CLI takes from its process, so tests can run `main` in-process. */
 export interface CliIo {
-  stdout: { write(text: string): unknown };
+  /** A terminal (`isTTY`) gets streamed text a line per segment. */
+  stdout: { write(text: string): unknown; isTTY?: boolean | undefined };
   stderr: { write(text: string): unknown };
   /** stderr is a terminal: progress is one bar redrawn in place. */
   isTTY: boolean;

@@ -8,13 +8,16 @@ import { ApiClient } from "./api-client.ts";
 import { ApiUnreachable, CodedError, Interrupted, UsageError } from "./cli-errors.ts";
 import { processIo, type CliIo } from "./cli-io.ts";
 import { DEFAULT_API, resolveConnection, type Connection } from "./connection.ts";
+import { follow } from "./follow-job.ts";
 import { jobLines } from "./job-lines.ts";
+import { isLiveFormat, LIVE_FORMATS } from "./live-output.ts";
 import { transcribe } from "./transcribe-command.ts";
 
 /** `longscribe`: a client of the public API v1 (bin/longscribe.mjs runs it). */
 export const USAGE = `usage:
   longscribe transcribe <url|file> [--wait] [--format ${TRANSCRIPT_FORMATS.join("|")}] [--out FILE]
                         [--language auto|xx] [--upload] [--api URL] [--key KEY]
+  longscribe follow <id> [--format text|srt|vtt|jsonl] [--api URL] [--key KEY]
   longscribe status <id> [--json] [--api URL] [--key KEY]
   longscribe cancel <id> [--api URL] [--key KEY]
 
@@ -26,10 +29,23 @@ transcribe
                  (--api on 127.0.0.1/localhost) it is served from this computer while the job
                  runs, so the CLI always waits (as with --wait; Ctrl-C cancels the job)
   --upload       upload a local file even when --api is on loopback (e.g. a tunnel)
-  --wait         follow the progress until the job ends, then print the transcript
+  --wait         follow the job until it ends, with its progress on stderr; text, srt and vtt
+                 print to stdout as segments are transcribed, in time order (with no range redone,
+                 what ends up printed is the final transcript; on a terminal, text comes a line
+                 per segment); json, verbose_json and --out are written once the job is done
   --format F     the transcript's format with --wait (default: from --out's extension, else text)
   --out FILE     write the transcript to FILE instead of stdout
   --language L   the spoken language: auto (default) or a code such as en, de, zh
+
+follow           a job's segments as they are transcribed, until it ends (exit 0 when completed,
+                 1 with the job's error when failed or canceled); progress on stderr. A dropped
+                 connection is resumed where it broke off
+  --format F     text (default): a line per segment; srt, vtt: numbered cues; jsonl: a JSON object
+                 per segment, in the order merged, and {"replace": {range_index, start_sec, end_sec}}
+                 when a range is redone (drop the segments you hold that start in that span).
+                 text, srt and vtt print in time order; when a redone range takes back lines already
+                 printed, a note on stderr says so and its new lines print as they come (cue
+                 numbers go on from the last printed)
 
 every command
   --api URL      the API (default: $LONGSCRIBE_API, else ${DEFAULT_API})
@@ -50,6 +66,7 @@ const OPTIONS = {
     language: { type: "string" },
     upload: { type: "boolean" },
   },
+  follow: { ...COMMON, format: { type: "string" } },
   status: { ...COMMON, json: { type: "boolean" } },
   cancel: COMMON,
 } as const satisfies Record<string, ParseArgsConfig["options"]>;
@@ -69,11 +86,11 @@ export async function main(argv: string[], io: Partial<CliIo> = {}): Promise<num
 async function run(argv: string[], io: CliIo): Promise<number> {
   const [command, ...rest] = argv;
   if (command === undefined || command === "help" || command === "--help" || command === "-h") {
-    if (command === undefined) throw new UsageError("give a command: transcribe, status or cancel");
+    if (command === undefined) throw new UsageError("give a command: transcribe, follow, status or cancel");
     io.stdout.write(`${USAGE}\n`);
     return 0;
   }
-  if (!isCommand(command)) throw new UsageError(`unknown command "${command}": use transcribe, status or cancel`);
+  if (!isCommand(command)) throw new UsageError(`unknown command "${command}": use transcribe, follow, status or cancel`);
   const { values, positionals } = parse(rest, OPTIONS[command]);
   if (values.help) {
     io.stdout.write(`${USAGE}\n`);
@@ -99,6 +116,12 @@ async function run(argv: string[], io: CliIo): Promise<number> {
       const request = transcribeRequest(target, values, str);
       const client = connect();
       return await withKeyHint(client.conn, () => transcribe(client.api, request, io));
+    }
+    case "follow": {
+      const format = str("format") ?? "text";
+      if (!isLiveFormat(format)) throw new UsageError(`--format must be one of ${LIVE_FORMATS.join(", ")}, not "${format}"`);
+      const client = connect();
+      return await withKeyHint(client.conn, () => follow(client.api, target, format, io));
     }
     case "status": {
       const client = connect();

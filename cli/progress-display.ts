@@ -13,17 +13,20 @@ export class ProgressDisplay {
   private first: ProgressSample | undefined;
   private lastKey = "";
   private drawn = false;
+  /** The bar last drawn, to draw again after other output. */
+  private line = "";
 
   constructor(
     private readonly out: ProgressOutput,
     private readonly now: () => number = Date.now,
   ) {}
 
-  show(job: TranscriptionJob): void {
+  show(job: Pick<TranscriptionJob, "status" | "progress">): void {
     const view = this.view(job);
     if (this.out.isTTY) {
       // \x1b[K clears what a longer previous line left behind.
-      this.out.write(`\r${progressBar(view, this.out.columns)}\x1b[K`);
+      this.line = `\r${progressBar(view, this.out.columns)}\x1b[K`;
+      this.out.write(this.line);
       this.drawn = true;
       return;
     }
@@ -33,13 +36,27 @@ export class ProgressDisplay {
     this.out.write(`${plainLine(view)}\n`);
   }
 
+  /**
+   * Runs `print` (lines on stdout, the same terminal) with the bar cleared
+   * first and drawn again after, so that the lines scroll up above it.
+   */
+  around(print: () => void): void {
+    if (!this.drawn) {
+      print();
+      return;
+    }
+    this.out.write("\r\x1b[K");
+    print();
+    this.out.write(this.line);
+  }
+
   /** Ends the redrawn line so that what follows starts on its own. */
   finish(): void {
     if (this.drawn) this.out.write("\n");
     this.drawn = false;
   }
 
-  private view(job: TranscriptionJob): ProgressView {
+  private view(job: Pick<TranscriptionJob, "status" | "progress">): ProgressView {
     const latest = { atMs: this.now(), doneSec: job.progress.audio_sec_done };
     // The rate is measured from the first poll that saw work running, not
     // from the queue wait before it.

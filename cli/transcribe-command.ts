@@ -1,10 +1,13 @@
 import { writeFile } from "node:fs/promises";
 import type { CreatedTranscription, TranscriptionJob } from "../shared/api.ts";
 import type { TranscriptFormat } from "../shared/formats/render.ts";
+import { LiveTranscript } from "../shared/live-transcript.ts";
 import { serveLocalFile } from "../gpu-machine/media/local-file-server.ts";
 import type { ApiClient } from "./api-client.ts";
 import { CodedError, Interrupted } from "./cli-errors.ts";
 import type { CliIo } from "./cli-io.ts";
+import { failureOf, followJob, type JobEnd } from "./follow-job.ts";
+import { LiveOutput } from "./live-output.ts";
 import { ProgressDisplay } from "./progress-display.ts";
 import { uploadLocalFile } from "./upload-file.ts";
 import { waitForJob } from "./wait-for-job.ts";
@@ -90,6 +93,15 @@ async function follow(client: ApiClient, created: CreatedTranscription, req: Tra
   const display = new ProgressDisplay({ write: (text) => io.stderr.write(text), isTTY: io.isTTY, columns: io.columns });
   let job: TranscriptionJob;
   try {
+    if (req.out === undefined && isStreamed(req.format)) {
+      const end = await streamTranscript(client, created, req.format, display, io);
+      if (end) {
+        const failure = failureOf(end);
+        if (failure) throw failure;
+        return 0;
+      }
+      // An API without the event stream: poll, then print the whole transcript.
+    }
     job = await waitForJob(client, created.id, { pollMs: io.pollMs, display, signal: io.signal });
   } catch (error) {
     if (!(error instanceof Interrupted)) throw error;
@@ -106,6 +118,37 @@ async function follow(client: ApiClient, created: CreatedTranscription, req: Tra
     io.stderr.write(`wrote ${req.format} transcript to ${req.out}\n`);
   }
   return 0;
+}
+
+/** On stdout, text, SRT and WebVTT print as segments are merged; JSON, and a file for --out, are written once the job is done. */
+function isStreamed(format: TranscriptFormat): format is "text" | "srt" | "vtt" {
+  return format === "text" || format === "srt" || format === "vtt";
+}
+
+/**
+ * Prints the transcript as it is merged (cli/live-output.ts: in time order,
+ * so that without a redone range it ends up as the transcript route's
+ * answer). On a terminal, text comes a line per segment, so that the
+ * progress bar below it can be redrawn.
+ */
+async function streamTranscript(
+  client: ApiClient,
+  created: CreatedTranscription,
+  format: "text" | "srt" | "vtt",
+  display: ProgressDisplay,
+  io: CliIo,
+): Promise<JobEnd | null> {
+  const output = new LiveOutput(new LiveTranscript(), {
+    format,
+    textLines: io.stdout.isTTY === true,
+    write: (text) => display.around(() => io.stdout.write(text)),
+    note: (text) => display.around(() => io.stderr.write(`${text}\n`)),
+  });
+  const end = await followJob(client, created.id, output, display, io);
+  if (end?.status === "completed" && output.replacedPrinted > 0) {
+    io.stderr.write(`note: the transcript printed above has parts that were redone; the final one is at ${created.transcript_url}?format=${format}\n`);
+  }
+  return end;
 }
 
 /** Ctrl-C: a job on a served local file cannot go on once the file is no longer served, so it is canceled. */

@@ -11,7 +11,17 @@ import { cancelTranscription, deleteTranscription, getTranscript, getTranscripti
 import { jobEvents } from "./routes/job-events.ts";
 import { openAiAudio, openAiErrorShape } from "./routes/openai-audio.ts";
 import { completeUpload, createUpload, deleteUpload, getUpload, putUploadPart, readUploadContent } from "./routes/uploads.ts";
-import { claimTasks, machineExit, completeTask, failTask, heartbeatTask, postTaskSegments, requireMachine, requireTask, settleBoundaries } from "./routes/machine.ts";
+import {
+  claimTasks,
+  machineExit,
+  completeTask,
+  failTask,
+  heartbeatTask,
+  postTaskSegments,
+  requireMachine,
+  requireTask,
+  settleBoundaries,
+} from "./routes/machine.ts";
 
 export const app = new OpenAPIHono<AppEnv>();
 

@@ -1,10 +1,11 @@
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { chromium, type Browser, type ConsoleMessage, type Page } from "playwright-core";
+import { chromium, type Browser, type ConsoleMessage, type Page, type Request } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { packagedModelDir } from "../gpu-machine/engine/model-dir.ts";
 import { wordErrorRate } from "../gpu-machine/eval/wer.ts";
 import { buildWeb } from "../scripts/build-web.ts";
+import { SseParser } from "../shared/sse.ts";
 import { KEY, Stack } from "./reliability/stack.ts";
 import { startMediaServer, type MediaServer } from "./support/media-server.ts";
 import { missingShared, REPO_ROOT, readJsonl, sharedPath } from "./support/shared-data.ts";
@@ -34,12 +35,116 @@ function contrast(a: string, b: string): number {
   return (hi! + 0.05) / (lo! + 0.05);
 }
 
+/** What watching one job cost the page, from its submission until it showed the job completed. */
+interface WatchFigures {
+  seconds: number;
+  /** The page's API requests in that time, by what they asked for. */
+  requests: { job: number; transcript: number; events: number; other: number };
+  /** The requests that watching the job takes (job, transcript, events), per minute. */
+  watchPerMinute: number;
+  /** For each segment, from its merge (when a separate client of the event stream got it) to its line in the page. */
+  latencyMs: number[];
+  /** The first line showed this long before the job showed completed. */
+  firstLineLeadMs: number;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
+
+/** When each segment (by start) came on the job's event stream, read here as a second client would. */
+async function mergeTimes(api: string, id: string): Promise<Map<string, number>> {
+  const seen = new Map<string, number>();
+  const response = await fetch(`${api}/v1/transcriptions/${id}/events`, {
+    headers: { authorization: `Bearer ${KEY}`, accept: "text/event-stream" },
+    signal: AbortSignal.timeout(200_000),
+  });
+  const parser = new SseParser();
+  const decoder = new TextDecoder();
+  const reader = response.body!.getReader();
+  for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
+    for (const e of parser.push(decoder.decode(chunk.value, { stream: true }))) {
+      if (e.event === "segments") for (const s of JSON.parse(e.data).segments as Array<{ start_sec: number }>) seen.set(String(s.start_sec), Date.now());
+      if (e.event === "status" && /completed|failed|canceled/.test(e.data)) {
+        await reader.cancel();
+        return seen;
+      }
+    }
+  }
+  return seen;
+}
+
+/**
+ * Watches the page watch a job: its API requests, when each transcript line
+ * (by start) first showed and when the status changed, from a
+ * MutationObserver in the page; the merge times from a client of our own.
+ */
+async function startProbe(page: Page, api: string) {
+  const requests: Array<{ method: string; path: string; at: number }> = [];
+  const onRequest = (r: Request) => {
+    const url = new URL(r.url());
+    if (url.pathname.startsWith("/v1/")) requests.push({ method: r.method(), path: `${url.pathname}${url.search}`, at: Date.now() });
+  };
+  page.on("request", onRequest);
+  await page.evaluate(() => {
+    const probe = { lines: {} as Record<string, number>, status: {} as Record<string, number> };
+    (window as unknown as { probe: typeof probe }).probe = probe;
+    const list = document.querySelector("#segments")!;
+    new MutationObserver(() => {
+      for (const b of list.querySelectorAll<HTMLElement>(".seg")) probe.lines[b.dataset.start!] ??= Date.now();
+    }).observe(list, { childList: true });
+    const badge = document.querySelector("#job-status")!;
+    new MutationObserver(() => (probe.status[badge.textContent ?? ""] ??= Date.now())).observe(badge, {
+      childList: true,
+      characterData: true,
+      subtree: true,
+    });
+  });
+  const submittedAt = Date.now();
+  let merges: Promise<Map<string, number>> = Promise.resolve(new Map());
+  return {
+    /** Starts reading the job's events as a second client, once its id shows. */
+    follow: (id: string) => {
+      // A failure here shows as no latencies measured.
+      merges = mergeTimes(api, id).catch(() => new Map());
+    },
+    finish: async (id: string): Promise<WatchFigures> => {
+      page.off("request", onRequest);
+      const { lines, status } = await page.evaluate(
+        () => (window as unknown as { probe: { lines: Record<string, number>; status: Record<string, number> } }).probe,
+      );
+      const completedAt = status.completed ?? Number.NaN;
+      const during = requests.filter((r) => r.at < completedAt);
+      const job = `/v1/transcriptions/${id}`;
+      const count = (test: (path: string) => boolean) => during.filter((r) => test(r.path)).length;
+      const figures = {
+        job: count((p) => p === job),
+        transcript: count((p) => p.startsWith(`${job}/transcript`)),
+        events: count((p) => p.startsWith(`${job}/events`)),
+      };
+      const seconds = (completedAt - submittedAt) / 1000;
+      const merged = await merges;
+      return {
+        seconds,
+        requests: { ...figures, other: during.length - figures.job - figures.transcript - figures.events },
+        watchPerMinute: ((figures.job + figures.transcript + figures.events) * 60) / seconds,
+        latencyMs: Object.entries(lines).flatMap(([start, at]) => (merged.has(start) ? [at - merged.get(start)!] : [])),
+        firstLineLeadMs: completedAt - Math.min(...Object.values(lines)),
+      };
+    },
+  };
+}
+
+const describeFigures = (f: WatchFigures) =>
+  `${f.seconds.toFixed(1)} s watched; requests job ${f.requests.job}, transcript ${f.requests.transcript}, events ${f.requests.events} ` +
+  `(${f.watchPerMinute.toFixed(1)} per minute), other ${f.requests.other}; merge → line median ${median(f.latencyMs).toFixed(0)} ms, ` +
+  `max ${Math.max(...f.latencyMs).toFixed(0)} ms over ${f.latencyMs.length} segments; first line ${(f.firstLineLeadMs / 1000).toFixed(1)} s before completed`;
+
 describe.skipIf(need.missing || !existsSync(CHROMIUM))("the web page, in Chromium, against the local stack", () => {
   let stack: Stack;
   let media: MediaServer;
   let browser: Browser;
   let page: Page;
   const consoleErrors: string[] = [];
+  let streamed: WatchFigures | undefined;
 
   beforeAll(async () => {
     mkdirSync(SHOTS, { recursive: true });
@@ -112,8 +217,11 @@ describe.skipIf(need.missing || !existsSync(CHROMIUM))("the web page, in Chromiu
     await page.fill("#audio-url", media.url("/excerpt.mp3"));
     await page.selectOption("#language", "en");
     await page.focus("#audio-url");
+    const probe = await startProbe(page, stack.api);
     await page.keyboard.press("Enter");
     await page.waitForSelector("#job:not([hidden])");
+    const jobId = (await page.locator("#job-id").textContent())!;
+    probe.follow(jobId);
 
     const seen = new Set<number>();
     const segmentCounts = new Set<number>();
@@ -149,6 +257,13 @@ describe.skipIf(need.missing || !existsSync(CHROMIUM))("the web page, in Chromiu
     await page.waitForSelector('#segments[aria-busy="false"]', { timeout: 10_000 });
     await expect(page.locator("#progress-text").textContent()).resolves.toMatch(/^Done: 1:10 of audio/);
     await page.screenshot({ path: join(SHOTS, "3-done.png"), fullPage: true });
+
+    // The lines came from the live events: while the job ran, the page read the job once and
+    // opened one stream, and never fetched the transcript; lines showed before it completed.
+    streamed = await probe.finish(jobId);
+    expect(streamed.requests, describeFigures(streamed)).toMatchObject({ job: 1, transcript: 0, events: 1 });
+    expect(streamed.firstLineLeadMs).toBeGreaterThan(0);
+    expect(streamed.latencyMs.length).toBeGreaterThan(1);
 
     // The transcript is the recording's speech.
     const shown = await page.$$eval("#segments .seg span", (spans) => spans.map((s) => s.textContent ?? "").join(" "));
@@ -191,6 +306,38 @@ describe.skipIf(need.missing || !existsSync(CHROMIUM))("the web page, in Chromiu
     await page.emulateMedia({ colorScheme: "light" });
     expect(consoleErrors).toEqual([]);
   }, 240_000);
+
+  it("polls as before when the server has no live events, and says what each way costs", async () => {
+    // An older server: the events route answers 404.
+    await page.route("**/v1/transcriptions/*/events", (route) =>
+      route.fulfill({ status: 404, contentType: "application/json", body: JSON.stringify({ error: { code: "not_found", message: "no route" } }) }),
+    );
+    try {
+      await page.goto(`${stack.api}/`);
+      await page.fill("#audio-url", media.url("/excerpt.mp3"));
+      await page.selectOption("#language", "en");
+      const probe = await startProbe(page, stack.api);
+      await page.click("#submit");
+      await page.waitForSelector("#job:not([hidden])");
+      const jobId = (await page.locator("#job-id").textContent())!;
+      probe.follow(jobId);
+      await page.waitForFunction(() => document.querySelector("#job-status")?.textContent === "completed", null, { timeout: 150_000 });
+      await page.waitForSelector('#segments[aria-busy="false"]', { timeout: 10_000 });
+      expect(await page.locator("#segments li").count()).toBeGreaterThan(1);
+      const polled = await probe.finish(jobId);
+      expect(polled.requests.events).toBe(1);
+      expect(polled.requests.job).toBeGreaterThan(3);
+      expect(polled.requests.transcript).toBeGreaterThan(0);
+      // Figures for the note: the same 70 s excerpt watched both ways.
+      console.log(`web page watching a job, polling (events route 404): ${describeFigures(polled)}`);
+      if (streamed) console.log(`web page watching a job, live events: ${describeFigures(streamed)}`);
+    } finally {
+      await page.unroute("**/v1/transcriptions/*/events");
+    }
+    // The browser logs the refused stream itself; nothing else may be logged.
+    expect(consoleErrors.filter((e) => !/status of 404 .*\/events\)$/.test(e))).toEqual([]);
+    consoleErrors.length = 0;
+  }, 180_000);
 
   it("uploads a file from this computer (local mode) and transcribes it", async () => {
     await page.goto(`${stack.api}/`);

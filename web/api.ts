@@ -77,6 +77,32 @@ export async function transcriptJson(id: string, partial: boolean): Promise<Tran
   ).json()) as TranscriptJson;
 }
 
+/**
+ * The job's live events after `lastEventId`, read with fetch: EventSource
+ * cannot send the key. A server without them (an older one), or a browser
+ * that cannot stream a fetch, fails with `no_stream`, and the page polls.
+ */
+export async function openEvents(id: string, lastEventId: string | null, signal: AbortSignal): Promise<ReadableStream<Uint8Array>> {
+  const key = apiKey.get();
+  if (!key) throw new PageError(401, "no_key", "Enter your API key first.");
+  let response: Response;
+  try {
+    response = await fetch(`/v1/transcriptions/${encodeURIComponent(id)}/events`, {
+      headers: { authorization: `Bearer ${key}`, accept: "text/event-stream", ...(lastEventId === null ? {} : { "last-event-id": lastEventId }) },
+      cache: "no-store",
+      signal,
+    });
+  } catch {
+    throw new PageError(0, "network", "Lost the connection to the server; trying again…");
+  }
+  if (!response.ok) throw await failure(response);
+  if (!response.body || !response.headers.get("content-type")?.startsWith("text/event-stream")) {
+    await response.body?.cancel().catch(() => undefined);
+    throw new PageError(response.status, "no_stream", "This server sends no live events.");
+  }
+  return response.body;
+}
+
 export async function transcriptFile(id: string, format: string): Promise<Blob> {
   return (await request("GET", `/v1/transcriptions/${encodeURIComponent(id)}/transcript?format=${encodeURIComponent(format)}`)).blob();
 }

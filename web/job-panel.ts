@@ -1,12 +1,17 @@
 import { FINAL_STATUSES, type JobStatus, type TranscriptionJob, type TranscriptJson } from "../shared/api.ts";
-import { cancelJob, getJob, getUpload, PageError, transcriptFile, transcriptJson } from "./api.ts";
+import { followEventStream, type FollowOutcome, type OpenFailure } from "../shared/live-stream.ts";
+import { type LiveChange, type LiveSegment, LiveTranscript } from "../shared/live-transcript.ts";
+import { cancelJob, getJob, getUpload, openEvents, PageError, transcriptFile, transcriptJson } from "./api.ts";
 import { clock, duration } from "./format.ts";
 import { explain, show, ui } from "./page.ts";
 
 /**
- * One job on the page: polls its status, and its partial transcript when
- * progress moves, until it ends; draws the progress bar, the transcript lines
- * (each plays the recording from its start), downloads and cancel.
+ * One job on the page: reads the job once, then follows its live events
+ * (shared/live-stream.ts) until it ends, adding transcript lines as they are
+ * merged and moving the bar with each progress event; draws the progress bar,
+ * the transcript lines (each plays the recording from its start), downloads
+ * and cancel. A server without live events is polled instead: the job, and
+ * its partial transcript when progress moves.
  */
 
 const POLL_MS = 1500;
@@ -21,6 +26,10 @@ interface Watch {
   starts: number[];
   /** The player has been given the recording (or asked for it). */
   sourced: boolean;
+  /** Stops the live events when another job is watched. */
+  live: AbortController | null;
+  /** The live events cannot be had: poll instead. */
+  polling: boolean;
 }
 let watching: Watch | null = null;
 
@@ -33,7 +42,8 @@ export function onJobEnded(ended: () => void): void {
 
 export function watch(id: string): void {
   if (watching?.timer) clearTimeout(watching.timer);
-  watching = { id, timer: null, lastDone: -1, lastStatus: null, transcriptAt: 0, starts: [], sourced: false };
+  watching?.live?.abort();
+  watching = { id, timer: null, lastDone: -1, lastStatus: null, transcriptAt: 0, starts: [], sourced: false, live: null, polling: false };
   ui.job.hidden = false;
   ui.jobId.textContent = id;
   ui.jobSource.textContent = "";
@@ -60,7 +70,7 @@ async function poll(w: Watch): Promise<void> {
     return;
   }
   if (watching !== w) return;
-  show(ui.jobError, job.status === "failed" && job.error ? `The job failed: ${job.error.message} (${job.error.code})` : null);
+  showJobError(job);
   renderJob(job);
   if (!w.sourced) {
     w.sourced = true;
@@ -69,6 +79,7 @@ async function poll(w: Watch): Promise<void> {
     });
   }
   const ended = FINAL_STATUSES.has(job.status);
+  if (!ended && !w.polling) return void follow(w, job);
   const moved = job.progress.audio_sec_done !== w.lastDone || job.status !== w.lastStatus;
   // Long transcripts are larger: fetch the partial one less often as it grows.
   const every = Math.min(10_000, POLL_MS * (1 + Math.floor(w.starts.length / 500)));
@@ -92,6 +103,97 @@ async function poll(w: Watch): Promise<void> {
     ui.segments.setAttribute("aria-busy", "false");
     onEnded();
   }
+}
+
+/**
+ * The job's live events until it ends: each merge adds its lines where they
+ * belong in time, a redone range takes its lines back, progress and status
+ * redraw the bar. Nothing is fetched again while the stream works.
+ */
+async function follow(w: Watch, first: TranscriptionJob): Promise<void> {
+  const model = new LiveTranscript();
+  let job = first;
+  w.live = new AbortController();
+  renderTranscript(w, { segments: [] });
+  const outcome: FollowOutcome | { kind: "failed" } = await followEventStream({
+    open: (lastEventId, signal) => openEvents(w.id, lastEventId, signal),
+    classify,
+    onEvent: (e) => {
+      if (watching !== w) return;
+      for (const change of model.apply(e)) job = applyChange(w, job, change);
+    },
+    onDrop: () => model.dropPending(),
+    signal: w.live.signal,
+  }).catch(() => ({ kind: "failed" as const }));
+  if (watching !== w || outcome.kind === "aborted") return;
+  if (outcome.kind === "unavailable" || outcome.kind === "failed") {
+    // An older server, a browser that cannot stream, or a network that kept failing: poll as before.
+    w.polling = true;
+    return void poll(w);
+  }
+  await finish(w, outcome.backlogMissing);
+}
+
+function applyChange(w: Watch, job: TranscriptionJob, change: LiveChange): TranscriptionJob {
+  switch (change.kind) {
+    case "added":
+      for (const { at, segment } of change.added) {
+        ui.segments.insertBefore(segmentItem(segment), ui.segments.children[at] ?? null);
+        w.starts.splice(at, 0, segment.start_sec);
+      }
+      break;
+    case "removed":
+      for (let i = 0; i < change.removed.length; i++) ui.segments.children[change.at]?.remove();
+      w.starts.splice(change.at, change.removed.length);
+      break;
+    case "progress":
+      job = { ...job, progress: change.progress };
+      renderJob(job);
+      return job;
+    case "status": {
+      const { error: _, ...rest } = job;
+      job = { ...rest, status: change.status, ...(change.error ? { error: change.error } : {}) };
+      showJobError(job);
+      renderJob(job);
+      return job;
+    }
+    default:
+      return change satisfies never;
+  }
+  ui.segmentCount.textContent = w.starts.length > 0 ? `(${w.starts.length} segments)` : "";
+  return job;
+}
+
+/** The stream said the job ended: the job read once more, for what only it has (usage, times). */
+async function finish(w: Watch, backlogMissing: boolean): Promise<void> {
+  let job: TranscriptionJob;
+  try {
+    job = await getJob(w.id);
+    // The stream gave only the end (it was away while the job finished): the transcript is read whole.
+    if (backlogMissing) {
+      const transcript = await transcriptJson(w.id, job.status !== "completed");
+      if (watching === w) renderTranscript(w, transcript);
+    }
+  } catch (error) {
+    if (watching === w) show(ui.jobError, explain(error));
+    return;
+  }
+  if (watching !== w) return;
+  showJobError(job);
+  renderJob(job);
+  ui.segments.setAttribute("aria-busy", "false");
+  onEnded();
+}
+
+function classify(error: unknown): OpenFailure {
+  if (!(error instanceof PageError)) return "fatal";
+  // The job was just read, so a 404 here is a server without the route.
+  if (error.code === "no_stream" || error.status === 404 || error.status === 405 || error.status === 501) return "unavailable";
+  return error.status === 0 || error.status === 429 || error.status >= 500 ? "retry" : "fatal";
+}
+
+function showJobError(job: TranscriptionJob): void {
+  show(ui.jobError, job.status === "failed" && job.error ? `The job failed: ${job.error.message} (${job.error.code})` : null);
 }
 
 function renderJob(job: TranscriptionJob): void {
@@ -146,25 +248,26 @@ function progressLine(job: TranscriptionJob, pct: number, done: number, total: n
   }
 }
 
-function renderTranscript(w: Watch, t: TranscriptJson): void {
-  const items = t.segments.map((s) => {
-    const li = document.createElement("li");
-    const button = document.createElement("button");
-    button.type = "button";
-    button.className = "seg";
-    button.dataset.start = String(s.start_sec);
-    const time = document.createElement("time");
-    time.textContent = clock(s.start_sec);
-    const text = document.createElement("span");
-    text.textContent = s.text;
-    button.append(time, text);
-    button.setAttribute("aria-label", `${clock(s.start_sec)}: ${s.text}. Play from here.`);
-    li.append(button);
-    return li;
-  });
-  ui.segments.replaceChildren(...items);
+function renderTranscript(w: Watch, t: Pick<TranscriptJson, "segments">): void {
+  ui.segments.replaceChildren(...t.segments.map(segmentItem));
   w.starts = t.segments.map((s) => s.start_sec);
   ui.segmentCount.textContent = t.segments.length > 0 ? `(${t.segments.length} segments)` : "";
+}
+
+function segmentItem(s: Pick<LiveSegment, "start_sec" | "text">): HTMLLIElement {
+  const li = document.createElement("li");
+  const button = document.createElement("button");
+  button.type = "button";
+  button.className = "seg";
+  button.dataset.start = String(s.start_sec);
+  const time = document.createElement("time");
+  time.textContent = clock(s.start_sec);
+  const text = document.createElement("span");
+  text.textContent = s.text;
+  button.append(time, text);
+  button.setAttribute("aria-label", `${clock(s.start_sec)}: ${s.text}. Play from here.`);
+  li.append(button);
+  return li;
 }
 
 ui.segments.addEventListener("click", (e) => {

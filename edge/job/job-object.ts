@@ -247,7 +247,11 @@ export class JobObject extends DurableObject<Env> implements JobForQueue {
     return this.ranges.heartbeat(rangeIndex, attempt, leaseSec);
   }
 
-  async settleRange(rangeIndex: number, attempt: number, proposal: { start_sec?: number; end_sec?: number }): Promise<Result<{ start_sec: number; end_sec: number }>> {
+  async settleRange(
+    rangeIndex: number,
+    attempt: number,
+    proposal: { start_sec?: number; end_sec?: number },
+  ): Promise<Result<{ start_sec: number; end_sec: number }>> {
     return this.ranges.settle(rangeIndex, attempt, proposal);
   }
 

@@ -1,5 +1,5 @@
-import type { JobStatus, Progress } from "../../shared/api.ts";
 import { segmentJson } from "../../shared/formats/render.ts";
+import type { LiveEvent } from "../../shared/live-transcript.ts";
 import type { JobStore } from "./job-store.ts";
 
 /**
@@ -12,12 +12,7 @@ import type { JobStore } from "./job-store.ts";
  * hibernation: between events the object is evicted from memory and bills no
  * duration, however many people watch and for however long (README: Live events).
  */
-export type LiveEvent =
-  /** `seq`: the merge the segments came from, on every page of it (`id` only on its last), so a stream can drop a merge it already wrote. */
-  | { event: "segments"; id?: number; seq?: number; data: { segments: Array<Record<string, unknown>> } }
-  | { event: "replace"; id: number; data: { range_index: number; start_sec: number; end_sec: number } }
-  | { event: "progress"; data: Progress }
-  | { event: "status"; data: { status: JobStatus; error?: { code: string; message: string } } };
+export type { LiveEvent };
 
 /** Segments per event: a batch of 2,000 segments with words would pass a WebSocket message's limit. */
 export const SEGMENTS_PER_EVENT = 100;

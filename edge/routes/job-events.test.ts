@@ -165,6 +165,33 @@ describe("live events (server-sent)", () => {
     // A finished job's stream: everything, then its final status, then the end.
     const done = await open(id);
     expect((await done.until("status")).at(-1)!.data).toEqual({ status: "canceled" });
+    expect((await done.until("status")).at(-1)!.data).toEqual({ status: "canceled" });
     expect(await done.next()).toBeNull();
+  });
+});
+
+describe("live events of a job that has ended", () => {
+  it("still sends its whole transcript, fresh or resumed, before its final status", async () => {
+    const { id, r0, r1 } = await twoRanges();
+    await say(r0, 0, [seg(1, 5, "one")]);
+    const early = await open(id);
+    const mark = (await early.until("segments")).at(-1)!.id!;
+    await early.cancel();
+    await say(r1, 0, [seg(61, 65, "two")]);
+    await post(r0, "complete", { machine_sec: 1 });
+    await post(r1, "complete", { machine_sec: 1 });
+
+    const fresh = await open(id);
+    const all = await fresh.until("segments");
+    expect(all[0]).toMatchObject({ event: "status", data: { status: "completed" } });
+    expect(texts(all)).toEqual(["one", "two"]);
+    expect((await fresh.until("status")).at(-1)!.data).toEqual({ status: "completed" });
+    expect(await fresh.next()).toBeNull();
+
+    const resumed = await open(id, { lastEventId: mark });
+    const rest: SseEvent[] = [];
+    for (let e = await resumed.next(); e; e = await resumed.next()) rest.push(e);
+    expect(texts(rest)).toEqual(["two"]);
+    expect(rest.at(-1)).toMatchObject({ event: "status", data: { status: "completed" } });
   });
 });

@@ -59,13 +59,14 @@ export async function jobEvents(c: Context<AppEnv>): Promise<Response> {
       close(); // the client left
     }
   };
-  const send = async (e: LiveEvent) => {
+  /** `ends`: a final status ends the stream (not the one sent on connect: the backlog comes first). */
+  const send = async (e: LiveEvent, ends = true) => {
     const eventId = "id" in e ? e.id : undefined;
     const seq = e.event === "segments" ? (e.seq ?? eventId) : eventId;
     if (seq !== undefined && seq <= written) return;
     await write(`${eventId !== undefined ? `id: ${eventId}\n` : ""}event: ${e.event}\ndata: ${JSON.stringify(e.data)}\n\n`);
     if (eventId !== undefined) written = eventId;
-    if (e.event === "status" && FINAL_STATUSES.has(e.data.status)) close();
+    if (ends && e.event === "status" && FINAL_STATUSES.has(e.data.status)) close();
   };
   const keepalive = setInterval(() => void write(": keep-alive\n\n"), KEEPALIVE_MS);
 
@@ -83,7 +84,7 @@ export async function jobEvents(c: Context<AppEnv>): Promise<Response> {
     (async () => {
       try {
         await write("retry: 3000\n\n");
-        await send({ event: "status", data: statusOf(job) });
+        await send({ event: "status", data: statusOf(job) }, false);
         await send({ event: "progress", data: job.progress });
         let after: number = resumeFrom ?? (await snapshot(c, id, owner, send, write));
         written = Math.max(written, after);

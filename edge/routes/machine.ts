@@ -115,7 +115,9 @@ export async function completeTask(c: Context<AppEnv>): Promise<Response> {
   const { body, ref, job } = await taskRequest(c, CompleteRequest);
   if (ref.kind === "plan") {
     if (!body.plan) throw new ApiError(400, "invalid_request", "plan: a plan task completes with its plan", "plan");
-    unwrap(await job.submitPlan(body.attempt, body.plan.duration_sec, body.plan.ranges, body.machine_sec, body.plan.media, body.plan.unsettled_search_sec ?? null));
+    unwrap(
+      await job.submitPlan(body.attempt, body.plan.duration_sec, body.plan.ranges, body.machine_sec, body.plan.media, body.plan.unsettled_search_sec ?? null),
+    );
   } else {
     if (body.plan) throw new ApiError(400, "invalid_request", "plan: only a plan task sends a plan", "plan");
     unwrap(await job.completeRange(ref.index, body.attempt, body.machine_sec));

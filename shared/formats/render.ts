@@ -62,11 +62,34 @@ export function renderTranscript(format: TranscriptFormat, meta: TranscriptMeta,
 async function* joinedText(source: SegmentSource): AsyncGenerator<string> {
   let first = true;
   for await (const s of source()) {
-    const text = s.text.trim();
-    if (text.length === 0) continue;
-    yield first || joinsWithoutSpace(s.language) ? text : ` ${text}`;
+    const piece = textPiece(s, first);
+    if (piece === "") continue;
+    yield piece;
     first = false;
   }
+}
+
+/**
+ * A segment's piece of the plain text ("" when it has none): what follows the
+ * pieces before it, so that a client printing segments as they come (the
+ * CLI) writes the same text as this route.
+ */
+export function textPiece(s: Pick<Segment, "text" | "language">, first: boolean): string {
+  const text = s.text.trim();
+  if (text.length === 0) return "";
+  return first || joinsWithoutSpace(s.language) ? text : ` ${text}`;
+}
+
+type CueSegment = Pick<Segment, "start_sec" | "end_sec" | "text">;
+
+export const VTT_HEADER = "WEBVTT\n\n";
+
+export function srtCue(n: number, s: CueSegment): string {
+  return `${n}\n${formatTimestamp(s.start_sec, ",")} --> ${formatTimestamp(s.end_sec, ",")}\n${srtCueText(s.text)}\n\n`;
+}
+
+export function vttCue(n: number, s: CueSegment): string {
+  return `${n}\n${formatTimestamp(s.start_sec, ".")} --> ${formatTimestamp(s.end_sec, ".")}\n${vttCueText(s.text)}\n\n`;
 }
 
 async function* renderText(source: SegmentSource): AsyncGenerator<string> {
@@ -76,19 +99,13 @@ async function* renderText(source: SegmentSource): AsyncGenerator<string> {
 
 async function* renderSrt(source: SegmentSource): AsyncGenerator<string> {
   let n = 0;
-  for await (const s of source()) {
-    n += 1;
-    yield `${n}\n${formatTimestamp(s.start_sec, ",")} --> ${formatTimestamp(s.end_sec, ",")}\n${srtCueText(s.text)}\n\n`;
-  }
+  for await (const s of source()) yield srtCue(++n, s);
 }
 
 async function* renderVtt(source: SegmentSource): AsyncGenerator<string> {
-  yield "WEBVTT\n\n";
+  yield VTT_HEADER;
   let n = 0;
-  for await (const s of source()) {
-    n += 1;
-    yield `${n}\n${formatTimestamp(s.start_sec, ".")} --> ${formatTimestamp(s.end_sec, ".")}\n${vttCueText(s.text)}\n\n`;
-  }
+  for await (const s of source()) yield vttCue(++n, s);
 }
 
 /** A JSON string's body without the surrounding quotes, so text can be streamed piecewise. */
