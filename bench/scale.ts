@@ -220,7 +220,10 @@ async function waitForJobs(edge: LocalEdge, jobs: Array<{ key: string; id: strin
   while (pending.size > 0) {
     if (Date.now() > end) throw new Error(`${pending.size} jobs unfinished after ${timeoutMs / 1000} s`);
     for (const j of jobs.filter((x) => pending.has(x.id)).slice(0, 50)) {
-      const job = (await (await fetch(`${edge.url}/v1/transcriptions/${j.id}`, { headers: { authorization: `Bearer ${j.key}` } })).json()) as TranscriptionJob;
+      // An edge saturated by the fleet answers slowly: a poll that fails is tried on the next round.
+      const answer = await fetch(`${edge.url}/v1/transcriptions/${j.id}`, { headers: { authorization: `Bearer ${j.key}` } }).catch(() => null);
+      if (!answer?.ok) continue;
+      const job = (await answer.json()) as TranscriptionJob;
       if (job.status === "completed") pending.delete(j.id);
       else if (job.status === "failed" || job.status === "canceled") throw new Error(`job ${j.id} ${job.status}: ${JSON.stringify(job.error)}`);
     }
