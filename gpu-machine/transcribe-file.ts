@@ -2,7 +2,7 @@ import type { Segment } from "../shared/segment.ts";
 import type { TranscribeOptions, WhisperEngine } from "./engine/whisper-engine.ts";
 import type { FfmpegBinaries } from "./media/ffmpeg-binaries.ts";
 import { MediaSource } from "./media/media-source.ts";
-import { microChunks } from "./media/micro-chunks.ts";
+import { microChunks, type MicroChunk } from "./media/micro-chunks.ts";
 import type { SpeechDetector } from "./media/speech-detector.ts";
 import { transcribeChunks } from "./transcribe-chunks.ts";
 
@@ -11,6 +11,8 @@ export interface FileTranscriptOptions extends TranscribeOptions {
   detector: SpeechDetector | null;
   minSec: number;
   maxSec: number;
+  /** Sees every micro chunk as it is cut, silent ones included (the long-form eval's attribution). */
+  onChunk?: (chunk: MicroChunk) => void;
 }
 
 export interface FileTranscript {
@@ -36,15 +38,11 @@ export async function transcribeUrl(url: string, engine: WhisperEngine, options:
   try {
     ({ durationSec } = await source.duration());
     const stream = await source.stream(0, durationSec);
-    const counts = await transcribeChunks(
-      microChunks(stream, { rangeIndex: 0, minSec: options.minSec, maxSec: options.maxSec, detector: options.detector }),
-      engine,
-      options,
-      async (batch) => {
-        segments.push(...batch.segments);
-        for (const [language, sec] of Object.entries(batch.languageSec)) languageSec.set(language, (languageSec.get(language) ?? 0) + sec);
-      },
-    );
+    const cut = microChunks(stream, { rangeIndex: 0, minSec: options.minSec, maxSec: options.maxSec, detector: options.detector });
+    const counts = await transcribeChunks(options.onChunk ? tap(cut, options.onChunk) : cut, engine, options, async (batch) => {
+      segments.push(...batch.segments);
+      for (const [language, sec] of Object.entries(batch.languageSec)) languageSec.set(language, (languageSec.get(language) ?? 0) + sec);
+    });
     ({ chunks, speechChunks, fallbacks } = counts);
   } finally {
     await source.close();
@@ -64,6 +62,13 @@ export async function transcribeUrl(url: string, engine: WhisperEngine, options:
       fallbacks,
     },
   };
+}
+
+async function* tap(chunks: AsyncIterable<MicroChunk>, see: (chunk: MicroChunk) => void): AsyncGenerator<MicroChunk> {
+  for await (const chunk of chunks) {
+    see(chunk);
+    yield chunk;
+  }
 }
 
 function round(x: number): number {

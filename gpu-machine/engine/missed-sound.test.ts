@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { toneBursts } from "../../test/support/tone-bursts.ts";
-import { likelyInvented, missedSpans, repeatsNeighbours } from "./missed-sound.ts";
+import { likelyInvented, missedSpans, repeatsNeighbours, saidAgain, soundOf } from "./missed-sound.ts";
 
 describe("sound no segment covers", () => {
   // Sound at 1–6 s, 9–13 s and 20–24 s of a 28 s chunk, over a faint floor.
@@ -56,5 +56,18 @@ describe("sound no segment covers", () => {
     expect(likelyInvented({ noSpeechProb: 0.83, avgLogprob: -0.9 })).toBe(true); // "you"
     expect(likelyInvented({ noSpeechProb: 0.46, avgLogprob: -0.87 })).toBe(false);
     expect(likelyInvented({ noSpeechProb: 0.9, avgLogprob: -0.3 })).toBe(false);
+  });
+
+  it("keeps a repeated sentence that the sound beside it can hold, not a re-read tail", () => {
+    // 1–6 s: a sentence; 9–13 s: the same sentence said again (4 s of sound).
+    const sound = soundOf(chunk);
+    const sentence = "Then said the eunuch to the king.";
+    expect(repeatsNeighbours(sentence, [sentence, ""])).toBe(true);
+    expect(saidAgain(sentence, { fromSec: 8.8, toSec: 13.2 }, sound)).toBe(true);
+    // The same words put over a second of the first sentence's end: a segment's times were off.
+    expect(saidAgain(sentence, { fromSec: 5.2, toSec: 6.2 }, sound)).toBe(false);
+    // Over silence, or a word or two doubled at a cut, it stays a repeat.
+    expect(saidAgain(sentence, { fromSec: 14, toSec: 19 }, sound)).toBe(false);
+    expect(saidAgain("the king.", { fromSec: 9, toSec: 13 }, sound)).toBe(false);
   });
 });

@@ -34,14 +34,40 @@ export function missedSpans(segments: ReadonlyArray<Span>, samples: Float32Array
     if (toSec - fromSec >= MIN_SPACE_SEC) spaces.push({ fromSec, toSec });
   }
   if (spaces.length === 0) return [];
-  const sound = stretches(samples, DEFAULT_LEVELING.aboveFloorDb).map((s) => ({ fromSec: s.from * FRAME_SEC, toSec: s.to * FRAME_SEC }));
+  const sound = soundOf(samples);
   return spaces.filter((space) => {
     // A chunk's own edges need no slack: nothing decoded lies beyond them.
     const from = space.fromSec > 0 ? space.fromSec + EDGE_SLACK_SEC : 0;
     const to = space.toSec < audioSec ? space.toSec - EDGE_SLACK_SEC : audioSec;
-    const inside = sound.reduce((sum, s) => sum + Math.max(0, Math.min(to, s.toSec) - Math.max(from, s.fromSec)), 0);
-    return inside >= MIN_SOUND_SEC;
+    return soundWithin(sound, from, to) >= MIN_SOUND_SEC;
   });
+}
+
+/** Stretches of sound in a chunk, in seconds. */
+export function soundOf(samples: Float32Array): Span[] {
+  return stretches(samples, DEFAULT_LEVELING.aboveFloorDb).map((s) => ({ fromSec: s.from * FRAME_SEC, toSec: s.to * FRAME_SEC }));
+}
+
+function soundWithin(sound: readonly Span[], from: number, to: number): number {
+  return sound.reduce((sum, s) => sum + Math.max(0, Math.min(to, s.toSec) - Math.max(from, s.fromSec)), 0);
+}
+
+/** Seconds of sound a word takes at least: 5 words a second is fast speech. */
+const MIN_SEC_PER_WORD = 0.2;
+/** Shorter repeats are left to repeatsNeighbours: a word or two doubled at a cut. */
+const MIN_REPEAT_WORDS = 4;
+
+/**
+ * True when a missed span's decode that repeats its neighbours was nonetheless said
+ * again: it is a sentence, not a word or two, and the sound inside its own span
+ * (`segment`, chunk times) lasts long enough to say it. A segment whose times
+ * were off leaves only a short tail of its speech in the space, far too short
+ * for its words; an utterance that is really repeated (a quote read twice, a
+ * speaker saying the same sentence again) fills the space with all of them.
+ */
+export function saidAgain(text: string, segment: Span, sound: readonly Span[]): boolean {
+  const n = words(text).length;
+  return n >= MIN_REPEAT_WORDS && soundWithin(sound, segment.fromSec, segment.toSec) >= n * MIN_SEC_PER_WORD;
 }
 
 function words(text: string): string[] {

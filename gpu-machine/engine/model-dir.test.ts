@@ -55,6 +55,8 @@ describe("tokens", () => {
     for (const text of [" And so my fellow Americans", " Grüße aus Köln, 1455!", " 東京タワー", " ask not—what?"]) {
       expect(vocab.decodeText(vocab.encodeText(text))).toBe(text);
     }
+    // A decode of timestamps alone has no text (the tokenizer itself throws on an empty list).
+    expect(vocab.decodeText([vocab.timestampBegin, vocab.timestampBegin + 50])).toBe("");
     expect(vocab.timestampBegin).toBe(model.generation.no_timestamps_token_id + 1);
     expect(vocab.languageToken("en")).toBe(model.generation.lang_to_id["<|en|>"]);
     expect(vocab.languageOf(vocab.languageToken("de")!)).toBe("de");

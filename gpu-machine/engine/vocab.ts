@@ -81,10 +81,9 @@ export class Vocab {
 
   /** Text of ordinary tokens; special and timestamp tokens are dropped. */
   decodeText(tokens: readonly number[]): string {
-    return this.tokenizer.decode(
-      tokens.filter((t) => t < this.eot),
-      { skip_special_tokens: true },
-    );
+    const text = tokens.filter((t) => t < this.eot);
+    // The tokenizer throws on an empty list: a decode of timestamps alone (seen with a prompt) has no text.
+    return text.length === 0 ? "" : this.tokenizer.decode(text, { skip_special_tokens: true });
   }
 
   /** For the word splitter: the text of each token on its own (may hold partial UTF-8). */

@@ -3,9 +3,10 @@ import { levelUtterances } from "./level-utterances.ts";
 import { SAMPLE_RATE } from "../media/pcm.ts";
 import { batchesEncoder } from "./execution-provider.ts";
 import { HOP, WINDOW_SAMPLES } from "./log-mel.ts";
-import { likelyInvented, missedSpans, repeatsNeighbours } from "./missed-sound.ts";
+import { likelyInvented, missedSpans, repeatsNeighbours, saidAgain, soundOf } from "./missed-sound.ts";
 import { promptPrefix } from "./prompt.ts";
 import { compressionRatio, isSilence, needsFallback, repeatedSegments, temperaturesFrom, type DecodeQuality } from "./quality.ts";
+import { snapStarts } from "./segment-starts.ts";
 import { splitSegments } from "./segments.ts";
 import { WhisperModel, type LoadOptions } from "./whisper-model.ts";
 import { tokenStartTimes, trimToSound, wordsOf, type TimedWord } from "./word-timing.ts";
@@ -139,7 +140,7 @@ export class WhisperEngine {
     return all.map((_, i) => {
       const k = audible.indexOf(i);
       return k >= 0
-        ? decoded[k]!
+        ? { ...decoded[k]!, segments: snapStarts(decoded[k]!.segments, all[i]!) }
         : {
             segments: [],
             language: forced ?? "en",
@@ -185,7 +186,12 @@ export class WhisperEngine {
       const after = r.segments.find((s) => s.startSec >= span.toSec);
       const neighbours = [before?.text ?? "", after?.text ?? ""];
       if (likelyInvented(decoded[k]!.quality)) return;
-      const extra = decoded[k]!.segments.filter((s) => !repeatsNeighbours(s.text, neighbours)).map((s) => ({
+      // Words already in the segments beside the span are a repeat, unless the span's own
+      // sound is long enough to have said them again (an utterance that is really repeated).
+      const sound = soundOf(chunks[i]!);
+      const extra = decoded[k]!.segments.filter(
+        (s) => !repeatsNeighbours(s.text, neighbours) || saidAgain(s.text, { fromSec: s.startSec + span.fromSec, toSec: s.endSec + span.fromSec }, sound),
+      ).map((s) => ({
         ...s,
         startSec: s.startSec + span.fromSec,
         endSec: s.endSec + span.fromSec,
