@@ -28,7 +28,10 @@ import { benchArg, benchMeta, writeResult } from "./results.ts";
  * post latency p50/p99, lost and doubled ranges (checked against the transcript:
  * must be 0), and workerd's CPU per edge operation measured in separate phases.
  */
-const machineCounts = benchArg("machines", "1,16,64,256").split(",").map(Number);
+const machineCounts = benchArg("machines", "1,16,64,256")
+  .split(",")
+  .map(Number)
+  .filter((n) => n > 0);
 const hours = Number(benchArg("hours", "10"));
 const rtf = Number(benchArg("rtf", "300"));
 const faultRate = Number(benchArg("faults", "0.02"));

@@ -21,18 +21,24 @@ export type QueueStats = {
 export class FairQueue {
   constructor(private readonly sql: SqlStorage) {}
 
-  /** The next job to ask for a task, skipping `exhausted` (asked this round and had none). */
+  /**
+   * The next job to ask for a task, skipping `exhausted` (asked this round and had none).
+   * Each key's last turn is computed once per claim (one grouped pass, on the owner
+   * index) and only the first row is read: with hundreds of jobs in the queue a
+   * per-row subquery made every claim quadratic in them.
+   */
   next(exhausted: ReadonlySet<string>): { job_id: string; created_at: number } | null {
     return (
       this.sql
         .exec<{ job_id: string; created_at: number }>(
-          `SELECT job_id, created_at FROM jobs j WHERE pending > 0
-           ORDER BY (SELECT MAX(k.last_served_at) FROM jobs k WHERE k.owner = j.owner) IS NOT NULL,
-             (SELECT MAX(k.last_served_at) FROM jobs k WHERE k.owner = j.owner),
-             last_served_at IS NOT NULL, last_served_at, created_at, job_id`,
+          `WITH turns AS (SELECT owner, MAX(last_served_at) AS served FROM jobs GROUP BY owner)
+           SELECT j.job_id, j.created_at FROM jobs j JOIN turns t ON t.owner = j.owner
+           WHERE j.pending > 0 AND j.job_id NOT IN (SELECT value FROM json_each(?))
+           ORDER BY t.served IS NOT NULL, t.served, j.last_served_at IS NOT NULL, j.last_served_at, j.created_at, j.job_id
+           LIMIT 1`,
+          JSON.stringify([...exhausted]),
         )
-        .toArray()
-        .find((row) => !exhausted.has(row.job_id)) ?? null
+        .toArray()[0] ?? null
     );
   }
 

@@ -64,6 +64,10 @@ const MIGRATIONS: readonly string[] = [
     issued_at INTEGER NOT NULL
   );
   `,
+  // The fair queue's turn order (fair-queue.ts next): each key's jobs together, by when they were served.
+  `
+  CREATE INDEX jobs_by_owner ON jobs (owner, last_served_at);
+  `,
 ];
 
 export function migrateQueue(sql: SqlStorage): void {
