@@ -39,6 +39,8 @@ const manyJobs = Number(benchArg("jobs", "0"));
 const jobHours = Number(benchArg("job-hours", "1"));
 const jobMachines = Number(benchArg("job-machines", "256"));
 const keyCount = Number(benchArg("keys", "50"));
+/** Operations per CPU-cost phase (claims; posts and heartbeats scale from it). */
+const opSamples = Number(benchArg("op-samples", "1000"));
 const LEASE_SEC = 10;
 /** A segment every 4 s of audio, posted 16 at a time: about what Whisper gives on speech. */
 const SEGMENT_SEC = 4;
@@ -302,7 +304,7 @@ async function perOperationCpu(edge: LocalEdge, media: { url: (sec: number) => s
     );
     return +(((workerdCpuSec() - cpu0) * 1000) / count).toFixed(2);
   };
-  const claimMs = await phase(1000, 16, (i) => client.claim(`idle-${i % 64}`, 1));
+  const claimMs = await phase(opSamples, 16, (i) => client.claim(`idle-${i % 64}`, 1));
   // A job with one long range held by one machine, posted to 1,000 times.
   const jobId = await submit(edge, key, media.url(3600));
   const [plan] = await client.claim("cpu-probe", 1);
@@ -312,12 +314,12 @@ async function perOperationCpu(edge: LocalEdge, media: { url: (sec: number) => s
   });
   const [range] = await client.claim("cpu-probe", 1);
   const task = range as Extract<Task, { kind: "range" }>;
-  const postMs = await phase(880, 8, (i) =>
+  const postMs = await phase(Math.min(880, opSamples), 8, (i) =>
     client.segments(task, { seq: i, segments: segmentsOf(task, (i % 56) * PER_POST, (i % 56) * PER_POST + PER_POST), audio_sec_done: 10 }),
   );
-  const heartbeatMs = await phase(500, 8, () => client.heartbeat(task));
+  const heartbeatMs = await phase(Math.ceil(opSamples / 2), 8, () => client.heartbeat(task));
   // 14,080 segments merged: read the transcript so far, as a poller does.
-  const pageMs = await phase(20, 2, () =>
+  const pageMs = await phase(Math.max(2, Math.ceil(opSamples / 50)), 2, () =>
     fetch(`${edge.url}/v1/transcriptions/${jobId}/transcript?format=json&partial=true`, { headers: { authorization: `Bearer ${key}` } }).then((r) =>
       r.arrayBuffer(),
     ),
@@ -325,19 +327,24 @@ async function perOperationCpu(edge: LocalEdge, media: { url: (sec: number) => s
   return { claim_empty_queue_ms: claimMs, segment_post_16_ms: postMs, heartbeat_ms: heartbeatMs, partial_transcript_14k_segments_ms: pageMs };
 }
 
+/** The edge under wrangler dev with every key and no per-key limits: the fleet is what is measured. */
+function startEdge(): Promise<LocalEdge> {
+  return startLocalEdge({
+    API_KEYS: KEYS.join(","),
+    WEBHOOK_SIGNING_KEY: TEST_WEBHOOK_SIGNING_KEY,
+    MACHINE_TOKEN: TEST_MACHINE_TOKEN,
+    LEASE_SEC: String(LEASE_SEC),
+    MAX_ACTIVE_JOBS_PER_KEY: "0",
+    MAX_AUDIO_HOURS_IN_FLIGHT_PER_KEY: "0",
+  });
+}
+
 const media = await syntheticMedia();
 const rows = [];
 let perOp: Awaited<ReturnType<typeof perOperationCpu>> | null = null;
 try {
   for (const n of machineCounts) {
-    const edge = await startLocalEdge({
-      API_KEYS: KEYS.join(","),
-      WEBHOOK_SIGNING_KEY: TEST_WEBHOOK_SIGNING_KEY,
-      MACHINE_TOKEN: TEST_MACHINE_TOKEN,
-      LEASE_SEC: String(LEASE_SEC),
-      MAX_ACTIVE_JOBS_PER_KEY: "0",
-      MAX_AUDIO_HOURS_IN_FLIGHT_PER_KEY: "0",
-    });
+    const edge = await startEdge();
     try {
       const audio = hours * 3600;
       const id = await submit(edge, KEYS[0]!, media.url(audio));
@@ -350,14 +357,7 @@ try {
     }
   }
   if (manyJobs > 0) {
-    const edge = await startLocalEdge({
-      API_KEYS: KEYS.join(","),
-      WEBHOOK_SIGNING_KEY: TEST_WEBHOOK_SIGNING_KEY,
-      MACHINE_TOKEN: TEST_MACHINE_TOKEN,
-      LEASE_SEC: String(LEASE_SEC),
-      MAX_ACTIVE_JOBS_PER_KEY: "0",
-      MAX_AUDIO_HOURS_IN_FLIGHT_PER_KEY: "0",
-    });
+    const edge = await startEdge();
     try {
       const jobs: Array<{ key: string; id: string }> = [];
       for (let i = 0; i < manyJobs; i++) {

@@ -94,4 +94,21 @@ describe.sequential("benchmarks run on a tiny input and write valid results", ()
     expect(existsSync(join(dir, "scaling-efficiency.svg"))).toBe(true);
     for (const svg of ["engine-rtf", "scaling-efficiency", "cost-per-hour"]) expect(readFileSync(join(dir, `${svg}.svg`), "utf8")).toMatch(/^<svg/);
   }, 300_000);
+
+  it("the coordination layer with virtual machines: integrity and CPU per operation", async () => {
+    await run(process.execPath, ["--import", "tsx", "bench/scale.ts", "--machines", "2", "--hours", "0.2", "--faults", "0", "--op-samples", "40"], {
+      cwd: REPO_ROOT,
+      env,
+      timeout: 180_000,
+    });
+    const scale = JSON.parse(readFileSync(join(dir, "scale.json"), "utf8")) as {
+      rows: Array<{ machines: number; efficiency: number; lost_segments: number; doubled_segments: number; latency: { claim: { n: number } } }>;
+      per_operation_cpu_ms: { claim_empty_queue_ms: number; segment_post_16_ms: number } | null;
+    };
+    expect(scale.rows.map((r) => r.machines)).toEqual([2]);
+    expect(scale.rows[0]!.efficiency).toBeGreaterThan(0);
+    expect(scale.rows[0]!.latency.claim.n).toBeGreaterThan(0);
+    expect([scale.rows[0]!.lost_segments, scale.rows[0]!.doubled_segments]).toEqual([0, 0]);
+    expect(scale.per_operation_cpu_ms?.claim_empty_queue_ms).toBeGreaterThan(0);
+  }, 200_000);
 });
