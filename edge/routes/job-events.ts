@@ -95,8 +95,10 @@ export async function jobEvents(c: Context<AppEnv>): Promise<Response> {
           more = page.more;
         }
         // Whatever arrived meanwhile, then live; a job that had already ended ends the stream.
+        // Queued in one synchronous pass, so a live event arriving meanwhile lines up after them.
         caughtUp = true;
-        for (const e of pending.splice(0)) await sendInOrder(e);
+        for (const e of pending.splice(0)) void sendInOrder(e);
+        await chain;
         const now = unwrap(await stub.get(owner));
         if (FINAL_STATUSES.has(now.status)) {
           await sendInOrder({ event: "progress", data: now.progress });
