@@ -92,6 +92,19 @@ export class RangeLeases {
     return ok({ start_sec: settled.start_sec, end_sec: settled.end_sec });
   }
 
+  /**
+   * Segments clamped to a range's edges fix them: a machine that posts without
+   * having settled an edge (one built before edges were settled by range tasks)
+   * keeps it where it fell, so a neighbour settling it later cannot move it under
+   * audio already transcribed (which would double or drop words at the boundary).
+   */
+  private keepEdges(range: RangeRecord): void {
+    const { store } = this.host;
+    if (!range.start_settled) store.settleStart(range.idx, range.start_sec);
+    const next = store.readRange(range.idx + 1);
+    if (next && !next.start_settled) store.settleStart(next.idx, next.start_sec);
+  }
+
   private settleBoundary(idx: number, sec: number, search: number): void {
     const { store } = this.host;
     const after = store.readRange(idx)!;
@@ -145,6 +158,7 @@ export class RangeLeases {
     }
     const now = this.host.now();
     this.host.transaction(() => {
+      this.keepEdges(range);
       store.insertBatch(
         range.idx,
         post.attempt,

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { Task } from "../../shared/protocol.ts";
 import { getJob, submit } from "../test-helpers.ts";
+import { seg } from "../job/job-fixtures.ts";
 import { claimFor, media, post } from "./machine-test-helpers.ts";
 
 type RangeTask = Extract<Task, { kind: "range" }>;
@@ -69,5 +70,15 @@ describe("boundaries settled by range tasks", () => {
     expect(range.settle).toBeUndefined();
     expect((await settle(range, { end_sec: 299 })).status).toBe(200); // harmless: nothing moves
     expect((await getJob(id)).progress.audio_sec_total).toBe(600);
+  });
+
+  it("a range that posts before settling (a machine from before settle) keeps its edges where they fell, for its neighbours too", async () => {
+    const {
+      ranges: [, r1, r2],
+    } = await quickPlanned();
+    // Range 1's machine ignores `settle` and posts at once.
+    expect((await post(r1!, "segments", { seq: 0, segments: [seg(300.5, 304, "early words")], audio_sec_done: 4 })).status).toBe(200);
+    // Range 2 proposes a quiet point for the boundary range 1 already transcribed up to: it stays put.
+    expect(await (await settle(r2!, { start_sec: 597, end_sec: 902 })).json()).toEqual({ start_sec: 600, end_sec: 902 });
   });
 });
