@@ -7,9 +7,10 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { CliIo } from "../cli/cli-io.ts";
-import { main } from "../cli/longscribe.ts";
 import type { JobStatus, TranscriptionJob } from "../shared/api.ts";
 import { REPO_ROOT } from "./support/shared-data.ts";
+import { closeLocal, listenLocal } from "./support/local-server.ts";
+import { runCli } from "./support/run-cli.ts";
 
 const KEY = "lsk_test_secret_0123456789";
 const SRT = "1\n00:00:00,000 --> 00:00:02,500\nAnd so, my fellow Americans\n\n";
@@ -43,13 +44,11 @@ class StandInApi {
   );
 
   async start(): Promise<void> {
-    await new Promise<void>((resolve) => this.server.listen(0, "127.0.0.1", resolve));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    this.url = await listenLocal(this.server);
   }
 
   close(): Promise<void> {
-    this.server.closeAllConnections();
-    return new Promise((resolve) => this.server.close(() => resolve()));
+    return closeLocal(this.server);
   }
 
   reset(): void {
@@ -187,23 +186,7 @@ async function readBody(req: IncomingMessage): Promise<string> {
 const api = new StandInApi();
 const tmp = mkdtempSync(join(tmpdir(), "longscribe-cli-"));
 
-/** Runs the CLI in-process with captured output; env is empty so the host's LONGSCRIBE_* cannot leak in. */
-async function cli(args: string[], io: Partial<CliIo> = {}) {
-  let stdout = "";
-  let stderr = "";
-  const code = await main(args, {
-    stdout: { write: (t: string) => (stdout += t) },
-    stderr: { write: (t: string) => (stderr += t) },
-    isTTY: false,
-    columns: 80,
-    env: {},
-    cwd: tmp,
-    pollMs: 5,
-    signal: undefined,
-    ...io,
-  });
-  return { code, stdout, stderr };
-}
+const cli = (args: string[], io: Partial<CliIo> = {}) => runCli(args, tmp, io);
 
 const withApi = (...args: string[]) => [...args, "--api", api.url, "--key", KEY];
 

@@ -1,14 +1,14 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import type { CliIo } from "../cli/cli-io.ts";
-import { main } from "../cli/longscribe.ts";
 import type { JobStatus, Progress, TranscriptionJob } from "../shared/api.ts";
 import { renderTranscript, type TranscriptFormat } from "../shared/formats/render.ts";
 import type { LiveSegment } from "../shared/live-transcript.ts";
+import { closeLocal, listenLocal } from "./support/local-server.ts";
+import { runCli } from "./support/run-cli.ts";
 
 const KEY = "lsk_test_secret_0123456789";
 
@@ -66,13 +66,11 @@ class FakeSseApi {
   private server: Server = createServer((req, res) => void this.handle(req, res));
 
   async start(): Promise<void> {
-    await new Promise<void>((resolve) => this.server.listen(0, "127.0.0.1", resolve));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    this.url = await listenLocal(this.server);
   }
 
   close(): Promise<void> {
-    this.server.closeAllConnections();
-    return new Promise((resolve) => this.server.close(() => resolve()));
+    return closeLocal(this.server);
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -156,22 +154,7 @@ const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const api = new FakeSseApi();
 const tmp = mkdtempSync(join(tmpdir(), "longscribe-follow-"));
 
-async function cli(args: string[], io: Partial<CliIo> = {}) {
-  let stdout = "";
-  let stderr = "";
-  const code = await main([...args, "--api", api.url, "--key", KEY], {
-    stdout: { write: (t: string) => (stdout += t) },
-    stderr: { write: (t: string) => (stderr += t) },
-    isTTY: false,
-    columns: 80,
-    env: {},
-    cwd: tmp,
-    pollMs: 5,
-    signal: undefined,
-    ...io,
-  });
-  return { code, stdout, stderr };
-}
+const cli = (args: string[], io: Partial<CliIo> = {}) => runCli([...args, "--api", api.url, "--key", KEY], tmp, io);
 
 const [A, B, C, D, E] = [seg(0, "And so,"), seg(2.5, "my fellow Americans,"), seg(5, "ask not"), seg(7.5, "what your country"), seg(10, "can do for you.")];
 const C2 = seg(5, "ask not, redone");

@@ -1,10 +1,10 @@
 import { createWriteStream } from "node:fs";
 import { rename } from "node:fs/promises";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { Writable } from "node:stream";
 import { pipeline } from "node:stream/promises";
+import { closeLocal, listenLocal } from "./local-server.ts";
 
 /**
  * A stand-in for the API's multipart uploads (POST/GET/DELETE /v1/uploads,
@@ -66,13 +66,11 @@ export class FakeUploadApi {
   constructor(private readonly dir: string) {}
 
   async start(): Promise<void> {
-    await new Promise<void>((resolve) => this.server.listen(0, "127.0.0.1", resolve));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
+    this.url = await listenLocal(this.server);
   }
 
   close(): Promise<void> {
-    this.server.closeAllConnections();
-    return new Promise((resolve) => this.server.close(() => resolve()));
+    return closeLocal(this.server);
   }
 
   /**
