@@ -7,6 +7,8 @@
  * once, when the key is made (`npm run keys -- new`).
  */
 
+import { fromBase64, toBase64 } from "./base64.ts";
+
 const SECRET_PREFIX = "whsec_";
 
 export async function deriveWebhookSecret(masterKey: string, keyId: string): Promise<string> {
@@ -23,14 +25,4 @@ export async function signWebhook(secret: string, id: string, timestampSec: numb
 async function hmac(key: Uint8Array<ArrayBuffer>, message: string): Promise<Uint8Array> {
   const k = await crypto.subtle.importKey("raw", key, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
   return new Uint8Array(await crypto.subtle.sign("HMAC", k, new TextEncoder().encode(message)));
-}
-
-function toBase64(bytes: Uint8Array): string {
-  let s = "";
-  for (const b of bytes) s += String.fromCharCode(b);
-  return btoa(s);
-}
-
-function fromBase64(text: string): Uint8Array<ArrayBuffer> {
-  return Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
 }
