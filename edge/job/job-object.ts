@@ -257,14 +257,14 @@ export class JobObject extends DurableObject<Env> implements JobForQueue {
 
   async postSegments(post: RangePost): Promise<Result<{ status: "accepted" | "duplicate" }>> {
     const posted = await this.ranges.post(post);
-    if (posted.ok && posted.value.status === "accepted") this.live.push(this.progressEvent());
+    if (posted.ok && posted.value.status === "accepted") this.live.push(() => this.progressEvent());
     return posted;
   }
 
   async completeRange(rangeIndex: number, attempt: number, machineSec: number | null): Promise<Result<TranscriptionJob>> {
     const completed = await this.ranges.complete(rangeIndex, attempt, machineSec);
     // A language redo at the last range drops segments: watchers are told.
-    this.live.push(this.progressEvent());
+    this.live.push(() => this.progressEvent());
     return completed;
   }
 
@@ -377,7 +377,7 @@ export class JobObject extends DurableObject<Env> implements JobForQueue {
       const type = webhookEventFor(result.state);
       if (type && job.webhook) this.outbox.enqueue(type, this.view({ ...job, state: result.state }, event.at), event.at);
     });
-    this.live.push([
+    this.live.push(() => [
       { event: "status", data: { status: result.state.status, ...(result.state.status === "failed" ? { error: result.state.error } : {}) } },
       ...this.progressEvent(),
     ]);

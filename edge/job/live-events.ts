@@ -59,9 +59,10 @@ export class LiveStreams {
 
   /**
    * Sends open streams what the merge log gained since the last push, then
-   * `extra` (status, progress). With nobody watching it only moves the mark.
+   * `extra` (status, progress). With nobody watching it only moves the mark,
+   * and `extra` is never built: pushes come with every segment post.
    */
-  push(extra: LiveEvent[] = []): void {
+  push(extra: () => LiveEvent[] = () => []): void {
     const sockets = this.ctx.getWebSockets();
     let sent = this.store.sentSeq();
     if (sockets.length === 0) {
@@ -77,7 +78,7 @@ export class LiveStreams {
       more = page.more;
     }
     this.store.setSentSeq(sent);
-    out.push(...extra);
+    out.push(...extra());
     for (const ws of sockets) {
       for (const e of out) {
         try {

@@ -158,7 +158,7 @@ export class RangeLeases {
     }
     const now = this.host.now();
     this.host.transaction(() => {
-      this.keepEdges(range);
+      if (job.boundary_search_sec !== null) this.keepEdges(range);
       store.insertBatch(
         range.idx,
         post.attempt,
