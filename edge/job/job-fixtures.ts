@@ -10,6 +10,26 @@ export function stubFor(jobId: string) {
   return jobStub(env, jobId);
 }
 
+/**
+ * A job made on its object directly, as the create route would but without a
+ * request, with options as a job stored before any later option existed.
+ */
+export async function createStoredJob(jobId: string, owner: string): Promise<void> {
+  unwrap(
+    await jobStub(env, jobId).create({
+      id: jobId,
+      owner,
+      created_at: Date.now(),
+      upload_id: null,
+      audio_url: "https://media.test/audio.mp3",
+      options: { language: "auto", macro_chunk_sec: 300, micro_chunk_sec: 30, word_timestamps: false },
+      webhook: null,
+      metadata: null,
+      media: { size_bytes: 1000, content_type: "audio/mpeg", etag: null, last_modified: null },
+    }),
+  );
+}
+
 export function seg(start: number, end: number, text: string, language = "en"): Segment {
   return { start_sec: start, end_sec: end, text, language, avg_logprob: -0.2, no_speech_prob: 0.01 };
 }

@@ -1,9 +1,6 @@
-import { env } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { keyIdOf, newId } from "../../shared/ids.ts";
-import { unwrap } from "../errors.ts";
-import { seg } from "../job/job-fixtures.ts";
-import { jobStub } from "../job-stubs.ts";
+import { createStoredJob, seg } from "../job/job-fixtures.ts";
 import { call, expectError, getJob, KEY_A, reportRow, submit } from "../test-helpers.ts";
 import { claim, claimed, claimFor, media, planned, post } from "./machine-test-helpers.ts";
 
@@ -62,19 +59,7 @@ describe("machine protocol", () => {
     expect((await getJob(plain.id)).options).toEqual(defaults);
     // A job stored before these options existed reads as the defaults.
     const old = newId("tr");
-    unwrap(
-      await jobStub(env, old).create({
-        id: old,
-        owner: await keyIdOf(KEY_A),
-        created_at: Date.now(),
-        upload_id: null,
-        audio_url: "https://media.test/audio.mp3",
-        options: { language: "auto", macro_chunk_sec: 300, micro_chunk_sec: 30, word_timestamps: false },
-        webhook: null,
-        metadata: null,
-        media: { size_bytes: 1000, content_type: "audio/mpeg", etag: null, last_modified: null },
-      }),
-    );
+    await createStoredJob(old, await keyIdOf(KEY_A));
     expect((await getJob(old)).options).toEqual(defaults);
   });
 

@@ -5,6 +5,7 @@ import { keyIdOf, newId } from "../../shared/ids.ts";
 import { unwrap } from "../errors.ts";
 import { jobStub } from "../job-stubs.ts";
 import { BASE, call, expectError, getJob, KEY_A, KEY_B, reportRow, submit } from "../test-helpers.ts";
+import { createStoredJob } from "../job/job-fixtures.ts";
 
 // Refused keys, other tenants' reads and every malformed request or URL are rows
 // of the bad-input matrix (bad-input.test.ts); the good paths are here.
@@ -119,19 +120,7 @@ describe("Idempotency-Key after a failure mid-request", () => {
 
   it("a job lists itself under its key as part of its own creation, whatever happens to the request", async () => {
     const id = newId("tr");
-    unwrap(
-      await jobStub(env, id).create({
-        id,
-        owner: await keyIdOf(KEY_A),
-        created_at: Date.now(),
-        upload_id: null,
-        audio_url: "https://media.test/audio.mp3",
-        options: { language: "auto", macro_chunk_sec: 300, micro_chunk_sec: 30, word_timestamps: false },
-        webhook: null,
-        metadata: null,
-        media: { size_bytes: 1000, content_type: "audio/mpeg", etag: null, last_modified: null },
-      }),
-    );
+    await createStoredJob(id, await keyIdOf(KEY_A));
     const list = (await (await call("GET", "/v1/transcriptions?limit=100")).json()) as TranscriptionList;
     await reportRow({
       suite: "bad input: API",
