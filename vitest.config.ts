@@ -46,7 +46,15 @@ export default defineConfig({
       edgeProject(
         "edge",
         ["edge/**/*.test.ts"],
-        ["edge/**/*.loopback.test.ts", "edge/**/*.fleet.test.ts", "edge/**/*.runpod.test.ts", "edge/**/*.fallback.test.ts", "edge/**/*.queue.test.ts"],
+        [
+          "edge/**/*.loopback.test.ts",
+          "edge/**/*.fleet.test.ts",
+          "edge/**/*.runpod.test.ts",
+          "edge/**/*.fallback.test.ts",
+          "edge/**/*.queue.test.ts",
+          "edge/**/*.shards.test.ts",
+          "edge/**/*.bill.test.ts",
+        ],
         // Small multipart parts and limits, so upload tests stay small.
         { ALLOW_LOOPBACK_URLS: "false", UPLOAD_PART_MB: "5", MAX_REQUEST_BODY_MB: "12", MAX_UPLOAD_GB_PER_KEY: "0.06" },
       ),
@@ -68,6 +76,20 @@ export default defineConfig({
         },
         { ratelimits: { API_RATE_LIMIT: { simple: { limit: 40, period: 10 } } } },
       ),
+      // The queue split over four shards (QUEUE_SHARDS), with a fleet on a fake Fly app of its own so shards report to it.
+      edgeProject("edge-shards", ["edge/**/*.shards.test.ts"], [], {
+        ALLOW_LOOPBACK_URLS: "false",
+        QUEUE_SHARDS: "4",
+        MACHINE_PROVIDER: "fly",
+        FLY_API_URL: "https://fly.test",
+        FLY_APP: "longscribe-shards",
+        FLY_API_TOKEN: "fly-test-token",
+        PUBLIC_BASE_URL: "https://api.test",
+        MAX_MACHINES: "8",
+        MAX_ACTIVE_JOBS_PER_KEY: "0",
+      }),
+      // A job's life counted in billed units (rows, object requests), in storage of its own.
+      edgeProject("edge-bill", ["edge/**/*.bill.test.ts"], [], { ALLOW_LOOPBACK_URLS: "false", MAX_ACTIVE_JOBS_PER_KEY: "0" }),
       // The same Worker starting machines through a (fake) Fly Machines API.
       edgeProject("edge-fleet", ["edge/**/*.fleet.test.ts"], [], {
         ALLOW_LOOPBACK_URLS: "false",

@@ -5,6 +5,7 @@ import * as vega from "vega";
 import { compile, type TopLevelSpec } from "vega-lite";
 import { REPO_ROOT } from "../test/support/shared-data.ts";
 import { mergePrices, PriceTable, pricePerHour } from "../edge/providers/prices.ts";
+import { billSection, type BillResult } from "./edge-bill.ts";
 
 /**
  * bench/README.md from bench/results/*.json: one table per measure, each with
@@ -227,6 +228,8 @@ if (costRows.length > 0) {
     encoding: { y: { field: "what", type: "nominal", sort: null, title: null }, x: { field: "usd", type: "quantitative", title: "USD per audio hour" } },
   })}\n`;
 } else md += "Needs measure 1 or 2.\n";
+const edgeBillResult = read<BillResult>("scale-bill");
+if (edgeBillResult) md += `\n${billSection(edgeBillResult)}\n`;
 
 // 4. Edge
 interface Hammer {

@@ -1,4 +1,4 @@
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -7,8 +7,11 @@ import type { TranscriptionJob } from "../shared/api.ts";
 import type { Task } from "../shared/protocol.ts";
 import type { Segment } from "../shared/segment.ts";
 import { sleep } from "../shared/sleep.ts";
+import { DEFAULT_PRICES, pricePerHour } from "../edge/providers/prices.ts";
+import { REPO_ROOT } from "../test/support/shared-data.ts";
 import { startLocalEdge, type LocalEdge } from "../test/support/local-edge.ts";
 import { TEST_MACHINE_TOKEN, TEST_WEBHOOK_SIGNING_KEY } from "../test/support/test-secrets.ts";
+import { billTable, CLOUDFLARE_PRICES, EdgeUsage, edgeBill, type Scenario } from "./edge-bill.ts";
 import { benchArg, benchMeta, writeResult } from "./results.ts";
 
 /**
@@ -21,12 +24,16 @@ import { benchArg, benchMeta, writeResult } from "./results.ts";
  * length: the media server answers the edge's checks for a file nobody decodes.
  *
  *   npx tsx bench/scale.ts [--machines 1,16,64,256] [--hours 10] [--rtf 300] [--faults 0.02]
- *                          [--jobs 0] [--job-hours 1] [--job-machines 256] [--keys 50]
+ *                          [--jobs 0] [--job-hours 1] [--job-machines 256[,…]] [--keys 50]
+ *                          [--shards 1] [--out scale] [--bill]
  *
- * Writes bench/results/scale.json: per N, efficiency against the ideal
+ * Writes bench/results/<out>.json: per N, efficiency against the ideal
  * (audio ÷ rtf ÷ N, or one range when N exceeds the ranges), claim / heartbeat /
  * post latency p50/p99, lost and doubled ranges (checked against the transcript:
  * must be 0), and workerd's CPU per edge operation measured in separate phases.
+ * `--shards K` runs the edge with QUEUE_SHARDS=K. `--bill` also prices the edge's
+ * own use per job (bench/edge-bill.ts) from the rows and object requests the
+ * workerd test edge/queue/edge-usage.bill.test.ts counts, into scale-bill.json.
  */
 const machineCounts = benchArg("machines", "1,16,64,256")
   .split(",")
@@ -37,8 +44,14 @@ const rtf = Number(benchArg("rtf", "300"));
 const faultRate = Number(benchArg("faults", "0.02"));
 const manyJobs = Number(benchArg("jobs", "0"));
 const jobHours = Number(benchArg("job-hours", "1"));
-const jobMachines = Number(benchArg("job-machines", "256"));
+const jobMachineCounts = benchArg("job-machines", "256")
+  .split(",")
+  .map(Number)
+  .filter((n) => n > 0);
 const keyCount = Number(benchArg("keys", "50"));
+const shards = Number(benchArg("shards", "1"));
+const outName = benchArg("out", "scale");
+const bill = process.argv.includes("--bill");
 /** Operations per CPU-cost phase (claims; posts and heartbeats scale from it). */
 const opSamples = Number(benchArg("op-samples", "1000"));
 const LEASE_SEC = 10;
@@ -100,6 +113,8 @@ interface Counters {
   vanished: number;
   gaveBack: number;
   rangesDone: number;
+  /** Claims answered with no task (204): each asks every shard. */
+  emptyClaims: number;
 }
 
 /** The plan a real machine would post, made from the synthetic duration alone (ranges of 300 s, boundaries settled). */
@@ -140,6 +155,7 @@ async function virtualMachine(id: string, edge: LocalEdge, lat: Latencies, count
       continue;
     }
     if (tasks.length === 0) {
+      counts.emptyClaims++;
       // As a real machine polls (runtime/machine.ts): at once at first, backing off to 2 s.
       idle += 1;
       await sleep(Math.min(2000, 100 * 2 ** Math.min(idle, 5)));
@@ -249,7 +265,7 @@ async function submit(edge: LocalEdge, key: string, url: string): Promise<string
 /** N machines on the given jobs until all complete; efficiency, latencies, integrity. */
 async function fleetRun(edge: LocalEdge, n: number, jobs: Array<{ key: string; id: string }>, audioSec: number, maxRangeSec: number) {
   const lat = new Latencies();
-  const counts: Counters = { vanished: 0, gaveBack: 0, rangesDone: 0 };
+  const counts: Counters = { vanished: 0, gaveBack: 0, rangesDone: 0, emptyClaims: 0 };
   let stop = false;
   const cpu0 = workerdCpuSec();
   const t0 = performance.now();
@@ -284,6 +300,7 @@ async function fleetRun(edge: LocalEdge, n: number, jobs: Array<{ key: string; i
     doubled_segments: doubled,
     vanished_mid_range: counts.vanished,
     given_back: counts.gaveBack,
+    empty_claims: counts.emptyClaims,
     requests,
     workerd_cpu_sec: +cpuSec.toFixed(1),
     workerd_cpu_ms_per_request: +((cpuSec * 1000) / Math.max(1, requests)).toFixed(2),
@@ -305,6 +322,20 @@ async function perOperationCpu(edge: LocalEdge, media: { url: (sec: number) => s
     return +(((workerdCpuSec() - cpu0) * 1000) / count).toFixed(2);
   };
   const claimMs = await phase(opSamples, 16, (i) => client.claim(`idle-${i % 64}`, 1));
+  // Claims that each lease a range: one job of as many ranges (it lives on one shard, so with
+  // QUEUE_SHARDS > 1 most claimers ask other shards first, as they would for one big job).
+  const leases = Math.min(opSamples, 1000);
+  const leaseJob = await submit(edge, key, media.url(leases * 300));
+  const [leasePlan] = await client.claim("cpu-planner", 1);
+  await client.complete(leasePlan!, {
+    machine_sec: 0.1,
+    plan: { ...planFor(leasePlan!), media: { container: "ogg", duration_sec: leases * 300, channels: 1 } },
+  });
+  const leaseMs = await phase(leases, 16, async (i) => {
+    if ((await client.claim(`busy-${i % 64}`, 1)).length !== 1) throw new Error("a claim in the lease phase found no range");
+  });
+  // Its leases (LEASE_SEC here is short) would run out and hand its ranges to the phases below.
+  await fetch(`${edge.url}/v1/transcriptions/${leaseJob}/cancel`, { method: "POST", headers: { authorization: `Bearer ${key}` } });
   // A job with one long range held by one machine, posted to 1,000 times.
   const jobId = await submit(edge, key, media.url(3600));
   const [plan] = await client.claim("cpu-probe", 1);
@@ -324,7 +355,13 @@ async function perOperationCpu(edge: LocalEdge, media: { url: (sec: number) => s
       r.arrayBuffer(),
     ),
   );
-  return { claim_empty_queue_ms: claimMs, segment_post_16_ms: postMs, heartbeat_ms: heartbeatMs, partial_transcript_14k_segments_ms: pageMs };
+  return {
+    claim_empty_queue_ms: claimMs,
+    claim_leasing_a_range_ms: leaseMs,
+    segment_post_16_ms: postMs,
+    heartbeat_ms: heartbeatMs,
+    partial_transcript_14k_segments_ms: pageMs,
+  };
 }
 
 /** The edge under wrangler dev with every key and no per-key limits: the fleet is what is measured. */
@@ -336,7 +373,40 @@ function startEdge(): Promise<LocalEdge> {
     LEASE_SEC: String(LEASE_SEC),
     MAX_ACTIVE_JOBS_PER_KEY: "0",
     MAX_AUDIO_HOURS_IN_FLIGHT_PER_KEY: "0",
+    QUEUE_SHARDS: String(shards),
   });
+}
+
+/** Rows and object requests per operation over a job's life, as edge/queue/edge-usage.bill.test.ts counts them in workerd. */
+function measuredEdgeUsage(): EdgeUsage {
+  const run = spawnSync("npx", ["vitest", "run", "--project", "edge-bill"], { cwd: REPO_ROOT, encoding: "utf8", maxBuffer: 64 * 2 ** 20 });
+  const output = `${run.stdout}\n${run.stderr}`;
+  const line = output.split("\n").find((l) => l.includes("EDGE_USAGE "));
+  if (run.status !== 0 || !line) throw new Error(`the edge-bill test did not print its counts (exit ${run.status}):\n${output.slice(-3000)}`);
+  return EdgeUsage.parse(JSON.parse(line.slice(line.indexOf("EDGE_USAGE ") + "EDGE_USAGE ".length)));
+}
+
+/** The edge's bill for 1-hour and 24-hour jobs, polled and followed, at this run's pace and shards. */
+function edgeBills(usage: EdgeUsage) {
+  const base: Omit<Scenario, "audio_hours" | "client"> = {
+    poll_sec: 5,
+    rtf,
+    range_sec: 300,
+    segment_sec: SEGMENT_SEC,
+    segments_per_post: PER_POST,
+    // Production's LEASE_SEC, AUDIO_SEC_PER_MACHINE and MAX_MACHINES (wrangler.toml), not this bench's short lease.
+    lease_sec: 60,
+    audio_sec_per_machine: 3600,
+    max_machines: 8,
+    // README: a 10-hour file waits ~21 s for its plan.
+    plan_sec_per_audio_hour: 2.1,
+    idle_exit_sec: 120,
+    shards,
+    awake_after_sec: 10,
+    machine_usd_per_hour: pricePerHour(DEFAULT_PRICES, "runpod", "NVIDIA L4", Number.NaN),
+  };
+  const scenarios = [1, 24].flatMap((h) => (["poll", "follow"] as const).map((client) => ({ ...base, audio_hours: h, client })));
+  return { scenario: base, bills: scenarios.map((sc) => edgeBill(usage, sc)) };
 }
 
 const media = await syntheticMedia();
@@ -356,7 +426,7 @@ try {
       await edge.stop();
     }
   }
-  if (manyJobs > 0) {
+  for (const n of manyJobs > 0 ? jobMachineCounts : []) {
     const edge = await startEdge();
     try {
       const jobs: Array<{ key: string; id: string }> = [];
@@ -364,16 +434,47 @@ try {
         const key = KEYS[i % KEYS.length]!;
         jobs.push({ key, id: await submit(edge, key, media.url(jobHours * 3600)) });
       }
-      const row = await fleetRun(edge, jobMachines, jobs, manyJobs * jobHours * 3600, 300);
+      const row = await fleetRun(edge, n, jobs, manyJobs * jobHours * 3600, 300);
       console.log(JSON.stringify(row));
       rows.push({ run: `${manyJobs} concurrent ${jobHours}-hour jobs from ${KEYS.length} keys`, ...row });
+      if (perOp === null) perOp = await perOperationCpu(edge, media);
     } finally {
       await edge.stop();
     }
   }
-  const result = { ...benchMeta(), rtf, fault_rate: faultRate, lease_sec: LEASE_SEC, rows, per_operation_cpu_ms: perOp };
+  const result = { ...benchMeta(), rtf, fault_rate: faultRate, lease_sec: LEASE_SEC, queue_shards: shards, rows, per_operation_cpu_ms: perOp };
   console.log(JSON.stringify(perOp));
-  console.log(`wrote ${writeResult("scale", result)}`);
+  console.log(`wrote ${writeResult(outName, result)}`);
+  if (bill) {
+    const usage = measuredEdgeUsage();
+    const { scenario, bills } = edgeBills(usage);
+    // What the fleet run measured per range, beside what the bill assumes (5 posts, 1 claim, 1 complete).
+    const perRange = rows.map((r) => {
+      const ranges = (r.audio_hours * 3600) / 300;
+      return {
+        run: r.run,
+        machines: r.machines,
+        claims: +(r.latency.claim!.n / ranges).toFixed(2),
+        empty_claims: +(r.empty_claims / ranges).toFixed(2),
+        posts: +(r.latency.post!.n / ranges).toFixed(2),
+        heartbeats: +(r.latency.heartbeat!.n / ranges).toFixed(2),
+        completes: +(r.latency.complete!.n / ranges).toFixed(2),
+      };
+    });
+    const table = billTable(bills);
+    console.log(table);
+    const billResult = {
+      ...benchMeta(),
+      prices: CLOUDFLARE_PRICES,
+      scenario,
+      queue_shards: shards,
+      bills,
+      table,
+      fleet_run_requests_per_range: perRange,
+      usage,
+    };
+    console.log(`wrote ${writeResult("scale-bill", billResult)}`);
+  }
 } finally {
   await media.close();
 }

@@ -44,6 +44,8 @@ export interface Config {
   maxActiveJobsPerKey: number;
   /** Hours of planned audio one API key may have unfinished at once; 0 for no limit. */
   maxAudioHoursInFlightPerKey: number;
+  /** Work queue objects jobs are spread over by id (QUEUE_SHARDS); shard 0 also holds the fleet. */
+  queueShards: number;
   /** Null with MACHINE_PROVIDER "none": machines are started by hand. */
   fleet: FleetConfig | null;
   uploads: UploadConfig;
@@ -110,6 +112,7 @@ function parse(env: Env): Config {
     leaseSec,
     maxActiveJobsPerKey,
     maxAudioHoursInFlightPerKey,
+    queueShards: bounded(env.QUEUE_SHARDS ?? "1", "QUEUE_SHARDS", 1, 64, true),
     fleet: parseFleet(env, publicBaseUrl),
     uploads: parseUploads(env),
     openai: {

@@ -53,7 +53,7 @@ export class JobLinks {
     const job = this.store.readJob();
     if (!job) return;
     try {
-      await queueForJobs(this.env).update(job.id, job.owner, job.created_at, this.work());
+      await queueForJobs(this.env, job.id).update(job.id, job.owner, job.created_at, this.work());
     } catch (error) {
       console.error("queue update failed; retrying from the alarm", error);
       this.deadlines.set("queue_notify", "queue", this.clock.now() + 1_000);
@@ -67,7 +67,7 @@ export class JobLinks {
    * finds nothing here and drops it.
    */
   async leaveQueue(job: { id: string; owner: string; created_at: number }): Promise<void> {
-    await queueForJobs(this.env)
+    await queueForJobs(this.env, job.id)
       .update(job.id, job.owner, job.created_at, NO_WORK)
       .catch((error: unknown) => console.error("queue update after erase failed; the queue's check will drop the row", error));
   }

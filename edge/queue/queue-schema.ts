@@ -1,9 +1,10 @@
 import { runMigrations } from "../sql-migrations.ts";
 
 /**
- * The work queue's SQLite schema: the fair queue's `jobs`, and the fleet's
- * `machines`, `machine_credentials`, `providers` and `fleet`. Add a migration by appending to
- * MIGRATIONS; never edit a shipped one.
+ * The work queue's SQLite schema: the fair queue's `jobs`, the fleet's
+ * `machines`, `machine_credentials`, `providers` and `fleet`, and the
+ * directory's `shard_reports`. Add a migration by appending to MIGRATIONS;
+ * never edit a shipped one.
  */
 const MIGRATIONS: readonly string[] = [
   // IF NOT EXISTS: queues made before this list kept their tables (brought up to date by legacyColumns).
@@ -67,6 +68,20 @@ const MIGRATIONS: readonly string[] = [
   // The fair queue's turn order (fair-queue.ts next): each key's jobs together, by when they were served.
   `
   CREATE INDEX jobs_by_owner ON jobs (owner, last_served_at);
+  `,
+  // The directory's view of the other shards (shard-reports.ts); empty with QUEUE_SHARDS=1.
+  `
+  CREATE TABLE shard_reports (
+    shard INTEGER PRIMARY KEY,
+    jobs INTEGER NOT NULL,
+    pending_tasks INTEGER NOT NULL,
+    pending_audio_sec REAL NOT NULL,
+    leased_tasks INTEGER NOT NULL,
+    leased_audio_sec REAL NOT NULL,
+    pending_plans INTEGER NOT NULL,
+    machines TEXT NOT NULL,
+    reported_at INTEGER NOT NULL
+  );
   `,
 ];
 

@@ -3,6 +3,8 @@ import type { Task } from "../../shared/protocol.ts";
 import { ApiError } from "../errors.ts";
 import type { Result } from "../errors.ts";
 import { JOB_ID_PATTERN } from "../../shared/ids.ts";
+import { readConfig } from "../config.ts";
+import { DIRECTORY_SHARD, shardName, shardOfJob } from "./shards.ts";
 
 /**
  * The contract between job objects and the work queue, in neither side's
@@ -59,12 +61,14 @@ export function jobForQueue(env: Env, jobId: string): JobForQueue {
   return env.JOBS.get(jobObjectId(env, jobId)) as unknown as JobForQueue;
 }
 
-/** The work queue of a shard, as job objects see it; one shard ("default") until claims outgrow one object. */
-export function queueForJobs(env: Env, shard = DEFAULT_SHARD): QueueForJobs {
+/** The work queue of job `jobId`'s shard (QUEUE_SHARDS), as job objects see it: everything a job tells the queue goes there. */
+export function queueForJobs(env: Env, jobId: string): QueueForJobs {
+  const shard = shardName(shardOfJob(jobId, readConfig(env).queueShards));
   return env.QUEUE.get(env.QUEUE.idFromName(queueName(shard))) as unknown as QueueForJobs;
 }
 
-export const DEFAULT_SHARD = "default";
+/** Shard 0's name: the queue and fleet as they were before shards, and the directory of the others. */
+export const DEFAULT_SHARD = shardName(DIRECTORY_SHARD);
 
 export function queueName(shard: string): string {
   return `queue:${shard}`;

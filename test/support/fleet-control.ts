@@ -15,7 +15,7 @@ export { sleep };
 export async function claimFor(machineId: string, capacity = 1) {
   const answer = await queue().claim(machineId, capacity, 60);
   if (!answer.ok) throw new Error(`claim as ${machineId} refused: ${answer.error.code}: ${answer.error.message}`);
-  return answer.value;
+  return answer.value.tasks;
 }
 
 /** Reads until `ok`, running the queue's alarm between reads; fails naming what it waited for and what it last saw. */
