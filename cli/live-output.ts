@@ -36,6 +36,7 @@ export class LiveOutput {
   private scanFrom = 0;
   private cues = 0;
   private firstPiece = true;
+  private lastSpeaker: string | undefined;
   private parallel = false;
   private started = false;
   /** Printed segments that a redone range took back. */
@@ -107,9 +108,12 @@ export class LiveOutput {
       case "vtt":
         return vttCue(++this.cues, s);
       case "text": {
-        if (this.opts.textLines) return s.text.trim() ? `${s.text.trim()}\n` : "";
-        const piece = textPiece(s, this.firstPiece);
-        if (piece) this.firstPiece = false;
+        if (this.opts.textLines) return s.text.trim() ? `${s.speaker !== undefined ? `${s.speaker}: ` : ""}${s.text.trim()}\n` : "";
+        const piece = textPiece(s, this.firstPiece, this.lastSpeaker);
+        if (piece) {
+          this.firstPiece = false;
+          this.lastSpeaker = s.speaker;
+        }
         return piece;
       }
       case "jsonl":

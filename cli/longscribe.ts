@@ -2,6 +2,7 @@ import { existsSync, statSync } from "node:fs";
 import { dirname, extname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs, type ParseArgsConfig } from "node:util";
+import { MAX_SPEAKERS, type SpeakerCounts, speakerCountProblem } from "../shared/api.ts";
 import { isTranscriptFormat, TRANSCRIPT_FORMATS, type TranscriptFormat } from "../shared/formats/render.ts";
 import { toWhisperLanguage } from "../shared/languages.ts";
 import { ApiClient } from "./api-client.ts";
@@ -16,7 +17,8 @@ import { transcribe } from "./transcribe-command.ts";
 /** `longscribe`: a client of the public API v1 (bin/longscribe.mjs runs it). */
 export const USAGE = `usage:
   longscribe transcribe <url|file> [--wait] [--format ${TRANSCRIPT_FORMATS.join("|")}] [--out FILE]
-                        [--language auto|xx] [--upload] [--api URL] [--key KEY]
+                        [--language auto|xx] [--diarize [--speakers N | --min-speakers N --max-speakers N]]
+                        [--upload] [--api URL] [--key KEY]
   longscribe follow <id> [--format text|srt|vtt|jsonl] [--api URL] [--key KEY]
   longscribe status <id> [--json] [--api URL] [--key KEY]
   longscribe cancel <id> [--api URL] [--key KEY]
@@ -36,6 +38,9 @@ transcribe
   --format F     the transcript's format with --wait (default: from --out's extension, else text)
   --out FILE     write the transcript to FILE instead of stdout
   --language L   the spoken language: auto (default) or a code such as en, de, zh
+  --diarize      label who speaks when (S1, S2, … across the whole recording): text gets a line
+                 per speaker turn ("S1: …"), srt a prefix, vtt voice tags, json a speaker field
+  --speakers N   with --diarize: exactly N speakers (--min-speakers / --max-speakers: a range)
 
 follow           a job's segments as they are transcribed, until it ends (exit 0 when completed,
                  1 with the job's error when failed or canceled); progress on stderr. A dropped
@@ -64,6 +69,10 @@ const OPTIONS = {
     format: { type: "string" },
     out: { type: "string" },
     language: { type: "string" },
+    diarize: { type: "boolean" },
+    speakers: { type: "string" },
+    "min-speakers": { type: "string" },
+    "max-speakers": { type: "string" },
     upload: { type: "boolean" },
   },
   follow: { ...COMMON, format: { type: "string" } },
@@ -158,7 +167,9 @@ function transcribeRequest(target: string, values: Record<string, unknown>, str:
   if (language !== undefined && language.toLowerCase() !== "auto" && toWhisperLanguage(language) === null) {
     throw new UsageError(`--language ${language} is not a language Whisper knows; use auto or a code such as en, de, zh`);
   }
+  const speakers = speakerOptions(values, str);
   return {
+    speakers,
     source: local ? resolve(target) : target,
     local,
     upload: values.upload === true,
@@ -168,6 +179,27 @@ function transcribeRequest(target: string, values: Record<string, unknown>, str:
     out,
     language,
   };
+}
+
+/** --diarize and its counts, checked here so a typo fails before any upload. */
+function speakerOptions(values: Record<string, unknown>, str: (name: string) => string | undefined): SpeakerCounts | undefined {
+  const counts: SpeakerCounts = {};
+  for (const [flag, field] of [
+    ["speakers", "num_speakers"],
+    ["min-speakers", "min_speakers"],
+    ["max-speakers", "max_speakers"],
+  ] as const) {
+    const raw = str(flag);
+    if (raw === undefined) continue;
+    if (values.diarize !== true) throw new UsageError(`--${flag} needs --diarize`);
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < 1 || n > MAX_SPEAKERS) throw new UsageError(`--${flag} must be a whole number from 1 to ${MAX_SPEAKERS}, not "${raw}"`);
+    counts[field] = n;
+  }
+  const problem = speakerCountProblem({ diarize: values.diarize === true, ...counts });
+  if (problem)
+    throw new UsageError(`--${problem.param === "num_speakers" ? "speakers" : problem.param.replace("_", "-")}: ${problem.message.replaceAll("_", "-")}`);
+  return values.diarize === true ? counts : undefined;
 }
 
 const EXTENSION_FORMATS: Record<string, TranscriptFormat> = { ".srt": "srt", ".vtt": "vtt", ".txt": "text", ".json": "json" };

@@ -1,5 +1,5 @@
 import { writeFile } from "node:fs/promises";
-import type { CreatedTranscription, TranscriptionJob } from "../shared/api.ts";
+import type { CreatedTranscription, SpeakerCounts, TranscriptionJob } from "../shared/api.ts";
 import type { TranscriptFormat } from "../shared/formats/render.ts";
 import { LiveTranscript } from "../shared/live-transcript.ts";
 import { serveLocalFile } from "../gpu-machine/media/local-file-server.ts";
@@ -24,6 +24,8 @@ export interface TranscribeRequest {
   transcriptAsked: boolean;
   out: string | undefined;
   language: string | undefined;
+  /** --diarize, with the speaker counts asked for; undefined without it. */
+  speakers: SpeakerCounts | undefined;
 }
 
 /** `longscribe transcribe`: returns the exit code. */
@@ -76,7 +78,11 @@ async function afterCreate(client: ApiClient, created: CreatedTranscription, req
 
 async function create(client: ApiClient, source: { audio_url: string } | { upload_id: string }, req: TranscribeRequest): Promise<CreatedTranscription> {
   try {
-    return await client.create({ ...source, ...(req.language === undefined ? {} : { language: req.language }) });
+    return await client.create({
+      ...source,
+      ...(req.language === undefined ? {} : { language: req.language }),
+      ...(req.speakers === undefined ? {} : { diarize: true, ...req.speakers }),
+    });
   } catch (error) {
     if ("audio_url" in source && req.local && error instanceof CodedError && error.code === "url_not_allowed") {
       throw new CodedError(

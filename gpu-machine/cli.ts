@@ -23,13 +23,13 @@ import { transcribeUrl } from "./transcribe-file.ts";
  * `npm run machine -- <command>`: the machine's pieces, by hand.
  *   plan <url> [--macro-chunk-sec N]
  *   chunks <url> --from S --to E [--min-sec N] [--max-sec N] [--no-vad]
- *   transcribe <file|url> [--model DIR] [--language auto|xx] [--batch N] [--format F] [--task T] [--words]
+ *   transcribe <file|url> [--model DIR] [--language auto|xx] [--batch N] [--beam N] [--format F] [--task T] [--words]
  *   serve      (EDGE_URL, and MACHINE_CREDENTIAL or MACHINE_TOKEN, from the environment)
  */
 const USAGE = `usage:
   npm run machine -- plan <url> [--macro-chunk-sec N]
   npm run machine -- chunks <url> --from S --to E [--min-sec N] [--max-sec N] [--no-vad]
-  npm run machine -- transcribe <file|url> [--model DIR] [--language auto|xx] [--batch N]
+  npm run machine -- transcribe <file|url> [--model DIR] [--language auto|xx] [--batch N] [--beam N]
                     [--format json|text|srt|vtt] [--task transcribe|translate] [--words] [--threads N]
                     [--device auto|cpu|webgpu|cuda]
   EDGE_URL=https://… MACHINE_TOKEN=… npm run machine -- serve [--model DIR] [--batch N] [--threads N] [--device auto|cpu|webgpu|cuda]`;
@@ -54,6 +54,7 @@ async function main(argv: string[]): Promise<void> {
       model: { type: "string" },
       language: { type: "string" },
       batch: { type: "string" },
+      beam: { type: "string" },
       format: { type: "string" },
       task: { type: "string" },
       words: { type: "boolean" },
@@ -79,6 +80,7 @@ async function main(argv: string[]): Promise<void> {
     ...(values["no-vad"] ? { VAD: "off" } : {}),
     ...(values.model !== undefined ? { WHISPER_MODEL_DIR: values.model } : {}),
     ...(values.batch !== undefined ? { WHISPER_BATCH: values.batch } : {}),
+    ...(values.beam !== undefined ? { WHISPER_BEAM_SIZE: values.beam } : {}),
     ...(values.threads !== undefined ? { WHISPER_THREADS: values.threads } : {}),
     ...(values.device !== undefined ? { WHISPER_DEVICE: values.device } : {}),
   });
@@ -136,6 +138,7 @@ async function main(argv: string[]): Promise<void> {
           language,
           task,
           batchSize: batchFor(engine, config),
+          beamSize: config.WHISPER_BEAM_SIZE,
           wordTimestamps: values.words ?? false,
         });
         let out = "";

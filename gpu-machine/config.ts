@@ -36,6 +36,15 @@ export const MachineConfig = z
     WHISPER_THREADS: z.coerce.number().int().min(0).default(0),
     /** Micro chunks decoded together; "auto" sizes it from the device (engine/batch-size.ts). */
     WHISPER_BATCH: z.union([z.literal("auto"), z.coerce.number().int().min(1).max(64)]).default("auto"),
+    /** Beams per micro chunk at temperature 0 (engine/beam-search.ts); 1 is greedy, as is any size on WebGPU. */
+    WHISPER_BEAM_SIZE: z.coerce.number().int().min(1).max(8).default(1),
+    /**
+     * A speaker-embedding ONNX export (WeSpeaker / 3D-Speaker layout) for jobs with
+     * `diarize`; without one, voices are compared by spectral statistics (diarize/).
+     */
+    SPEAKER_MODEL_DIR: z.string().min(1).optional(),
+    /** pyannote segmentation-3.0 ONNX directory; defaults to the one shipped with the project. */
+    SEGMENTATION_MODEL_DIR: z.string().min(1).optional(),
     /** The edge's base URL; `serve` needs it. */
     EDGE_URL: z.string().url().optional(),
     /** This machine's own credential, put in its env by the edge that created it; never logged. */

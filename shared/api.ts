@@ -46,6 +46,10 @@ const TASK_DESCRIPTION = '"translate" writes English whatever the language spoke
 const Temperature = z.number().finite().min(0).max(1);
 const TEMPERATURE_DESCRIPTION =
   "Sampling temperature of the first decode. 0 decodes greedily and retries hotter (0.2, 0.4, … 1.0) where the text is repetitive or unsure; a higher value starts that schedule there.";
+export const MAX_SPEAKERS = 32;
+const SpeakerCount = z.number().int().min(1).max(MAX_SPEAKERS);
+const DIARIZE_DESCRIPTION =
+  "Label who speaks when: each segment gets a `speaker` (S1, S2, … in order of first appearance across the whole recording), segments split where the speaker changes, and verbose_json lists the speakers with their talk time.";
 
 export const CreateTranscriptionRequest = z.strictObject({
   audio_url: z
@@ -80,9 +84,33 @@ export const CreateTranscriptionRequest = z.strictObject({
   prompt: Prompt.optional().describe(PROMPT_DESCRIPTION),
   task: TranscriptionTask.default("transcribe").describe(TASK_DESCRIPTION),
   temperature: Temperature.default(0).describe(TEMPERATURE_DESCRIPTION),
+  diarize: z.boolean().optional().describe(`${DIARIZE_DESCRIPTION} Off unless true.`),
+  num_speakers: SpeakerCount.optional().describe("With `diarize`: exactly this many speakers."),
+  min_speakers: SpeakerCount.optional().describe("With `diarize`: at least this many speakers."),
+  max_speakers: SpeakerCount.optional().describe("With `diarize`: at most this many speakers."),
   metadata: Metadata.optional().describe(`Your own JSON, returned with the job and in webhooks (at most ${MAX_METADATA_BYTES} bytes).`),
 });
 export type CreateTranscriptionRequest = z.infer<typeof CreateTranscriptionRequest>;
+
+/**
+ * Why the speaker counts of a request cannot be honoured, naming the field, or
+ * null when they can. Kept out of the schema so the OpenAPI document keeps one
+ * plain object (a refinement would hide it from generated clients).
+ */
+export function speakerCountProblem(body: {
+  diarize?: boolean | undefined;
+  num_speakers?: number | undefined;
+  min_speakers?: number | undefined;
+  max_speakers?: number | undefined;
+}): { param: string; message: string } | null {
+  const given = (["num_speakers", "min_speakers", "max_speakers"] as const).filter((k) => body[k] !== undefined);
+  if (given.length > 0 && body.diarize !== true) return { param: given[0]!, message: `${given[0]} needs diarize: true` };
+  const { num_speakers: n, min_speakers: lo, max_speakers: hi } = body;
+  if (lo !== undefined && hi !== undefined && lo > hi) return { param: "min_speakers", message: `min_speakers (${lo}) is above max_speakers (${hi})` };
+  if (n !== undefined && lo !== undefined && n < lo) return { param: "num_speakers", message: `num_speakers (${n}) is below min_speakers (${lo})` };
+  if (n !== undefined && hi !== undefined && n > hi) return { param: "num_speakers", message: `num_speakers (${n}) is above max_speakers (${hi})` };
+  return null;
+}
 /** The request as a client writes it: defaults not yet applied. */
 export type CreateTranscriptionRequestBody = z.input<typeof CreateTranscriptionRequest>;
 
@@ -99,8 +127,23 @@ export const TranscriptionOptions = z.object({
   prompt: Prompt.optional().describe(PROMPT_DESCRIPTION),
   task: TranscriptionTask.optional().describe(TASK_DESCRIPTION),
   temperature: Temperature.optional().describe(TEMPERATURE_DESCRIPTION),
+  diarize: z.boolean().optional().describe(DIARIZE_DESCRIPTION),
+  num_speakers: SpeakerCount.optional(),
+  min_speakers: SpeakerCount.optional(),
+  max_speakers: SpeakerCount.optional(),
 });
 export type TranscriptionOptions = z.infer<typeof TranscriptionOptions>;
+
+export type SpeakerCounts = Pick<TranscriptionOptions, "num_speakers" | "min_speakers" | "max_speakers">;
+
+/** The speaker counts that were given, and no keys for those that were not. */
+export function speakerCounts(o: SpeakerCounts): SpeakerCounts {
+  return {
+    ...(o.num_speakers !== undefined ? { num_speakers: o.num_speakers } : {}),
+    ...(o.min_speakers !== undefined ? { min_speakers: o.min_speakers } : {}),
+    ...(o.max_speakers !== undefined ? { max_speakers: o.max_speakers } : {}),
+  };
+}
 
 export const ApiErrorBody = z.object({
   error: z.object({ code: z.string(), message: z.string(), param: z.string().optional() }),
@@ -218,14 +261,23 @@ export const TranscriptSegment = z.object({
   avg_logprob: z.number().optional(),
   no_speech_prob: z.number().optional(),
   compression_ratio: z.number().optional(),
-  words: z.array(z.object({ word: z.string(), start_sec: z.number(), end_sec: z.number(), probability: z.number() })).optional(),
+  speaker: z.string().optional().describe("With `diarize`: who speaks (S1, S2, …); absent where no speaker was heard or its range is not finished."),
+  words: z
+    .array(z.object({ word: z.string(), start_sec: z.number(), end_sec: z.number(), probability: z.number(), speaker: z.string().optional() }))
+    .optional(),
 });
+export const SpeakerSummary = z.object({
+  label: z.string().describe("S1, S2, … in order of first appearance."),
+  talk_sec: z.number().describe("Seconds this speaker talks (overlapping speech counts for each speaker)."),
+});
+export type SpeakerSummary = z.infer<typeof SpeakerSummary>;
 export const TranscriptJson = z.object({
   text: z.string(),
   language: z.string().nullable(),
   segments: z.array(TranscriptSegment),
   audio_duration_sec: z.number().nullable(),
   usage: Usage.nullable().optional(),
+  speakers: z.array(SpeakerSummary).optional().describe("verbose_json of a job with `diarize`: every speaker found."),
 });
 export type TranscriptJson = z.infer<typeof TranscriptJson>;
 

@@ -120,6 +120,20 @@ export const PlanResult = z.strictObject({
 });
 export type PlanResult = z.infer<typeof PlanResult>;
 
+/**
+ * One speaker a range's diarization found: what the job needs to match it with
+ * the speakers of every other range (never audio). Its segments name it by `local`.
+ */
+export const RangeSpeakerReport = z.strictObject({
+  local: z.string().min(1).max(32),
+  /** A unit-length representation of the voice; cosine similarity compares two. */
+  vector: z.array(z.number().finite()).min(1).max(512),
+  talk_sec: Seconds,
+  /** Absolute second of its first speech in the range. */
+  first_sec: Seconds,
+});
+export type RangeSpeakerReport = z.infer<typeof RangeSpeakerReport>;
+
 export const CompleteRequest = z.strictObject({
   version: Version,
   attempt: Attempt,
@@ -127,6 +141,8 @@ export const CompleteRequest = z.strictObject({
   machine_sec: Seconds,
   /** Plan tasks only. */
   plan: PlanResult.optional(),
+  /** Range tasks of a job with `diarize`: the range's speakers (every `speaker` its segments named). */
+  speakers: z.array(RangeSpeakerReport).max(64).optional(),
 });
 export type CompleteRequest = z.infer<typeof CompleteRequest>;
 

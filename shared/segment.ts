@@ -3,11 +3,18 @@ import { z } from "zod";
 /** Seconds on the recording's absolute timeline. */
 const Seconds = z.number().finite().nonnegative();
 
+/**
+ * Who speaks, with diarization: as a machine posts it, the speaker's id local to
+ * its range ("0", "1", …); as the transcript serves it, the job's label ("S1", …).
+ */
+const Speaker = z.string().min(1).max(32);
+
 export const Word = z.strictObject({
   word: z.string().max(200),
   start_sec: Seconds,
   end_sec: Seconds,
   probability: z.number().min(0).max(1),
+  speaker: Speaker.optional(),
 });
 export type Word = z.infer<typeof Word>;
 
@@ -26,6 +33,7 @@ export const Segment = z
     no_speech_prob: z.number().min(0).max(1),
     compression_ratio: z.number().finite().nonnegative().optional(),
     words: z.array(Word).max(2_000).optional(),
+    speaker: Speaker.optional(),
   })
   .refine((s) => s.end_sec >= s.start_sec, { message: "end_sec must not be before start_sec", path: ["end_sec"] });
 export type Segment = z.infer<typeof Segment>;

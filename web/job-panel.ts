@@ -254,7 +254,7 @@ function renderTranscript(w: Watch, t: Pick<TranscriptJson, "segments">): void {
   ui.segmentCount.textContent = t.segments.length > 0 ? `(${t.segments.length} segments)` : "";
 }
 
-function segmentItem(s: Pick<LiveSegment, "start_sec" | "text">): HTMLLIElement {
+function segmentItem(s: Pick<LiveSegment, "start_sec" | "text" | "speaker">): HTMLLIElement {
   const li = document.createElement("li");
   const button = document.createElement("button");
   button.type = "button";
@@ -264,8 +264,14 @@ function segmentItem(s: Pick<LiveSegment, "start_sec" | "text">): HTMLLIElement 
   time.textContent = clock(s.start_sec);
   const text = document.createElement("span");
   text.textContent = s.text;
+  if (s.speaker !== undefined) {
+    const who = document.createElement("b");
+    who.className = "speaker";
+    who.textContent = `${s.speaker} `;
+    text.prepend(who);
+  }
   button.append(time, text);
-  button.setAttribute("aria-label", `${clock(s.start_sec)}: ${s.text}. Play from here.`);
+  button.setAttribute("aria-label", `${clock(s.start_sec)}${s.speaker !== undefined ? `, ${s.speaker}` : ""}: ${s.text}. Play from here.`);
   li.append(button);
   return li;
 }

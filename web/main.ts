@@ -77,7 +77,7 @@ async function submitJob(): Promise<void> {
       sent = await sendFile(file, showUploadProgress, (note) => show(ui.uploadText, note));
     }
     ui.submit.textContent = sent ? "Starting…" : "Checking the link…";
-    const options = { language: ui.language.value, word_timestamps: ui.words.checked };
+    const options = { language: ui.language.value, word_timestamps: ui.words.checked, ...(ui.diarize.checked ? { diarize: true } : {}) };
     const created = await createJob(sent ? { upload_id: sent.uploadId, ...options } : { audio_url: audioUrl!, ...options });
     sent?.done();
     ui.uploadProgress.hidden = true;

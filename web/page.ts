@@ -26,6 +26,7 @@ export const ui = {
   uploadText: byId("upload-text"),
   language: byId<HTMLSelectElement>("language"),
   words: byId<HTMLInputElement>("words"),
+  diarize: byId<HTMLInputElement>("diarize"),
   submit: byId<HTMLButtonElement>("submit"),
   formError: byId("form-error"),
   job: byId("job"),

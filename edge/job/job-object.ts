@@ -2,7 +2,7 @@ import { DurableObject } from "cloudflare:workers";
 import type { MachineLabel, TranscriptionJob } from "../../shared/api.ts";
 import { assertNever } from "../../shared/assert-never.ts";
 import { CONTENT_TYPES, renderTranscript, type TranscriptFormat } from "../../shared/formats/render.ts";
-import type { HeartbeatResponse, MediaHint } from "../../shared/protocol.ts";
+import type { HeartbeatResponse, MediaHint, RangeSpeakerReport } from "../../shared/protocol.ts";
 import { deriveWebhookSecret } from "../../shared/webhook-signing.ts";
 import { readConfig } from "../config.ts";
 import { fail, ok, type Result } from "../errors.ts";
@@ -147,6 +147,7 @@ export class JobObject extends DurableObject<Env> implements JobForQueue {
       language: job.options.language !== "auto" ? job.options.language : this.store.dominantLanguage(),
       audio_duration_sec: stateTimes(job.state).duration_sec,
       usage: this.view(job).usage ?? null,
+      ...(job.options.diarize === true ? { speakers: this.store.speakerSummary() } : {}),
     };
     const chunks = renderTranscript(format, meta, () => asAsync(this.store.segmentsInOrder()));
     return ok({ content_type: CONTENT_TYPES[format], body: streamText(chunks) });
@@ -261,8 +262,13 @@ export class JobObject extends DurableObject<Env> implements JobForQueue {
     return posted;
   }
 
-  async completeRange(rangeIndex: number, attempt: number, machineSec: number | null): Promise<Result<TranscriptionJob>> {
-    const completed = await this.ranges.complete(rangeIndex, attempt, machineSec);
+  async completeRange(
+    rangeIndex: number,
+    attempt: number,
+    machineSec: number | null,
+    speakers: readonly RangeSpeakerReport[] = [],
+  ): Promise<Result<TranscriptionJob>> {
+    const completed = await this.ranges.complete(rangeIndex, attempt, machineSec, speakers);
     // A language redo at the last range drops segments: watchers are told.
     this.live.push(() => this.progressEvent());
     return completed;

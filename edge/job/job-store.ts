@@ -1,6 +1,7 @@
 import type { MachineLabel, Metadata, TranscriptionOptions, WebhookEventType } from "../../shared/api.ts";
 import type { Segment } from "../../shared/segment.ts";
-import type { MediaHint } from "../../shared/protocol.ts";
+import type { MediaHint, RangeSpeakerReport } from "../../shared/protocol.ts";
+import type { RangeSpeaker } from "../../shared/speaker-clusters.ts";
 import type { MediaInfo } from "../media-check.ts";
 import type { JobState } from "./job-state.ts";
 import { hasSchema } from "./schema.ts";
@@ -83,6 +84,9 @@ type SegmentRow = {
   compression_ratio: number | null;
   words: string | null;
   merge_seq: number;
+  /** As the range's machine named it. */
+  speaker: string | null;
+  speaker_label: string | null;
 };
 
 export class JobStore {
@@ -268,6 +272,7 @@ export class JobStore {
       );
     }
     this.sql.exec("DELETE FROM range_languages WHERE range_idx = ?", rangeIdx);
+    this.sql.exec("DELETE FROM range_speakers WHERE range_idx = ?", rangeIdx);
     this.sql.exec("DELETE FROM segments WHERE range_idx = ?", rangeIdx);
     this.sql.exec("DELETE FROM batches WHERE range_idx = ?", rangeIdx);
   }
@@ -285,8 +290,8 @@ export class JobStore {
     // One row per statement keeps every statement far below the 100 bound-parameter limit.
     segments.forEach((s, ord) =>
       this.sql.exec(
-        `INSERT INTO segments (range_idx, seq, ord, start_sec, end_sec, text, language, avg_logprob, no_speech_prob, compression_ratio, words, merge_seq)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO segments (range_idx, seq, ord, start_sec, end_sec, text, language, avg_logprob, no_speech_prob, compression_ratio, words, merge_seq, speaker)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
         rangeIdx,
         seq,
         ord,
@@ -297,10 +302,56 @@ export class JobStore {
         s.avg_logprob,
         s.no_speech_prob,
         s.compression_ratio ?? null,
-        s.words ? JSON.stringify(s.words) : null,
+        s.words ? JSON.stringify(s.words.map(({ speaker: _local, ...w }) => w)) : null,
         mergeSeq,
+        s.speaker ?? null,
       ),
     );
+  }
+
+  // ---- speakers (speaker-labels.ts) --------------------------------------------
+
+  /** A done range's speakers as its machine found them; replaces what an earlier attempt left. */
+  replaceRangeSpeakers(rangeIdx: number, speakers: readonly RangeSpeakerReport[]): void {
+    this.sql.exec("DELETE FROM range_speakers WHERE range_idx = ?", rangeIdx);
+    for (const s of speakers) {
+      this.sql.exec(
+        "INSERT INTO range_speakers (range_idx, local, vector, talk_sec, first_sec) VALUES (?, ?, ?, ?, ?)",
+        rangeIdx,
+        s.local,
+        JSON.stringify(s.vector),
+        s.talk_sec,
+        s.first_sec,
+      );
+    }
+  }
+
+  rangeSpeakers(): RangeSpeaker[] {
+    return this.sql
+      .exec<{ range_idx: number; local: string; vector: string; talk_sec: number; first_sec: number }>(
+        "SELECT range_idx, local, vector, talk_sec, first_sec FROM range_speakers ORDER BY range_idx, local",
+      )
+      .toArray()
+      .map((r) => ({ range_index: r.range_idx, local: r.local, vector: JSON.parse(r.vector) as number[], talk_sec: r.talk_sec, first_sec: r.first_sec }));
+  }
+
+  /** Writes the job-wide label of every range speaker (`${range_idx}:${local}` → label); ones missing from `labels` lose theirs. */
+  setSpeakerLabels(labels: ReadonlyMap<string, string>): void {
+    const rows = this.sql.exec<{ range_idx: number; local: string; label: string | null }>("SELECT range_idx, local, label FROM range_speakers").toArray();
+    for (const r of rows) {
+      const label = labels.get(`${r.range_idx}:${r.local}`) ?? null;
+      if (label !== r.label) this.sql.exec("UPDATE range_speakers SET label = ? WHERE range_idx = ? AND local = ?", label, r.range_idx, r.local);
+    }
+  }
+
+  /** Talk time per job-wide label, in label order (S1, S2, … S10). */
+  speakerSummary(): Array<{ label: string; talk_sec: number }> {
+    return this.sql
+      .exec<{ label: string; talk_sec: number }>(
+        "SELECT label, SUM(talk_sec) AS talk_sec FROM range_speakers WHERE label IS NOT NULL GROUP BY label ORDER BY LENGTH(label), label",
+      )
+      .toArray()
+      .map((r) => ({ label: r.label, talk_sec: Math.round(r.talk_sec * 1000) / 1000 }));
   }
 
   // ---- the merge log (live-events.ts) ------------------------------------------
@@ -316,16 +367,16 @@ export class JobStore {
   }
 
   segmentsOfMerge(mergeSeq: number): Segment[] {
-    return this.sql.exec<SegmentRow>("SELECT * FROM segments WHERE merge_seq = ? ORDER BY start_sec, ord", mergeSeq).toArray().map(toSegment);
+    return this.sql.exec<SegmentRow>(`SELECT ${SEGMENT_COLUMNS} FROM segments WHERE merge_seq = ? ORDER BY start_sec, ord`, mergeSeq).toArray().map(toSegment);
   }
 
   /** A page of the transcript as it stood at merge `upTo`, in transcript order, after the keyset `after`. */
   segmentsPage(after: SegmentKey | null, upTo: number, limit: number): { segments: Segment[]; next: SegmentKey | null } {
     const rows = (
       after === null
-        ? this.sql.exec<SegmentRow>("SELECT * FROM segments WHERE merge_seq <= ? ORDER BY start_sec, range_idx, seq, ord LIMIT ?", upTo, limit)
+        ? this.sql.exec<SegmentRow>(`SELECT ${SEGMENT_COLUMNS} FROM segments WHERE merge_seq <= ? ORDER BY start_sec, range_idx, seq, ord LIMIT ?`, upTo, limit)
         : this.sql.exec<SegmentRow>(
-            "SELECT * FROM segments WHERE merge_seq <= ? AND (start_sec, range_idx, seq, ord) > (?, ?, ?, ?) ORDER BY start_sec, range_idx, seq, ord LIMIT ?",
+            `SELECT ${SEGMENT_COLUMNS} FROM segments WHERE merge_seq <= ? AND (start_sec, range_idx, seq, ord) > (?, ?, ?, ?) ORDER BY start_sec, range_idx, seq, ord LIMIT ?`,
             upTo,
             ...after,
             limit,
@@ -361,9 +412,9 @@ export class JobStore {
     for (;;) {
       const rows: SegmentRow[] = (
         after === null
-          ? this.sql.exec<SegmentRow>("SELECT * FROM segments ORDER BY start_sec, range_idx, seq, ord LIMIT ?", pageSize)
+          ? this.sql.exec<SegmentRow>(`SELECT ${SEGMENT_COLUMNS} FROM segments ORDER BY start_sec, range_idx, seq, ord LIMIT ?`, pageSize)
           : this.sql.exec<SegmentRow>(
-              "SELECT * FROM segments WHERE (start_sec, range_idx, seq, ord) > (?, ?, ?, ?) ORDER BY start_sec, range_idx, seq, ord LIMIT ?",
+              `SELECT ${SEGMENT_COLUMNS} FROM segments WHERE (start_sec, range_idx, seq, ord) > (?, ?, ?, ?) ORDER BY start_sec, range_idx, seq, ord LIMIT ?`,
               ...after,
               pageSize,
             )
@@ -376,7 +427,12 @@ export class JobStore {
   }
 }
 
+/** A segment row with the job-wide label of its speaker, if its range's speakers are labelled yet. */
+const SEGMENT_COLUMNS = "*, (SELECT label FROM range_speakers rs WHERE rs.range_idx = segments.range_idx AND rs.local = segments.speaker) AS speaker_label";
+
 function toSegment(r: SegmentRow): Segment {
+  const speaker = r.speaker_label ?? undefined;
+  const words = r.words !== null ? (JSON.parse(r.words) as NonNullable<Segment["words"]>) : null;
   return {
     start_sec: r.start_sec,
     end_sec: r.end_sec,
@@ -385,6 +441,7 @@ function toSegment(r: SegmentRow): Segment {
     avg_logprob: r.avg_logprob,
     no_speech_prob: r.no_speech_prob,
     ...(r.compression_ratio !== null ? { compression_ratio: r.compression_ratio } : {}),
-    ...(r.words !== null ? { words: JSON.parse(r.words) as Segment["words"] } : {}),
+    ...(words !== null ? { words: speaker === undefined ? words : words.map((w) => ({ ...w, speaker })) } : {}),
+    ...(speaker !== undefined ? { speaker } : {}),
   };
 }

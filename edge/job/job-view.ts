@@ -1,4 +1,4 @@
-import type { MachineLabel, MachineUsage, Progress, TranscriptionJob, Usage, WebhookStatus } from "../../shared/api.ts";
+import { type MachineLabel, type MachineUsage, type Progress, speakerCounts, type TranscriptionJob, type Usage, type WebhookStatus } from "../../shared/api.ts";
 import { stateTimes, type JobState, type StateTimes } from "./job-state.ts";
 import type { JobRecord, RangeRecord } from "./job-store.ts";
 
@@ -33,6 +33,7 @@ export function jobView(
       ...(job.options.prompt !== undefined ? { prompt: job.options.prompt } : {}),
       task: job.options.task ?? "transcribe",
       temperature: job.options.temperature ?? 0,
+      ...(job.options.diarize === true ? { diarize: true, ...speakerCounts(job.options) } : {}),
     },
     progress,
     ...(usage ? { usage } : {}),

@@ -2,7 +2,7 @@ import type { MachineLabel, TranscriptionJob } from "../../shared/api.ts";
 import { assertNever } from "../../shared/assert-never.ts";
 import { languageRedo, rangeLanguage } from "../../shared/language-vote.ts";
 import { clampToRange, decideBatch } from "../../shared/merge.ts";
-import type { FailRequest, HeartbeatResponse, SegmentsPost } from "../../shared/protocol.ts";
+import type { FailRequest, HeartbeatResponse, RangeSpeakerReport, SegmentsPost } from "../../shared/protocol.ts";
 import { fail, ok, type Result } from "../errors.ts";
 import type { UnsignedRangeTask } from "../queue/work.ts";
 import type { JobHost } from "./job-host.ts";
@@ -10,6 +10,7 @@ import { isTerminal, stopAnswer } from "./job-state.ts";
 import type { JobRecord, RangeRecord } from "./job-store.ts";
 import { rangeTransition, type RangeEvent, type RangeState } from "./range-state.ts";
 import { notFound, stale } from "./refusals.ts";
+import { labelRangeSpeakers } from "./speaker-labels.ts";
 import { rangeTask } from "./task-builder.ts";
 
 /** A machine's report that its task failed. */
@@ -177,16 +178,18 @@ export class RangeLeases {
     return ok({ status: "accepted" });
   }
 
-  async complete(index: number, attempt: number, machineSec: number | null): Promise<Result<TranscriptionJob>> {
+  async complete(index: number, attempt: number, machineSec: number | null, speakers: readonly RangeSpeakerReport[] = []): Promise<Result<TranscriptionJob>> {
     const found = this.leased(index, attempt);
     if (!found.ok) return found;
     const now = this.host.now();
     const range = found.value;
+    const job = this.host.store.readJob()!;
     // Usage is billed from it: a machine may report slow work, not a week for five minutes of audio.
     const billed = machineSec === null ? null : Math.min(machineSec, MAX_MACHINE_SEC_PER_AUDIO_SEC * (range.end_sec - range.start_sec));
-    const changed = this.change(index, range.state, { type: "complete", at: now, machine_sec: billed }, () =>
-      this.host.deadlines.clear("range_lease", String(index)),
-    );
+    const changed = this.change(index, range.state, { type: "complete", at: now, machine_sec: billed }, () => {
+      this.host.deadlines.clear("range_lease", String(index));
+      labelRangeSpeakers(this.host.store, job.options, index, speakers);
+    });
     if (!changed.ok) return changed;
     if (this.host.store.countRangesNot("done") === 0 && !this.redoDisagreeing()) await this.host.apply({ type: "ranges_done", at: now });
     else await this.host.notifyQueue(); // one range less in flight, for the fleet's size

@@ -116,6 +116,21 @@ const MIGRATIONS: readonly string[] = [
   ALTER TABLE ranges ADD COLUMN start_settled INTEGER NOT NULL DEFAULT 1;
   ALTER TABLE job ADD COLUMN boundary_search_sec REAL;
   `,
+  // Diarization (speaker-labels.ts): a segment names its speaker as its range's machine
+  // knew it; each done range's speakers carry a voice vector and, once the job has
+  // clustered them with every other range's, the job-wide label its segments show.
+  `
+  ALTER TABLE segments ADD COLUMN speaker TEXT;
+  CREATE TABLE range_speakers (
+    range_idx INTEGER NOT NULL,
+    local TEXT NOT NULL,
+    vector TEXT NOT NULL,
+    talk_sec REAL NOT NULL,
+    first_sec REAL NOT NULL,
+    label TEXT,
+    PRIMARY KEY (range_idx, local)
+  );
+  `,
 ];
 
 /**

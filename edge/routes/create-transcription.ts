@@ -1,5 +1,5 @@
 import type { Context } from "hono";
-import { CreateTranscriptionRequest, type CreatedTranscription, type TranscriptionJob } from "../../shared/api.ts";
+import { CreateTranscriptionRequest, type CreatedTranscription, speakerCountProblem, speakerCounts, type TranscriptionJob } from "../../shared/api.ts";
 import type { AppEnv } from "../app-env.ts";
 import { parseWith, readJson } from "../body.ts";
 import { type Config, publicBase, readConfig } from "../config.ts";
@@ -33,6 +33,8 @@ export async function startTranscription(
   body: CreateTranscriptionRequest,
   idempotencyKey: string | null,
 ): Promise<{ job: TranscriptionJob; existing: boolean }> {
+  const countProblem = speakerCountProblem(body);
+  if (countProblem) throw new ApiError(400, "invalid_request", countProblem.message, countProblem.param);
   const config = readConfig(c.env);
   const keyId = c.get("keyId");
   const policy = { allowLoopback: config.allowLoopbackUrls };
@@ -85,6 +87,8 @@ export async function startTranscription(
             ...(body.prompt !== undefined ? { prompt: body.prompt } : {}),
             task: body.task,
             temperature: body.temperature,
+            // Only a diarized job stores speaker options, so every other job's options read as before.
+            ...(body.diarize === true ? { diarize: true, ...speakerCounts(body) } : {}),
           },
           webhook: body.webhook_url === undefined ? null : { url: body.webhook_url, events: [...new Set(body.webhook_events ?? [])] },
           metadata: body.metadata ?? null,

@@ -3,7 +3,11 @@ import type { z } from "zod";
 import { createMiddleware } from "hono/factory";
 import { ClaimRequest, ExitNotice, CompleteRequest, FailRequest, HeartbeatRequest, SegmentsPost, SettleRequest, type Task } from "../../shared/protocol.ts";
 import type { AppEnv } from "../app-env.ts";
+import type { MachineLabel } from "../../shared/api.ts";
 import type { TaskFailure } from "../job/range-leases.ts";
+import type { ShardClaim } from "../queue/queue-object.ts";
+import { claimOrder, shardName } from "../queue/shards.ts";
+import type { UnsignedTask } from "../queue/work.ts";
 import { bearerToken, sameSecret } from "../auth.ts";
 import { parseWith, readJson } from "../body.ts";
 import { publicBase, readConfig } from "../config.ts";
@@ -51,11 +55,26 @@ export const requireTask = createMiddleware<AppEnv>(async (c, next) => {
   await next();
 });
 
-/** POST /v1/machine/claim → 200 { tasks } or 204 when there is no work. */
+/**
+ * POST /v1/machine/claim → 200 { tasks } or 204 when there is no work. The queue
+ * shards are asked in turn from the machine's home shard (claimOrder) until one has
+ * tasks: one call while that shard has work, QUEUE_SHARDS at most. One at a time, not
+ * in parallel: each shard leases what it hands out, and tasks leased beyond
+ * `capacity` would have to be given back, each costing its range an attempt.
+ */
 export async function claimTasks(c: Context<AppEnv>): Promise<Response> {
   const body = parseWith(ClaimRequest, await readJson(c.req.raw));
   const config = readConfig(c.env);
-  const unsigned = unwrap(await queueStub(c.env).claim(body.machine_id, body.capacity, config.leaseSec, c.get("machine")));
+  let unsigned: UnsignedTask[] = [];
+  let vouched: MachineLabel | null = null;
+  for (const shard of claimOrder(body.machine_id, config.queueShards)) {
+    const answer: ShardClaim = unwrap(
+      await queueStub(c.env, shardName(shard)).claim(body.machine_id, body.capacity, config.leaseSec, c.get("machine"), vouched),
+    );
+    unsigned = answer.tasks;
+    vouched = answer.machine;
+    if (unsigned.length > 0) break;
+  }
   if (unsigned.length === 0) return c.body(null, 204);
   const base = publicBase(c.env, c.req.url);
   const tasks: Task[] = await Promise.all(
@@ -120,7 +139,7 @@ export async function completeTask(c: Context<AppEnv>): Promise<Response> {
     );
   } else {
     if (body.plan) throw new ApiError(400, "invalid_request", "plan: only a plan task sends a plan", "plan");
-    unwrap(await job.completeRange(ref.index, body.attempt, body.machine_sec));
+    unwrap(await job.completeRange(ref.index, body.attempt, body.machine_sec, body.speakers ?? []));
   }
   return c.json({ ok: true });
 }

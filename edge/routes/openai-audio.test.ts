@@ -84,6 +84,34 @@ describe("OpenAI-compatible audio routes", () => {
     expect(job.usage).toBeDefined();
   });
 
+  it("answers diarized_json with each segment's speaker, from a job made with diarize", async () => {
+    const pending = send("transcriptions", form({ model: "whisper-1", response_format: "diarized_json", chunking_strategy: "auto" }));
+    const jobId = await newestJob();
+    const plan = await claimFor(jobId, "plan");
+    await post(plan, "complete", { machine_sec: 1, plan: { duration_sec: 20, ranges: [{ start_sec: 0, end_sec: 20 }], media } });
+    const range = await claimFor(jobId, "range");
+    expect(range.options).toMatchObject({ diarize: true });
+    const segments = [{ ...seg(0.5, 4, "Hello there."), speaker: "1" }, { ...seg(5, 9.25, "General Kenobi."), speaker: "0" }, seg(10, 11, "(cough)")];
+    expect((await post(range, "segments", { seq: 0, segments, audio_sec_done: 20 })).status).toBe(200);
+    const speakers = [
+      { local: "0", vector: [1, 0], talk_sec: 4, first_sec: 5 },
+      { local: "1", vector: [0, 1], talk_sec: 3, first_sec: 0.5 },
+    ];
+    expect((await post(range, "complete", { machine_sec: 2, speakers })).status).toBe(200);
+    const r = await pending;
+    expect(r.status).toBe(200);
+    expect(await r.json()).toEqual({
+      task: "transcribe",
+      duration: 20,
+      text: "Hello there. General Kenobi. (cough)",
+      segments: [
+        { type: "transcript.text.segment", id: "seg_000", start: 0.5, end: 4, text: "Hello there.", speaker: "S1" },
+        { type: "transcript.text.segment", id: "seg_001", start: 5, end: 9.25, text: "General Kenobi.", speaker: "S2" },
+        { type: "transcript.text.segment", id: "seg_002", start: 10, end: 11, text: "(cough)", speaker: "unknown" },
+      ],
+    });
+  });
+
   it("answers text, srt and vtt as plain strings and json as { text }; translations say task translate", async () => {
     for (const [format, expected] of [
       ["text", "Hello there. General Kenobi.\n"],

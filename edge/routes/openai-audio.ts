@@ -1,7 +1,13 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { CreateTranscriptionRequest, FINAL_STATUSES, type TranscriptionJob } from "../../shared/api.ts";
 import type { ApiErrorCode } from "../../shared/error-codes.ts";
-import { OPENAI_RESPONSE_FORMATS, type OpenAiResponseFormat, type OurVerboseTranscript, toOpenAiVerbose } from "../../shared/formats/openai.ts";
+import {
+  OPENAI_RESPONSE_FORMATS,
+  type OpenAiResponseFormat,
+  type OurVerboseTranscript,
+  toOpenAiDiarized,
+  toOpenAiVerbose,
+} from "../../shared/formats/openai.ts";
 import type { TranscriptFormat } from "../../shared/formats/render.ts";
 import { sleep } from "../../shared/sleep.ts";
 import type { AppEnv } from "../app-env.ts";
@@ -104,6 +110,7 @@ async function handle(c: Context<AppEnv>, task: Task): Promise<Response> {
     ...(temperature !== undefined ? { temperature } : {}),
     task,
     word_timestamps: granularities.word,
+    ...(format === "diarized_json" ? { diarize: true } : {}),
     metadata: { source: `openai:${task === "translate" ? "translations" : "transcriptions"}`, model },
   });
   const upload = await storeFile(c, await file.arrayBuffer(), file.size, file.type || "application/octet-stream", file.name || null);
@@ -156,12 +163,13 @@ async function answer(
     // The job's own code, passed through as OpenAI clients read `error.code`.
     throw new ApiError(status as 400, code as ApiErrorCode, `transcription ${job.id} failed: ${code}: ${job.error?.message ?? ""}`);
   }
-  const ours: TranscriptFormat = format === "verbose_json" || format === "json" ? "verbose_json" : format;
+  const ours: TranscriptFormat = format === "verbose_json" || format === "json" || format === "diarized_json" ? "verbose_json" : format;
   const transcript = unwrap(await jobStub(c.env, job.id).transcript(c.get("keyId"), ours, false));
   const body = await new Response(transcript.body).text();
   const headers = { "x-longscribe-transcription-id": job.id };
-  if (format === "json" || format === "verbose_json") {
+  if (format === "json" || format === "verbose_json" || format === "diarized_json") {
     const parsed = JSON.parse(body) as OurVerboseTranscript;
+    if (format === "diarized_json") return c.json(toOpenAiDiarized(parsed), 200, headers);
     return format === "json" ? c.json({ text: parsed.text }, 200, headers) : c.json(toOpenAiVerbose(parsed, task, granularities), 200, headers);
   }
   return new Response(body, { headers: { "content-type": "text/plain; charset=utf-8", ...headers } });

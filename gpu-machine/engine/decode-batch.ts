@@ -1,4 +1,5 @@
 import * as ort from "onnxruntime-node";
+import { type BeamDecoder, beamSearch } from "./beam-search.ts";
 import { applyLogitRules, argmax, logSumExp, sampleToken, seededRandom, softmaxOf } from "./logit-rules.ts";
 import { loopCut } from "./quality.ts";
 import { TIMESTAMP_STEP_SEC } from "./vocab.ts";
@@ -26,6 +27,14 @@ export interface DecodeOptions {
   prefix?: readonly number[];
   /** Stop after the first step: language and no-speech probabilities only. */
   detectOnly?: boolean;
+  /**
+   * Beam search with this many beams per window at temperature 0 (beam-search.ts);
+   * greedy without it. One beam picks what greedy picks, at a little more cost.
+   * Greedy where the KV cache stays on the device (WebGPU): tried on Mesa's software
+   * Vulkan, the process aborted, likely because beam search changes the batch's rows
+   * and such a session binds its outputs to one shape (whisper-model.ts).
+   */
+  beamSize?: number;
   signal?: AbortSignal;
 }
 
@@ -55,7 +64,7 @@ interface Active {
 
 type Feeds = Record<string, ort.Tensor>;
 
-/** Copies batch rows `keep` of a [B, ...] host tensor into a new tensor. */
+/** Copies batch rows `keep` of a [B, ...] host tensor into a new tensor (a row may be taken twice). */
 function takeRows(tensor: ort.Tensor, keep: readonly number[]): ort.Tensor {
   const dims = tensor.dims;
   const rowSize = dims.slice(1).reduce((a, b) => a * b, 1);
@@ -63,6 +72,30 @@ function takeRows(tensor: ort.Tensor, keep: readonly number[]): ort.Tensor {
   const out = new Float32Array(keep.length * rowSize);
   keep.forEach((row, i) => out.set(data.subarray(row * rowSize, (row + 1) * rowSize), i * rowSize));
   return new ort.Tensor("float32", out, [keep.length, ...dims.slice(1)]);
+}
+
+/**
+ * takeRows for a tensor that may live on the device (brought to the host, where the
+ * rows are picked), and that is ours to overwrite. Rows only dropped are moved down
+ * in place: a new array for the encoder's states of 40 beams is 1.5 GB for
+ * whisper-base, and allocating one each time a window ended took 70 % of a beam
+ * search's time (mostly the kernel's, zeroing fresh pages).
+ */
+async function gatherRows(tensor: ort.Tensor, keep: readonly number[]): Promise<ort.Tensor> {
+  const host = tensor.location === "gpu-buffer" ? new ort.Tensor("float32", (await tensor.getData(true)) as Float32Array, tensor.dims) : tensor;
+  if (!keep.every((row, i) => i === 0 || row > keep[i - 1]!)) return takeRows(host, keep);
+  const dims = host.dims;
+  const rowSize = dims.slice(1).reduce((a, b) => a * b, 1);
+  const data = host.data as Float32Array;
+  keep.forEach((row, i) => {
+    if (row !== i) data.copyWithin(i * rowSize, row * rowSize, (row + 1) * rowSize);
+  });
+  return new ort.Tensor("float32", data.subarray(0, keep.length * rowSize), [keep.length, ...dims.slice(1)]);
+}
+
+/** Whether `rows` is 0, 1, …, size − 1. */
+function isIdentity(rows: readonly number[], size: number): boolean {
+  return rows.length === size && rows.every((r, i) => r === i);
 }
 
 /**
@@ -205,6 +238,27 @@ export async function decodeBatch(model: WhisperModel, items: readonly DecodeIte
       collectStates(out, false);
     }
 
+    const ruleOptions = { timestamps: options.timestamps, maxInitialTimestampIndex: Math.round(options.maxInitialTimestampSec / TIMESTAMP_STEP_SEC) };
+    const limit = maxTokens - first.length - promptLength;
+    if (options.beamSize !== undefined && options.temperature === 0 && !model.statesOnDevice) {
+      const found = await beamSearch(
+        beamDecoder(),
+        items.map((item) => item.audioFrames),
+        {
+          beamSize: options.beamSize,
+          limit,
+          eot: vocab.eot,
+          rules: (row, tokens) => applyLogitRules(row, tokens, vocab, ruleOptions),
+          attentionHeads: options.attention ? vocab.alignmentHeads.length : null,
+          ...(options.signal ? { signal: options.signal } : {}),
+        },
+      );
+      found.forEach((h, b) =>
+        Object.assign(results[b]!, { tokens: h.tokens, sumLogprob: h.sumLogprob, logprobs: h.logprobs, looped: h.looped, attention: h.attention }),
+      );
+      return results;
+    }
+
     // Where the states live on the device, finished rows stay in the batch (fed end-of-text,
     // their outputs ignored) rather than bring every state back to the host to drop them.
     const compact = !model.statesOnDevice;
@@ -217,8 +271,6 @@ export async function decodeBatch(model: WhisperModel, items: readonly DecodeIte
       random: seededRandom(item.seed),
       attention: options.attention ? vocab.alignmentHeads.map(() => []) : null,
     }));
-    const ruleOptions = { timestamps: options.timestamps, maxInitialTimestampIndex: Math.round(options.maxInitialTimestampSec / TIMESTAMP_STEP_SEC) };
-    const limit = maxTokens - first.length - promptLength;
 
     while (active.some((seq) => seq !== null)) {
       options.signal?.throwIfAborted();
@@ -269,6 +321,45 @@ export async function decodeBatch(model: WhisperModel, items: readonly DecodeIte
       collectStates(out, false);
     }
     return results;
+
+    /**
+     * The batch as beam search sees it: a row per live beam. Each step the decoder's
+     * cache is rebuilt from the beams' parents; the encoder's key/values, the same
+     * for every beam of a window, are gathered only when the windows' rows change
+     * (the first step, where each window grows to its beams, and when one ends).
+     */
+    function beamDecoder(): BeamDecoder {
+      // The window of each decoder row, and of each row of the encoder states.
+      let rowWindow = items.map((_, i) => i);
+      let encoderWindow = rowWindow;
+      return {
+        logits: (row) => {
+          const steps = out.logits!.dims[1]!;
+          return (out.logits!.data as Float32Array).subarray((row * steps + steps - 1) * V, (row * steps + steps) * V);
+        },
+        attention: (row, audioFrames) => (options.attention ? attentionRows(out, row, audioFrames, vocab.alignmentHeads) : null),
+        advance: async (tokens, parents) => {
+          if (!isIdentity(parents, out.logits!.dims[0]!))
+            for (const name of Object.keys(selfStates)) selfStates[name] = await gatherRows(selfStates[name]!, parents);
+          const windows = parents.map((p) => rowWindow[p]!);
+          // Any row of a window's encoder states serves any of its beams: the k-th beam takes
+          // the k-th, so an unchanged layout needs no copy and an ended window only a move down.
+          const held = new Map<number, number[]>();
+          encoderWindow.forEach((w, r) => (held.get(w) ?? held.set(w, []).get(w)!).push(r));
+          const wanted = windows.map((w, j) => {
+            const rows = held.get(w)!;
+            const k = windows.slice(0, j).filter((x) => x === w).length;
+            return rows[Math.min(k, rows.length - 1)]!;
+          });
+          if (!isIdentity(wanted, encoderWindow.length))
+            for (const name of Object.keys(encoderStates)) encoderStates[name] = await gatherRows(encoderStates[name]!, wanted);
+          rowWindow = windows;
+          encoderWindow = windows;
+          out = await run([...tokens], false, tokens.length, encoderStates, selfStates, options.attention);
+          collectStates(out, false);
+        },
+      };
+    }
   }
 }
 
@@ -288,12 +379,22 @@ function keepAttention(
   b: number,
   alignmentHeads: ReadonlyArray<readonly [number, number]>,
 ): void {
-  alignmentHeads.forEach(([layer, head], h) => {
+  attentionRows(out, b, audioFrames, alignmentHeads).forEach((row, h) => seq.attention![h]!.push(row));
+}
+
+/** Row `b`'s cross-attention at the last position, per alignment head, cropped to the audio. */
+function attentionRows(
+  out: ort.InferenceSession.OnnxValueMapType,
+  b: number,
+  audioFrames: number,
+  alignmentHeads: ReadonlyArray<readonly [number, number]>,
+): Float32Array[] {
+  return alignmentHeads.flatMap(([layer, head]) => {
     const tensor = out[`cross_attentions.${layer}`];
-    if (!tensor) return;
+    if (!tensor) return [];
     const [, heads, steps, frames] = tensor.dims as [number, number, number, number];
     const data = tensor.data as Float32Array;
     const at = ((b * heads + head) * steps + steps - 1) * frames;
-    seq.attention![h]!.push(data.slice(at, at + audioFrames));
+    return [data.slice(at, at + audioFrames)];
   });
 }

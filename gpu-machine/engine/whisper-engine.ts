@@ -22,6 +22,11 @@ export interface TranscribeOptions {
   prompt?: string;
   /** The first temperature of the fallback schedule (temperaturesFrom); 0 when not given. */
   temperature?: number;
+  /**
+   * Beams per chunk at temperature 0 (Whisper's beam_size; beam-search.ts); 1, the
+   * default, is greedy. The hotter fallback steps sample one decode each, as before.
+   */
+  beamSize?: number;
   /** Stops the work between model calls (a canceled job, a shutdown). */
   signal?: AbortSignal;
 }
@@ -232,6 +237,8 @@ export class WhisperEngine {
           attention: opts.wordTimestamps,
           maxInitialTimestampSec: 1,
           prefix,
+          // One beam is greedy, and the greedy loop does it for less.
+          ...((opts.beamSize ?? 1) > 1 ? { beamSize: opts.beamSize } : {}),
           ...(opts.signal ? { signal: opts.signal } : {}),
         },
       );

@@ -8,6 +8,7 @@ import { plan, settleEdge } from "../media/plan.ts";
 import { loadSpeechDetector } from "../media/speech-detector.ts";
 import { transcribeChunks } from "../transcribe-chunks.ts";
 import type { EdgeClient } from "./edge-client.ts";
+import { RangeSpeakers } from "./range-speakers.ts";
 
 export interface TaskContext {
   client: EdgeClient;
@@ -57,38 +58,45 @@ export async function runRange(task: RangeTask, ctx: TaskContext): Promise<void>
     origin: { expect: task.media?.version ?? null, allowPrivate: ctx.config.ALLOW_PRIVATE_MEDIA },
     ...(known ? { known } : {}),
   });
+  let speakers: RangeSpeakers | null = null;
   try {
     const detector = await loadSpeechDetector(ctx.config);
     const { start_sec: startSec, end_sec: endSec } = await settledEdges(task, source, ctx);
     const stream = await source.stream(startSec, endSec);
     const maxSec = task.options.micro_chunk_sec;
     const chunks = microChunks(stream, { rangeIndex: task.range_index, minSec: Math.min(ctx.config.MICRO_CHUNK_MIN_SEC, maxSec / 2), maxSec, detector });
+    speakers = task.options.diarize === true ? await RangeSpeakers.start(ctx.config) : null;
     let seq = 0;
     await transcribeChunks(
-      untilAborted(chunks, ctx.signal),
+      untilAborted(speakers ? speakers.observe(chunks) : chunks, ctx.signal),
       ctx.engine,
       {
         language: task.language ?? "auto",
         task: task.options.task ?? "transcribe",
         batchSize: ctx.config.WHISPER_BATCH,
-        wordTimestamps: task.options.word_timestamps,
+        beamSize: ctx.config.WHISPER_BEAM_SIZE,
+        // Diarization splits segments where the speaker changes, at word boundaries.
+        wordTimestamps: task.options.word_timestamps || speakers !== null,
         prompt: task.options.prompt ?? "",
         temperature: task.options.temperature ?? 0,
         signal: ctx.signal,
       },
       async (batch) => {
         ctx.signal.throwIfAborted();
+        const segments = speakers ? await speakers.label(batch.segments, batch.throughSec, task.options.word_timestamps) : batch.segments;
         await ctx.client.segments(task, {
           seq: seq++,
-          segments: batch.segments,
+          segments,
           audio_sec_done: Math.max(0, batch.throughSec - startSec),
           language_sec: batch.languageSec,
         });
       },
     );
+    const found = speakers ? await speakers.finish() : null;
     ctx.signal.throwIfAborted();
-    await ctx.client.complete(task, { machine_sec: (performance.now() - started) / 1000 });
+    await ctx.client.complete(task, { machine_sec: (performance.now() - started) / 1000, ...(found ? { speakers: found } : {}) });
   } finally {
+    await speakers?.close();
     await source.close();
   }
 }

@@ -6,8 +6,9 @@ import { WHISPER_LANGUAGES } from "../languages.ts";
  * `language` as Whisper's lower-case name ("english"), `duration` in seconds,
  * segments with `id`, `seek` (the 10 ms frame the segment starts at), `tokens`
  * (empty: token ids are the model's business), words as `{ word, start, end }`.
+ * `diarized_json` (OpenAI's shape for its diarizing model) carries the speakers.
  */
-export const OPENAI_RESPONSE_FORMATS = ["json", "text", "srt", "verbose_json", "vtt"] as const;
+export const OPENAI_RESPONSE_FORMATS = ["json", "text", "srt", "verbose_json", "vtt", "diarized_json"] as const;
 export type OpenAiResponseFormat = (typeof OPENAI_RESPONSE_FORMATS)[number];
 
 export interface OurVerboseTranscript {
@@ -22,6 +23,7 @@ export interface OurVerboseTranscript {
     no_speech_prob: number;
     compression_ratio?: number;
     words?: Array<{ word: string; start_sec: number; end_sec: number }>;
+    speaker?: string;
   }>;
 }
 
@@ -79,4 +81,28 @@ export function toOpenAiVerbose(t: OurVerboseTranscript, task: "transcribe" | "t
     out.words = t.segments.flatMap((s) => (s.words ?? []).map((w) => ({ word: w.word.trim(), start: w.start_sec, end: w.end_sec })));
   }
   return out;
+}
+
+export interface OpenAiDiarized {
+  task: "transcribe";
+  duration: number;
+  text: string;
+  segments: Array<{ type: "transcript.text.segment"; id: string; start: number; end: number; text: string; speaker: string }>;
+}
+
+/** Segments with no speaker heard (a cough, a range whose machine found no voice) say "unknown", as the field is required. */
+export function toOpenAiDiarized(t: OurVerboseTranscript): OpenAiDiarized {
+  return {
+    task: "transcribe",
+    duration: t.audio_duration_sec ?? t.segments.at(-1)?.end_sec ?? 0,
+    text: t.text,
+    segments: t.segments.map((s, i) => ({
+      type: "transcript.text.segment",
+      id: `seg_${String(i).padStart(3, "0")}`,
+      start: s.start_sec,
+      end: s.end_sec,
+      text: s.text,
+      speaker: s.speaker ?? "unknown",
+    })),
+  };
 }

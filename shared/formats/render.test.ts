@@ -82,4 +82,33 @@ describe("renderTranscript", () => {
     });
     expect(verbose.usage).toEqual({ machine_sec: 1, cost_usd: 0, speedup: 5 });
   });
+
+  it("labels speakers: a line per turn in text, a prefix in SRT, a voice span in VTT, a field in JSON", async () => {
+    const turns = [
+      { ...seg(0, 1, " Hi.", "en"), speaker: "S1" },
+      { ...seg(1, 2, " Who's <there>?"), speaker: "S2" },
+      { ...seg(2, 3, " Me."), speaker: "S2" },
+      seg(3, 4, " (no speaker heard)"),
+      { ...seg(4, 5, " Bye."), speaker: "S1" },
+    ];
+    expect(await render("text", turns)).toBe("S1: Hi.\nS2: Who's <there>? Me. (no speaker heard)\nS1: Bye.\n");
+    expect(await render("srt", turns.slice(0, 2))).toBe(
+      "1\n00:00:00,000 --> 00:00:01,000\nS1: Hi.\n\n2\n00:00:01,000 --> 00:00:02,000\nS2: Who's <there>?\n\n",
+    );
+    expect(await render("vtt", turns.slice(1, 2))).toBe("WEBVTT\n\n1\n00:00:01.000 --> 00:00:02.000\n<v S2>Who's &lt;there&gt;?\n\n");
+    const json = JSON.parse(await render("json", turns));
+    expect(json.text).toBe("Hi. Who's <there>? Me. (no speaker heard) Bye.");
+    expect(json.segments.map((s: { speaker?: string }) => s.speaker)).toEqual(["S1", "S2", "S2", undefined, "S1"]);
+    let out = "";
+    const source = async function* () {
+      yield* turns;
+    };
+    const speakers = [
+      { label: "S1", talk_sec: 2 },
+      { label: "S2", talk_sec: 2 },
+    ];
+    for await (const piece of renderTranscript("verbose_json", { language: "en", audio_duration_sec: 5, speakers }, source)) out += piece;
+    expect(JSON.parse(out).speakers).toEqual(speakers);
+    expect(JSON.parse(await render("json", turns)).speakers).toBeUndefined();
+  });
 });

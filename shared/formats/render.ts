@@ -1,5 +1,6 @@
 import { assertNever } from "../assert-never.ts";
 import { joinsWithoutSpace, toBcp47 } from "../languages.ts";
+import type { SpeakerSummary } from "../api.ts";
 import type { Segment } from "../segment.ts";
 import { srtCueText, vttCueText } from "./cue-text.ts";
 import { formatTimestamp } from "./timestamp.ts";
@@ -16,6 +17,8 @@ export interface TranscriptMeta {
   audio_duration_sec: number | null;
   /** Only verbose_json shows it. */
   usage?: unknown;
+  /** A diarized job's speakers; only verbose_json lists them. */
+  speakers?: readonly SpeakerSummary[];
 }
 
 /**
@@ -58,42 +61,54 @@ export function renderTranscript(format: TranscriptFormat, meta: TranscriptMeta,
   }
 }
 
-/** Plain text: segments joined by a space, except in scripts written without spaces. */
-async function* joinedText(source: SegmentSource): AsyncGenerator<string> {
+/**
+ * Plain text: segments joined by a space, except in scripts written without
+ * spaces. With `speakers`, each speaker's turn starts a line with its label
+ * ("S1: …"); the JSON formats' `text` stays the words alone.
+ */
+async function* joinedText(source: SegmentSource, speakers: boolean): AsyncGenerator<string> {
   let first = true;
+  let speaker: string | undefined;
   for await (const s of source()) {
-    const piece = textPiece(s, first);
+    const piece = speakers ? textPiece(s, first, speaker) : textPiece({ text: s.text, language: s.language }, first);
     if (piece === "") continue;
     yield piece;
     first = false;
+    speaker = s.speaker;
   }
 }
 
 /**
  * A segment's piece of the plain text ("" when it has none): what follows the
  * pieces before it, so that a client printing segments as they come (the
- * CLI) writes the same text as this route.
+ * CLI) writes the same text as this route. A labelled segment whose speaker
+ * differs from the previous piece's starts a new line with its label.
  */
-export function textPiece(s: Pick<Segment, "text" | "language">, first: boolean): string {
+export function textPiece(s: Pick<Segment, "text" | "language" | "speaker">, first: boolean, previousSpeaker?: string): string {
   const text = s.text.trim();
   if (text.length === 0) return "";
+  if (s.speaker !== undefined && s.speaker !== previousSpeaker) return `${first ? "" : "\n"}${s.speaker}: ${text}`;
   return first || joinsWithoutSpace(s.language) ? text : ` ${text}`;
 }
 
-type CueSegment = Pick<Segment, "start_sec" | "end_sec" | "text">;
+type CueSegment = Pick<Segment, "start_sec" | "end_sec" | "text" | "speaker">;
 
 export const VTT_HEADER = "WEBVTT\n\n";
 
+/** A labelled cue starts with its speaker ("S1: …"), as most subtitle tools show a speaker in SRT. */
 export function srtCue(n: number, s: CueSegment): string {
-  return `${n}\n${formatTimestamp(s.start_sec, ",")} --> ${formatTimestamp(s.end_sec, ",")}\n${srtCueText(s.text)}\n\n`;
+  const label = s.speaker !== undefined ? `${s.speaker}: ` : "";
+  return `${n}\n${formatTimestamp(s.start_sec, ",")} --> ${formatTimestamp(s.end_sec, ",")}\n${label}${srtCueText(s.text)}\n\n`;
 }
 
+/** A labelled cue is a WebVTT voice span (`<v S1>…`), which players show and style per speaker. */
 export function vttCue(n: number, s: CueSegment): string {
-  return `${n}\n${formatTimestamp(s.start_sec, ".")} --> ${formatTimestamp(s.end_sec, ".")}\n${vttCueText(s.text)}\n\n`;
+  const voice = s.speaker !== undefined ? `<v ${vttCueText(s.speaker)}>` : "";
+  return `${n}\n${formatTimestamp(s.start_sec, ".")} --> ${formatTimestamp(s.end_sec, ".")}\n${voice}${vttCueText(s.text)}\n\n`;
 }
 
 async function* renderText(source: SegmentSource): AsyncGenerator<string> {
-  yield* joinedText(source);
+  yield* joinedText(source, true);
   yield "\n";
 }
 
@@ -120,6 +135,7 @@ export function segmentJson(s: Segment, verbose: boolean): Record<string, unknow
     text: s.text.trim(),
     language: s.language,
     bcp47: toBcp47(s.language),
+    ...(s.speaker !== undefined ? { speaker: s.speaker } : {}),
   };
   if (!verbose) return base;
   return {
@@ -137,7 +153,7 @@ function round3(x: number): number {
 
 async function* renderJson(meta: TranscriptMeta, source: SegmentSource, verbose: boolean): AsyncGenerator<string> {
   yield '{"text":"';
-  for await (const piece of joinedText(source)) yield jsonStringBody(piece);
+  for await (const piece of joinedText(source, false)) yield jsonStringBody(piece);
   yield `","language":${JSON.stringify(meta.language)},"segments":[`;
   let first = true;
   for await (const s of source()) {
@@ -146,5 +162,6 @@ async function* renderJson(meta: TranscriptMeta, source: SegmentSource, verbose:
   }
   yield `],"audio_duration_sec":${JSON.stringify(meta.audio_duration_sec)}`;
   if (verbose) yield `,"usage":${JSON.stringify(meta.usage ?? null)}`;
+  if (verbose && meta.speakers) yield `,"speakers":${JSON.stringify(meta.speakers)}`;
   yield "}\n";
 }
