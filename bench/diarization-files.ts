@@ -5,6 +5,7 @@ import type { SpeakerTurn } from "../gpu-machine/eval/der.ts";
 import { resolveBinaries } from "../gpu-machine/media/ffmpeg-binaries.ts";
 import { decodeWhole } from "../test/support/media-files.ts";
 import { REPO_ROOT, sharedPath } from "../test/support/shared-data.ts";
+import { mulberry32 } from "../shared/mulberry32.ts";
 
 /**
  * Constructed conversations with known turns, for `npm run bench:diarization`:
@@ -78,18 +79,6 @@ export interface Conversation {
   /** Where each voice speaks (seconds). */
   reference: SpeakerTurn[];
   durationSec: number;
-}
-
-/** mulberry32: a seed gives the same file on every machine. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const FRAME = 160;
@@ -179,7 +168,7 @@ class VoiceStream {
 }
 
 export async function buildConversation(spec: ConversationSpec): Promise<Conversation> {
-  const rand = random(spec.seed);
+  const rand = mulberry32(spec.seed);
   const streams = new Map<string, VoiceStream>();
   for (const v of spec.voices) streams.set(v, await VoiceStream.open(v, rand));
   const total = spec.minutes * 60 * SAMPLE_RATE;

@@ -1,17 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { type ClusterTuning, clusterSpeakers, clusterSpeakersWith, DEFAULT_CLUSTER_TUNING, type RangeSpeaker } from "./speaker-clusters.ts";
-
-/** mulberry32, so a failure names its seed. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 as random } from "./mulberry32.ts";
 
 function shuffled<T>(items: readonly T[], seed: number): T[] {
   const rand = random(seed);

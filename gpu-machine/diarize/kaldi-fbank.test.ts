@@ -12,17 +12,7 @@ import {
   subtractMean,
   windowFunction,
 } from "./kaldi-fbank.ts";
-
-function seededNoise(seed: number): () => number {
-  let state = seed;
-  // mulberry32
-  return () => {
-    state = (state + 0x6d2b79f5) | 0;
-    let t = Math.imul(state ^ (state >>> 15), 1 | state);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 as seededNoise } from "../../shared/mulberry32.ts";
 
 const tone = (hz: number, n: number, amplitude = 0.5) => Float32Array.from({ length: n }, (_, i) => amplitude * Math.sin((2 * Math.PI * hz * i) / 16_000));
 

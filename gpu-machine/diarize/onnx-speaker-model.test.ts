@@ -8,22 +8,12 @@ import { missingShared, sharedPath } from "../../test/support/shared-data.ts";
 import { floatTensor } from "../engine/float-graphs.ts";
 import { KaldiFbank, type KaldiWindow } from "./kaldi-fbank.ts";
 import { loadOnnxSpeakerModel, MAX_WINDOW_SAMPLES } from "./onnx-speaker-model.ts";
+import { mulberry32 as seeded } from "../../shared/mulberry32.ts";
 
 const { onnx } = onnxProto;
 const FLOAT = onnx.TensorProto.DataType.FLOAT;
 const BINS = 80;
 const DIMS = 192;
-
-function seeded(seed: number): () => number {
-  let state = seed;
-  // mulberry32
-  return () => {
-    state = (state + 0x6d2b79f5) | 0;
-    let t = Math.imul(state ^ (state >>> 15), 1 | state);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** The fixed random projection every test model applies, bins × dims, row by row. */
 function projection(rows: number, cols: number): Float32Array {

@@ -1,3 +1,5 @@
+import { mulberry32 } from "../../shared/mulberry32.ts";
+
 /**
  * The decoding constraints of openai/whisper (decoding.py: SuppressBlank,
  * SuppressTokens, ApplyTimestampRules), applied in place to one row of logits.
@@ -89,14 +91,7 @@ export function softmaxOf(values: Float32Array, ids: readonly number[]): number[
 
 /** A small seeded generator, so temperature fallback is reproducible run to run. */
 export function seededRandom(seed: number): () => number {
-  let s = seed >>> 0 || 0x9e3779b9;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return mulberry32(seed >>> 0 || 0x9e3779b9);
 }
 
 /** Draws from softmax(logits / temperature). */
