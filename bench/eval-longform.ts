@@ -27,7 +27,7 @@ import { readJsonl } from "../test/support/shared-data.ts";
 /**
  * Long form against short form on one constructed recording, error by error.
  *
- *   npm run eval:longform -- <audio> <segments.jsonl> [--language en] [--model DIR] [--batch N] [--beam N]
+ *   npm run eval:longform -- <audio> <segments.jsonl> [--language en] [--model DIR] [--batch N] [--beam N] [--diarize]
  *       [--short-cache FILE] [--save FILE] [--quiet]
  *   npm run eval:longform -- --saved FILE <segments.jsonl>   # the table again from a --save, no model
  *
@@ -46,6 +46,7 @@ const { values, positionals } = parseArgs({
     model: { type: "string" },
     batch: { type: "string" },
     beam: { type: "string" },
+    diarize: { type: "boolean" },
     "short-cache": { type: "string" },
     save: { type: "string" },
     quiet: { type: "boolean" },
@@ -61,7 +62,7 @@ if (values.saved) {
 }
 const [audio, list] = positionals;
 if (!audio || !list) {
-  console.error("usage: npm run eval:longform -- <audio> <segments.jsonl> [--language en] [--beam N] [--short-cache FILE] [--save FILE] [--quiet]");
+  console.error("usage: npm run eval:longform -- <audio> <segments.jsonl> [--language en] [--beam N] [--diarize] [--short-cache FILE] [--save FILE] [--quiet]");
   process.exit(2);
 }
 const SAMPLE_RATE = 16_000;
@@ -94,6 +95,7 @@ try {
     beamSize: config.WHISPER_BEAM_SIZE,
     wordTimestamps: true,
     onChunk: (c) => chunks.push({ startSec: c.startSec, endSec: c.endSec, speech: c.speech }),
+    ...(values.diarize ? { diarize: { config, counts: {} } } : {}),
   });
 } finally {
   await local.close();

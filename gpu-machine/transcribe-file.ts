@@ -1,9 +1,13 @@
+import type { SpeakerCounts, SpeakerSummary } from "../shared/api.ts";
 import type { Segment } from "../shared/segment.ts";
+import { clusterSpeakers, speakerKey } from "../shared/speaker-clusters.ts";
+import type { MachineConfig } from "./config.ts";
 import type { TranscribeOptions, WhisperEngine } from "./engine/whisper-engine.ts";
 import type { FfmpegBinaries } from "./media/ffmpeg-binaries.ts";
 import { MediaSource } from "./media/media-source.ts";
 import { microChunks, type MicroChunk } from "./media/micro-chunks.ts";
 import type { SpeechDetector } from "./media/speech-detector.ts";
+import { RangeSpeakers } from "./runtime/range-speakers.ts";
 import { transcribeChunks } from "./transcribe-chunks.ts";
 
 export interface FileTranscriptOptions extends TranscribeOptions {
@@ -13,12 +17,16 @@ export interface FileTranscriptOptions extends TranscribeOptions {
   maxSec: number;
   /** Sees every micro chunk as it is cut, silent ones included (the long-form eval's attribution). */
   onChunk?: (chunk: MicroChunk) => void;
+  /** Who speaks when: the file is diarized as one range and its speakers labelled S1, S2, … as a job's would be. */
+  diarize?: { config: Pick<MachineConfig, "SPEAKER_MODEL_DIR" | "SEGMENTATION_MODEL_DIR">; counts: SpeakerCounts };
 }
 
 export interface FileTranscript {
   language: string | null;
   segments: Segment[];
   audioDurationSec: number;
+  /** With `diarize`: every speaker found, by label, with talk time. */
+  speakers?: SpeakerSummary[];
   stats: { audio_sec: number; wall_sec: number; rtf: number; chunks: number; speech_chunks: number; fallbacks: number };
 }
 
@@ -35,16 +43,41 @@ export async function transcribeUrl(url: string, engine: WhisperEngine, options:
   let speechChunks = 0;
   let fallbacks = 0;
   let durationSec = 0;
+  let speakers: RangeSpeakers | null = null;
+  let summary: SpeakerSummary[] | undefined;
   try {
     ({ durationSec } = await source.duration());
     const stream = await source.stream(0, durationSec);
     const cut = microChunks(stream, { rangeIndex: 0, minSec: options.minSec, maxSec: options.maxSec, detector: options.detector });
-    const counts = await transcribeChunks(options.onChunk ? tap(cut, options.onChunk) : cut, engine, options, async (batch) => {
-      segments.push(...batch.segments);
-      for (const [language, sec] of Object.entries(batch.languageSec)) languageSec.set(language, (languageSec.get(language) ?? 0) + sec);
-    });
+    const seen = options.onChunk ? tap(cut, options.onChunk) : cut;
+    speakers = options.diarize ? await RangeSpeakers.start(options.diarize.config) : null;
+    const counts = await transcribeChunks(
+      speakers ? speakers.observe(seen) : seen,
+      engine,
+      // Diarization splits segments where the speaker changes, at word boundaries.
+      { ...options, wordTimestamps: options.wordTimestamps || speakers !== null },
+      async (batch) => {
+        segments.push(...(speakers ? await speakers.label(batch.segments, batch.throughSec, options.wordTimestamps) : batch.segments));
+        for (const [language, sec] of Object.entries(batch.languageSec)) languageSec.set(language, (languageSec.get(language) ?? 0) + sec);
+      },
+    );
     ({ chunks, speechChunks, fallbacks } = counts);
+    if (speakers && options.diarize) {
+      const found = await speakers.finish();
+      const labels = clusterSpeakers(
+        found.map((s) => ({ ...s, range_index: 0 })),
+        options.diarize.counts,
+      );
+      for (let i = 0; i < segments.length; i++) segments[i] = relabel(segments[i]!, labels);
+      const talk = new Map<string, number>();
+      for (const s of found) {
+        const label = labels.get(speakerKey({ range_index: 0, local: s.local }));
+        if (label !== undefined) talk.set(label, (talk.get(label) ?? 0) + s.talk_sec);
+      }
+      summary = [...talk].map(([label, sec]) => ({ label, talk_sec: round(sec) })).sort((a, b) => compareLabels(a.label, b.label));
+    }
   } finally {
+    await speakers?.close();
     await source.close();
   }
   const wall = (performance.now() - started) / 1000;
@@ -53,6 +86,7 @@ export async function transcribeUrl(url: string, engine: WhisperEngine, options:
     language,
     segments,
     audioDurationSec: durationSec,
+    ...(summary ? { speakers: summary } : {}),
     stats: {
       audio_sec: round(durationSec),
       wall_sec: round(wall),
@@ -62,6 +96,23 @@ export async function transcribeUrl(url: string, engine: WhisperEngine, options:
       fallbacks,
     },
   };
+}
+
+/** Local speaker ids ("0", "1", …) as the job-wide labels; a voice the clustering did not keep loses its label rather than showing a local id. */
+function relabel(segment: Segment, labels: ReadonlyMap<string, string>): Segment {
+  const { words, ...rest } = segment;
+  return { ...withLabel(rest, labels), ...(words ? { words: words.map((w) => withLabel(w, labels)) } : {}) };
+}
+
+function withLabel<T extends { speaker?: string }>(item: T, labels: ReadonlyMap<string, string>): T {
+  const { speaker: local, ...rest } = item;
+  const label = local === undefined ? undefined : labels.get(speakerKey({ range_index: 0, local }));
+  return { ...rest, ...(label !== undefined ? { speaker: label } : {}) } as T;
+}
+
+/** S2 before S10. */
+function compareLabels(a: string, b: string): number {
+  return Number(a.slice(1)) - Number(b.slice(1));
 }
 
 async function* tap(chunks: AsyncIterable<MicroChunk>, see: (chunk: MicroChunk) => void): AsyncGenerator<MicroChunk> {

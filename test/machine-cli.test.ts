@@ -62,6 +62,9 @@ describe.skipIf(shared.missing)("npm run machine", () => {
     expect(language.code).toBe(2);
     expect(language.stderr).toMatch(/--language klingon is not a language Whisper knows/);
     expect((await fail("--format", "docx")).stderr).toMatch(/--format must be one of json, text, srt, vtt/);
+    expect((await fail("--speakers", "2")).stderr).toMatch(/--speakers needs --diarize/);
+    expect((await fail("--diarize", "--min-speakers", "3", "--max-speakers", "2")).stderr).toMatch(/--min-speakers \(3\) is above --max-speakers \(2\)/);
+    expect((await fail("--diarize", "--speakers", "0")).stderr).toMatch(/--speakers needs a whole number from 1 to 32/);
     const model = await fail("--model", "/nonexistent/whisper");
     expect(model.code).toBe(1);
     expect(model.stderr).toMatch(/\/nonexistent\/whisper: model directory not found/);

@@ -7,6 +7,7 @@ import { transcribeUrl, type FileTranscriptOptions } from "../gpu-machine/transc
 import { generated } from "./support/media-files.ts";
 import { startMediaServer, type MediaServer } from "./support/media-server.ts";
 import { missingShared, sharedPath } from "./support/shared-data.ts";
+import { labelAccuracy, type Turn, TWO_VOICES_SET, twoVoices } from "./support/two-voices.ts";
 import { packagedModel } from "./support/whisper-models.ts";
 
 const shared = missingShared("data/formats/excerpt.opus", "data/speech/fleurs-multilingual/fleurs-de-000.ogg");
@@ -76,5 +77,63 @@ describe.skipIf(shared.missing)("a whole file through the media pipeline and the
     expect(last.end_sec).toBeLessThanOrEqual(result.audioDurationSec + 0.01);
     for (let i = 1; i < result.segments.length; i++) expect(result.segments[i]!.start_sec).toBeGreaterThanOrEqual(result.segments[i - 1]!.start_sec);
     expect(result.stats.speech_chunks).toBeGreaterThan(1);
+  }, 120_000);
+});
+
+describe.skipIf(missingShared(`${TWO_VOICES_SET}/manifest.jsonl`).missing)("a whole file diarized on one machine", () => {
+  let server: MediaServer;
+  let engine: WhisperEngine;
+  let options: FileTranscriptOptions;
+  let turns: Turn[];
+  beforeAll(async () => {
+    // Two minutes: on 30 s of these voices, a turn of 3080 was heard as 2033 (labels 73 % right).
+    const [long, short] = [await twoVoices(7), await twoVoices(2)];
+    turns = long.turns;
+    server = await startMediaServer({ "/two-voices.wav": { file: long.file }, "/short.wav": { file: short.file } });
+    engine = await WhisperEngine.load(await packagedModel("tiny"), { threads: 2 });
+    const config = readConfig({ ...process.env });
+    options = {
+      binaries: resolveBinaries(),
+      detector: await loadSpeechDetector(config),
+      minSec: 5,
+      maxSec: 30,
+      language: "en",
+      task: "transcribe",
+      batchSize: 4,
+      wordTimestamps: true,
+      diarize: { config, counts: {} },
+    };
+  }, 120_000);
+  afterAll(async () => {
+    await server?.close();
+    await engine?.model.release();
+  });
+
+  it("labels every segment and word S1, S2 by voice, and sums each speaker's talk", async () => {
+    const result = await transcribeUrl(server.url("/two-voices.wav"), engine, options);
+    const { mapping, right, report } = labelAccuracy(turns, result.segments);
+    expect(result.segments.every((s) => s.speaker !== undefined && s.words?.every((w) => w.speaker === s.speaker))).toBe(true);
+    expect([...mapping.keys()].sort(), report).toEqual(["S1", "S2"]);
+    expect(new Set(mapping.values()).size, report).toBe(2);
+    expect(right, report).toBeGreaterThan(0.85);
+    // Labels are numbered by first appearance, and the summary has them all.
+    expect(result.segments[0]!.speaker).toBe("S1");
+    expect(result.speakers?.map((s) => s.label)).toEqual(["S1", "S2"]);
+    const speech = turns.reduce((sum, t) => sum + t.end - t.start, 0);
+    const talk = result.speakers!.reduce((sum, s) => sum + s.talk_sec, 0);
+    // The turns hold the clips' own pauses too, which are no one's talk.
+    expect(talk).toBeGreaterThan(0.6 * speech);
+    expect(talk).toBeLessThan(1.1 * speech);
+  }, 120_000);
+
+  it("honours a speaker count, and without words asked for, segments carry none", async () => {
+    const result = await transcribeUrl(server.url("/short.wav"), engine, {
+      ...options,
+      wordTimestamps: false,
+      diarize: { ...options.diarize!, counts: { num_speakers: 1 } },
+    });
+    expect(new Set(result.segments.map((s) => s.speaker))).toEqual(new Set(["S1"]));
+    expect(result.speakers?.map((s) => s.label)).toEqual(["S1"]);
+    expect(result.segments.some((s) => s.words !== undefined)).toBe(false);
   }, 120_000);
 });
