@@ -27,24 +27,36 @@ export function tokenStartTimes(rows: Float32Array[][], medianWidth = 7): number
   const frames = rows[0]?.[0]?.length ?? 0;
   if (tokens === 0 || frames === 0) return [];
   const matrix = new Float64Array(tokens * frames);
+  // One token's row at a time in flat arrays: this runs for every chunk with word
+  // timestamps, on the thread that also feeds the pipeline.
+  const w = new Float64Array(tokens * frames);
+  const filtered = new Float64Array(frames);
+  const mean = new Float64Array(frames);
+  const std = new Float64Array(frames);
   for (const head of rows) {
     // Rows were softmaxed over all 1500 frames; renormalising over the audio's
     // frames equals a softmax over just those frames.
-    const w = head.map((row) => {
-      const sum = row.reduce((a, b) => a + b, 0) || 1;
-      return Float64Array.from(row, (v) => v / sum);
-    });
-    for (let f = 0; f < frames; f++) {
-      let mean = 0;
-      for (let t = 0; t < tokens; t++) mean += w[t]![f]!;
-      mean /= tokens;
-      let variance = 0;
-      for (let t = 0; t < tokens; t++) variance += (w[t]![f]! - mean) ** 2;
-      const std = Math.sqrt(variance / tokens) || 1;
-      for (let t = 0; t < tokens; t++) w[t]![f] = (w[t]![f]! - mean) / std;
-    }
     for (let t = 0; t < tokens; t++) {
-      const filtered = medianFilter(w[t]!, medianWidth);
+      const row = head[t]!;
+      let sum = 0;
+      for (let f = 0; f < frames; f++) sum += row[f]!;
+      sum ||= 1;
+      for (let f = 0; f < frames; f++) w[t * frames + f] = row[f]! / sum;
+    }
+    // Each frame standardised over the tokens, summed token by token (row order, for the cache).
+    mean.fill(0);
+    std.fill(0);
+    for (let t = 0; t < tokens; t++) for (let f = 0; f < frames; f++) mean[f]! += w[t * frames + f]!;
+    for (let f = 0; f < frames; f++) mean[f]! /= tokens;
+    for (let t = 0; t < tokens; t++)
+      for (let f = 0; f < frames; f++) {
+        const d = w[t * frames + f]! - mean[f]!;
+        std[f]! += d * d;
+      }
+    for (let f = 0; f < frames; f++) std[f] = Math.sqrt(std[f]! / tokens) || 1;
+    for (let t = 0; t < tokens; t++) for (let f = 0; f < frames; f++) w[t * frames + f] = (w[t * frames + f]! - mean[f]!) / std[f]!;
+    for (let t = 0; t < tokens; t++) {
+      medianFilter(w.subarray(t * frames, (t + 1) * frames), medianWidth, filtered);
       for (let f = 0; f < frames; f++) matrix[t * frames + f]! += filtered[f]! / heads;
     }
   }
@@ -58,23 +70,42 @@ export function tokenStartTimes(rows: Float32Array[][], medianWidth = 7): number
   return starts;
 }
 
-function medianFilter(values: Float64Array, width: number): Float64Array {
-  const half = Math.floor(width / 2);
-  const out = new Float64Array(values.length);
-  const window: number[] = [];
-  for (let i = 0; i < values.length; i++) {
-    window.length = 0;
-    // Reflect at the edges, as scipy/torch's reflect padding does.
-    for (let k = -half; k <= half; k++) {
-      let j = i + k;
-      if (j < 0) j = -j;
-      if (j >= values.length) j = 2 * values.length - 2 - j;
-      window.push(values[Math.min(Math.max(j, 0), values.length - 1)]!);
-    }
-    window.sort((a, b) => a - b);
-    out[i] = window[half]!;
+/**
+ * The running median of `values` over `width` (odd) into `out`, reflected at the
+ * edges as scipy/torch's reflect padding does. The window is kept sorted and slid
+ * one value out, one in: a few comparisons a frame, for every token of every
+ * alignment head of every chunk with word timestamps.
+ */
+export function medianFilter(values: Float64Array, width: number, out: Float64Array): void {
+  const half = (width - 1) >> 1;
+  const n = values.length;
+  const sorted = new Float64Array(width);
+  for (let k = 0; k < width; k++) insertSorted(sorted, k, values[reflect(k - half, n)]!);
+  out[0] = sorted[half]!;
+  for (let i = 1; i < n; i++) {
+    const gone = values[reflect(i - 1 - half, n)]!;
+    let at = 0;
+    while (at < width - 1 && sorted[at] !== gone) at++;
+    for (; at < width - 1; at++) sorted[at] = sorted[at + 1]!;
+    insertSorted(sorted, width - 1, values[reflect(i + half, n)]!);
+    out[i] = sorted[half]!;
   }
-  return out;
+}
+
+/** Puts `v` into the sorted `sorted[0 … count)`, making it one longer. */
+function insertSorted(sorted: Float64Array, count: number, v: number): void {
+  let at = count;
+  while (at > 0 && sorted[at - 1]! > v) {
+    sorted[at] = sorted[at - 1]!;
+    at--;
+  }
+  sorted[at] = v;
+}
+
+function reflect(j: number, n: number): number {
+  let r = j < 0 ? -j : j;
+  if (r >= n) r = 2 * n - 2 - r;
+  return Math.min(Math.max(r, 0), n - 1);
 }
 
 /** Path through the cost -matrix from (0,0) to (tokens-1, frames-1), moving down, right or diagonally. */
@@ -83,8 +114,9 @@ function dtw(matrix: Float64Array, tokens: number, frames: number): Array<[numbe
   const trace = new Int8Array((tokens + 1) * (frames + 1));
   const W = frames + 1;
   cost[0] = 0;
-  for (let j = 1; j <= frames; j++) {
-    for (let i = 1; i <= tokens; i++) {
+  // Row by row: each cell needs only its left, upper and upper-left neighbours.
+  for (let i = 1; i <= tokens; i++) {
+    for (let j = 1; j <= frames; j++) {
       const c0 = cost[(i - 1) * W + j - 1]!;
       const c1 = cost[(i - 1) * W + j]!;
       const c2 = cost[i * W + j - 1]!;
