@@ -180,7 +180,9 @@ describe.skipIf(need.missing)("end to end: the Worker under wrangler dev, two ma
     // The machine hears it at its next heartbeat (every LEASE_SEC / 3) and stops between model calls.
     await waitUntil(() => b.log().includes(`stopping ${created.id}`), { timeoutMs: 10_000, intervalMs: 50 });
     expect(b.log()).toMatch(new RegExp(`stopping ${created.id}\\.r\\d+: canceled`));
-    expect(Date.now() - canceledAt).toBeLessThanOrEqual((LEASE_SEC / 3 + 1) * 1000);
+    // One heartbeat interval plus its round trip, which on two loaded cores has taken
+    // 1.3 s; still well before the lease (LEASE_SEC) would have run out.
+    expect(Date.now() - canceledAt).toBeLessThanOrEqual((LEASE_SEC / 3 + 3) * 1000);
     await waitUntil(() => new RegExp(`stopped ${created.id}\\.r\\d+ .*: canceled`).test(b.log()), { timeoutMs: 10_000, intervalMs: 100 });
     expect(b.log()).toMatch(new RegExp(`stopped ${created.id}\\.r\\d+ .*: canceled`));
   }, 300_000);
