@@ -13,12 +13,12 @@ import {
   type PipelineChunk,
   type RefUtterance,
 } from "../gpu-machine/eval/longform-attribution.ts";
-import { speechOnset, startErrors } from "../gpu-machine/eval/segment-onsets.ts";
+import { speechOnset, startErrors, vadOnset } from "../gpu-machine/eval/segment-onsets.ts";
 import { resolveBinaries } from "../gpu-machine/media/ffmpeg-binaries.ts";
 import { serveLocalFile } from "../gpu-machine/media/local-file-server.ts";
 import { microChunks } from "../gpu-machine/media/micro-chunks.ts";
 import type { PcmBlock } from "../gpu-machine/media/pcm.ts";
-import { loadSpeechDetector } from "../gpu-machine/media/speech-detector.ts";
+import { loadSpeechDetector, packagedSileroPath, SileroSpeechDetector } from "../gpu-machine/media/speech-detector.ts";
 import { transcribeUrl } from "../gpu-machine/transcribe-file.ts";
 import type { Segment } from "../shared/segment.ts";
 import { decodeWhole } from "../test/support/media-files.ts";
@@ -27,12 +27,13 @@ import { readJsonl } from "../test/support/shared-data.ts";
 /**
  * Long form against short form on one constructed recording, error by error.
  *
- *   npm run eval:longform -- <audio> <segments.jsonl> [--language en] [--model DIR] [--batch N] [--beam N] [--diarize]
+ *   npm run eval:longform -- <audio> <segments.jsonl> [--language en] [--model DIR] [--batch N] [--beam N] [--diarize] [--no-words]
  *       [--short-cache FILE] [--save FILE] [--quiet]
  *   npm run eval:longform -- --saved FILE <segments.jsonl>   # the table again from a --save, no model
  *
  * Long form: the machine pipeline over the whole file as one range, as
- * `npm run machine -- transcribe` runs it (with word timestamps, to place words).
+ * `npm run machine -- transcribe` runs it (with word timestamps, to place words;
+ * `--no-words` runs it as a job does by default, words spread evenly over segments).
  * Short form: each utterance of the segment list cut from the same decoded
  * timeline and transcribed alone. Prints a row per utterance (errors alone, errors
  * in long form, the long-form errors' causes) and the totals. `--short-cache`
@@ -47,6 +48,7 @@ const { values, positionals } = parseArgs({
     batch: { type: "string" },
     beam: { type: "string" },
     diarize: { type: "boolean" },
+    "no-words": { type: "boolean" },
     "short-cache": { type: "string" },
     save: { type: "string" },
     quiet: { type: "boolean" },
@@ -57,12 +59,14 @@ if (values.saved) {
   const list = positionals[0];
   if (!list) throw new Error("--saved FILE needs the segment list");
   const saved = JSON.parse(readFileSync(values.saved, "utf8")) as { audio: string; short: string[]; segments: Segment[]; chunks: PipelineChunk[] };
-  report(readJsonl<RefUtterance>(list), saved.short, saved.segments, saved.chunks, await decodeWhole(saved.audio));
+  await report(readJsonl<RefUtterance>(list), saved.short, saved.segments, saved.chunks, await decodeWhole(saved.audio));
   process.exit(0);
 }
 const [audio, list] = positionals;
 if (!audio || !list) {
-  console.error("usage: npm run eval:longform -- <audio> <segments.jsonl> [--language en] [--beam N] [--diarize] [--short-cache FILE] [--save FILE] [--quiet]");
+  console.error(
+    "usage: npm run eval:longform -- <audio> <segments.jsonl> [--language en] [--beam N] [--diarize] [--no-words] [--short-cache FILE] [--save FILE] [--quiet]",
+  );
   process.exit(2);
 }
 const SAMPLE_RATE = 16_000;
@@ -93,7 +97,7 @@ try {
     task: "transcribe",
     batchSize,
     beamSize: config.WHISPER_BEAM_SIZE,
-    wordTimestamps: true,
+    wordTimestamps: !values["no-words"],
     onChunk: (c) => chunks.push({ startSec: c.startSec, endSec: c.endSec, speech: c.speech }),
     ...(values.diarize ? { diarize: { config, counts: {} } } : {}),
   });
@@ -131,24 +135,29 @@ else {
 }
 await engine.model.release();
 
-report(utterances, short, long.segments, chunks, samples);
+await report(utterances, short, long.segments, chunks, samples);
 console.log(`long-form speed: ${(1 / Math.max(long.stats.rtf, 1e-9)).toFixed(1)}× real time (${long.stats.wall_sec} s)`);
 if (values.save) writeFileSync(values.save, JSON.stringify({ audio, short, segments: long.segments, chunks, stats: long.stats }));
 
-function report(utterances: RefUtterance[], short: string[], segments: Segment[], chunks: PipelineChunk[], samples: Float32Array): void {
+async function report(utterances: RefUtterance[], short: string[], segments: Segment[], chunks: PipelineChunk[], samples: Float32Array): Promise<void> {
   const hyp: HypWord[] = segments.flatMap((s) => normalizedTimedWords(timedWords(s)));
   const result = attribute(utterances, short, hyp, chunks, segments.map((s) => s.text).join(" "), { ...DEFAULT_ATTRIBUTION, language: values.language });
   const text = formatAttribution(result, (r) => (utterances[r.index] as RefUtterance & { source?: string }).source?.replace(/^speech\//, "") ?? "");
   console.log(values.quiet ? text.slice(text.indexOf("\ncause") + 1) : text);
-  const onsets = utterances.map((u) => speechOnset(samples, u.start, u.end));
-  const t = startErrors(
-    utterances,
-    onsets,
-    segments.map((s) => s.start_sec),
-  );
-  console.log(
-    `segment starts vs speech onset: median |Δ| ${t.medianAbs.toFixed(2)} s, p90 ${t.p90Abs.toFixed(2)} s, ${(t.within * 100).toFixed(0)} % of utterances opened by a segment within ${t.withinSec} s (${t.offsets.filter((o) => o === null).length} begin inside a segment)`,
-  );
+  const vad = await SileroSpeechDetector.load(packagedSileroPath());
+  await vad.push({ startSample: 0, samples });
+  await vad.flush();
+  const starts = segments.map((s) => s.start_sec);
+  for (const [name, onset] of [
+    ["reference span start", (u: RefUtterance) => u.start],
+    ["sound-above-floor onset", (u: RefUtterance) => speechOnset(samples, u.start, u.end)],
+    ["VAD speech onset", (u: RefUtterance) => vadOnset(vad, u.start, u.end)],
+  ] as const) {
+    const t = startErrors(utterances, utterances.map(onset), starts);
+    console.log(
+      `segment starts vs ${name}: median |Δ| ${t.medianAbs.toFixed(2)} s, p90 ${t.p90Abs.toFixed(2)} s, ${(t.within * 100).toFixed(0)} % of utterances opened by a segment within ${t.withinSec} s (${t.offsets.filter((o) => o === null).length} begin inside a segment)`,
+    );
+  }
 }
 
 /** A segment's words, or, without word times, its words spread evenly over it. */

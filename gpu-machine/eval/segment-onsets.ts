@@ -1,8 +1,13 @@
 // How far long-form segment starts sit from where the speech they open begins.
 // The reference gives each utterance's span in the file; the speech inside it
-// starts later than the span (a clip's own lead-in), at its energy onset.
+// starts later than the span (a clip's own lead-in). Two onsets, each with its
+// bias: the first sound above the floor (on clips joined by digital silence that
+// is often the clip's room tone, up to half a second before the first word) and
+// the first frame Silero VAD calls speech (blind to the room tone, but its
+// frames are 32 ms and it can fire a frame or two early).
 
 import { DEFAULT_LEVELING, FRAME_SEC, stretches } from "../engine/level-utterances.ts";
+import { FRAME as VAD_FRAME, type SpeechDetector } from "../media/speech-detector.ts";
 
 const SAMPLE_RATE = 16_000;
 
@@ -12,6 +17,13 @@ export function speechOnset(samples: Float32Array, fromSec: number, toSec: numbe
   const span = samples.subarray(from, Math.min(samples.length, Math.round(toSec * SAMPLE_RATE)));
   const first = stretches(span, DEFAULT_LEVELING.aboveFloorDb)[0];
   return first ? fromSec + first.from * FRAME_SEC : fromSec;
+}
+
+/** Seconds from the file's start to the first VAD speech frame inside [fromSec, toSec); `detector` has heard the whole file from sample 0. */
+export function vadOnset(detector: Pick<SpeechDetector, "speechIn">, fromSec: number, toSec: number): number {
+  const to = Math.round(toSec * SAMPLE_RATE);
+  for (let at = Math.max(0, Math.round(fromSec * SAMPLE_RATE)); at < to; at += VAD_FRAME) if (detector.speechIn(at, at + 1)) return at / SAMPLE_RATE;
+  return fromSec;
 }
 
 export interface StartErrors {
