@@ -246,6 +246,8 @@ describe.skipIf(need.missing)("Whisper engine on real speech", () => {
       const firstOf = words.find((w) => w.startSec >= secondStart - 0.3)!;
       const onsetB = onsets.starts.find((s) => s >= secondStart - 0.05)!;
       expect(Math.abs(firstOf.startSec - onsetB)).toBeLessThanOrEqual(0.2);
+      // A pause of a second or more ends a segment: the second utterance opens one of its own.
+      expect(r!.segments.map((s) => s.startSec)).toContain(firstOf.startSec);
       expect(Math.abs(words[0]!.startSec - onsets.starts[0]!)).toBeLessThanOrEqual(0.2);
       // The word before the pause ends where the first utterance's audio ends (we cut it at 9 s).
       const beforePause = words.filter((w) => w.startSec < secondStart - 0.3).at(-1)!;

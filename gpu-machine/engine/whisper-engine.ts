@@ -6,10 +6,11 @@ import { HOP, WINDOW_SAMPLES } from "./log-mel.ts";
 import { likelyInvented, missedSpans, repeatsNeighbours, saidAgain, soundOf } from "./missed-sound.ts";
 import { promptPrefix } from "./prompt.ts";
 import { compressionRatio, isSilence, needsFallback, repeatedSegments, temperaturesFrom, type DecodeQuality } from "./quality.ts";
+import { cutAtPauses } from "./segment-pauses.ts";
 import { snapStarts } from "./segment-starts.ts";
 import { splitSegments } from "./segments.ts";
 import { WhisperModel, type LoadOptions } from "./whisper-model.ts";
-import { tokenStartTimes, trimToSound, wordsOf, type TimedWord } from "./word-timing.ts";
+import { tokenStartTimes, trimToSound, wordsOf, type TokenWord } from "./word-timing.ts";
 
 export interface TranscribeOptions {
   /** "auto" detects per chunk; an ISO code forces it. */
@@ -43,7 +44,8 @@ export interface EngineSegment {
   noSpeechProb: number;
   compressionRatio: number;
   language: string;
-  words?: TimedWord[];
+  /** `lastToken` indexes this segment's `tokens`. */
+  words?: TokenWord[];
 }
 
 /** What the machine runtime needs of an engine (bench/ puts a simulated one in its place). */
@@ -145,7 +147,7 @@ export class WhisperEngine {
     return all.map((_, i) => {
       const k = audible.indexOf(i);
       return k >= 0
-        ? { ...decoded[k]!, segments: snapStarts(decoded[k]!.segments, all[i]!) }
+        ? { ...decoded[k]!, segments: snapStarts(this.cutAtPauses(decoded[k]!.segments), all[i]!) }
         : {
             segments: [],
             language: forced ?? "en",
@@ -278,6 +280,11 @@ export class WhisperEngine {
       noSpeechProb: seq.noSpeechProb,
       looped: seq.looped,
     };
+  }
+
+  /** After the missed-sound pass, which must see the segments as decoded: a cut leaves a pause between segments for it to fill. */
+  private cutAtPauses(segments: EngineSegment[]): EngineSegment[] {
+    return segments.flatMap((s) => (s.words ? cutAtPauses(s, s.words, (tokens) => this.model.vocab.decodeText(tokens)) : [s]));
   }
 
   private toTranscript(seq: DecodedSequence, quality: DecodeQuality, temperature: number, samples: Float32Array): ChunkTranscript {

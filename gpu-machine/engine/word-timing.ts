@@ -9,6 +9,11 @@ export interface TimedWord {
   probability: number;
 }
 
+/** A word with the index (in its segment's text tokens) of its last token, so a segment can be cut between words. */
+export interface TokenWord extends TimedWord {
+  lastToken: number;
+}
+
 /** Languages written without spaces: split into characters rather than words. */
 const NO_SPACE_LANGUAGES = new Set(["zh", "ja", "th", "lo", "my", "yue"]);
 const PREPEND = `"'“¿([{-`;
@@ -151,7 +156,7 @@ export function wordsOf(
   bounds: readonly number[],
   vocab: Pick<Vocab, "decodeText">,
   language: string,
-): TimedWord[] {
+): TokenWord[] {
   const groups: Array<{ text: string; first: number; last: number }> = [];
   let pending: number[] = [];
   let pendingFirst = 0;
@@ -174,7 +179,7 @@ export function wordsOf(
       const startSec = bounds[g.first] ?? 0;
       const probs = logprobs.slice(g.first, g.last + 1).map(Math.exp);
       const probability = probs.length ? probs.reduce((a, b) => a + b, 0) / probs.length : 0;
-      return { word: g.text.trim(), startSec, endSec: Math.max(startSec, bounds[g.last + 1] ?? startSec), probability };
+      return { word: g.text.trim(), startSec, endSec: Math.max(startSec, bounds[g.last + 1] ?? startSec), probability, lastToken: g.last };
     })
     .filter((w) => w.word.length > 0);
 }
@@ -185,7 +190,7 @@ export function wordsOf(
  * The audio is at hand, so trim each word to the frames that carry sound: the
  * first and last 20 ms frame within it above -30 dB of the chunk's loudest frame.
  */
-export function trimToSound(words: TimedWord[], samples: Float32Array, sampleRate = SAMPLE_RATE): TimedWord[] {
+export function trimToSound<W extends TimedWord>(words: W[], samples: Float32Array, sampleRate = SAMPLE_RATE): W[] {
   const frame = Math.round(sampleRate * TIMESTAMP_STEP_SEC);
   const frames = Math.floor(samples.length / frame);
   const level = new Float32Array(frames);
