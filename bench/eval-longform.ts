@@ -18,7 +18,7 @@ import { resolveBinaries } from "../gpu-machine/media/ffmpeg-binaries.ts";
 import { serveLocalFile } from "../gpu-machine/media/local-file-server.ts";
 import { microChunks } from "../gpu-machine/media/micro-chunks.ts";
 import type { PcmBlock } from "../gpu-machine/media/pcm.ts";
-import { loadSpeechDetector, packagedSileroPath, SileroSpeechDetector } from "../gpu-machine/media/speech-detector.ts";
+import { loadSpeechDetector } from "../gpu-machine/media/speech-detector.ts";
 import { transcribeUrl } from "../gpu-machine/transcribe-file.ts";
 import type { Segment } from "../shared/segment.ts";
 import { decodeWhole } from "../test/support/media-files.ts";
@@ -144,7 +144,8 @@ async function report(utterances: RefUtterance[], short: string[], segments: Seg
   const result = attribute(utterances, short, hyp, chunks, segments.map((s) => s.text).join(" "), { ...DEFAULT_ATTRIBUTION, language: values.language });
   const text = formatAttribution(result, (r) => (utterances[r.index] as RefUtterance & { source?: string }).source?.replace(/^speech\//, "") ?? "");
   console.log(values.quiet ? text.slice(text.indexOf("\ncause") + 1) : text);
-  const vad = await SileroSpeechDetector.load(packagedSileroPath());
+  // The packaged model, checked as the machine checks it; a detector of its own, hearing the whole file.
+  const vad = (await loadSpeechDetector({ VAD: true }))!;
   await vad.push({ startSample: 0, samples });
   await vad.flush();
   const starts = segments.map((s) => s.start_sec);
