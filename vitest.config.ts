@@ -1,5 +1,6 @@
+import { availableParallelism } from "node:os";
 import { cloudflareTest } from "@cloudflare/vitest-pool-workers";
-import { defineConfig } from "vitest/config";
+import { configDefaults, defineConfig } from "vitest/config";
 import { fakeInternet } from "./test/support/fake-internet.ts";
 import { TEST_API_KEYS, TEST_MACHINE_TOKEN, TEST_WEBHOOK_SIGNING_KEY } from "./test/support/test-secrets.ts";
 
@@ -22,9 +23,23 @@ function edgeProject(
         },
       }),
     ],
-    test: { name, include, exclude },
+    test: { name, include, exclude, ...UNDER_LOAD },
   };
 }
+
+/**
+ * Files run two at a time (CI has two cores), so a test's own limit must allow for a
+ * neighbour on the other core: workerd tests that take 2 s alone have taken 5 s there.
+ */
+const UNDER_LOAD = { testTimeout: 30_000, hookTimeout: 60_000 };
+
+/**
+ * Whole systems on real processes with short leases (wrangler dev, supervisor, machines,
+ * a browser): beside another heavy file their heartbeats miss leases that are short on
+ * purpose and jobs fail for want of CPU, not for a fault. They run one at a time, after
+ * everything else.
+ */
+const ALONE = ["test/end-to-end.test.ts", "test/reliability/**/*.test.ts", "test/web-page.test.ts", "test/bench.test.ts"];
 
 const RUNPOD = {
   ALLOW_LOOPBACK_URLS: "false",
@@ -124,9 +139,15 @@ export default defineConfig({
         test: {
           name: "node",
           include: ["shared/**/*.test.ts", "gpu-machine/**/*.test.ts", "cli/**/*.test.ts", "test/**/*.test.ts"],
+          exclude: [...configDefaults.exclude, ...ALONE],
           environment: "node",
+          ...UNDER_LOAD,
         },
       },
+      // One worker and the default group order: vitest runs these as a group of their own, last.
+      { test: { name: "node-alone", include: ALONE, environment: "node", fileParallelism: false } },
     ],
+    // Two files at a time on CI's two cores (vitest's default would be one).
+    maxWorkers: Math.max(2, availableParallelism() - 1),
   },
 });

@@ -7,7 +7,7 @@ import { normalizeEnglish } from "../gpu-machine/eval/english-normalizer.ts";
 import { wordErrorRate } from "../gpu-machine/eval/wer.ts";
 import type { TranscriptionJob } from "../shared/api.ts";
 import { startLocalEdge, type LocalEdge } from "./support/local-edge.ts";
-import { decodeWhole } from "./support/media-files.ts";
+import { decodeWhole, generated } from "./support/media-files.ts";
 import { startMediaServer, type MediaServer } from "./support/media-server.ts";
 import { missingShared, REPO_ROOT, readJsonl, sharedPath } from "./support/shared-data.ts";
 import { TEST_API_KEYS, TEST_MACHINE_TOKEN, TEST_WEBHOOK_SIGNING_KEY } from "./support/test-secrets.ts";
@@ -16,6 +16,13 @@ import { waitUntil } from "../shared/sleep.ts";
 
 const need = missingShared("data/longform/en-20min.opus", "data/longform/en-20min.jsonl");
 const LEASE_SEC = 10;
+/**
+ * The first seven minutes of the 20-minute recording, cut inside a pause, in 2-minute
+ * ranges: four ranges on two machines exercise every boundary the whole file would, at a
+ * third of its model time (the suite runs on two cores).
+ */
+const EXCERPT_SEC = 423.5;
+const RANGE_SEC = 120;
 const KEY = TEST_API_KEYS[0];
 
 interface Utterance {
@@ -29,12 +36,18 @@ interface MachineProcess {
   log: () => string;
 }
 
-describe.skipIf(need.missing)("end to end: the Worker under wrangler dev, two machine processes, a 20-minute recording", () => {
+describe.skipIf(need.missing)("end to end: the Worker under wrangler dev, two machine processes, seven minutes of a long-form recording", () => {
   let edge: LocalEdge;
   let media: MediaServer;
   let model: string;
   const machines: MachineProcess[] = [];
-  const reference = () => readJsonl<Utterance>(sharedPath("data/longform/en-20min.jsonl"));
+  const reference = () => {
+    const all = readJsonl<Utterance>(sharedPath("data/longform/en-20min.jsonl"));
+    const inside = all.filter((u) => u.end <= EXCERPT_SEC);
+    // The cut must fall in a pause, or the last utterance would be half in the reference.
+    expect(all[inside.length]!.start).toBeGreaterThan(EXCERPT_SEC);
+    return inside;
+  };
 
   const startMachine = (id: string): MachineProcess => {
     let log = "";
@@ -68,7 +81,16 @@ describe.skipIf(need.missing)("end to end: the Worker under wrangler dev, two ma
       MACHINE_TOKEN: TEST_MACHINE_TOKEN,
       LEASE_SEC: String(LEASE_SEC),
     });
-    media = await startMediaServer({ "/en-20min.opus": { file: sharedPath("data/longform/en-20min.opus") } });
+    const excerpt = await generated(`e2e-excerpt-${EXCERPT_SEC}.opus`, (o) => [
+      "-i",
+      sharedPath("data/longform/en-20min.opus"),
+      "-t",
+      String(EXCERPT_SEC),
+      "-c",
+      "copy",
+      o,
+    ]);
+    media = await startMediaServer({ "/excerpt.opus": { file: excerpt } });
     startMachine("machine-a");
     startMachine("machine-b");
   }, 120_000);
@@ -82,7 +104,9 @@ describe.skipIf(need.missing)("end to end: the Worker under wrangler dev, two ma
   it("transcribes it whole, in order, with a machine killed mid-range, as well as the clips one by one", async () => {
     // English is given, as for the clips below, so the gap measures chunking alone
     // (language detection and the vote have their own tests).
-    const created = (await (await api("POST", "/v1/transcriptions", { audio_url: media.url("/en-20min.opus"), language: "en" })).json()) as TranscriptionJob;
+    const created = (await (
+      await api("POST", "/v1/transcriptions", { audio_url: media.url("/excerpt.opus"), language: "en", macro_chunk_sec: RANGE_SEC })
+    ).json()) as TranscriptionJob;
     // Kill machine A once it is inside a range: its lease runs out and B redoes the range.
     await until(created.id, (j) => j.status === "running" && (j.progress?.ranges_done ?? 0) >= 1, 300);
     const a = machines[0]!;
@@ -108,6 +132,7 @@ describe.skipIf(need.missing)("end to end: the Worker under wrangler dev, two ma
     const finished = await until(created.id, (j) => j.status !== "running" && j.status !== "queued" && j.status !== "planning", 600);
     expect(finished.status).toBe("completed");
     if (killedTask) expect(machines[1]!.log()).toContain(`start ${killedTask}`); // B took over A's range
+    expect(finished.progress?.ranges_total).toBeGreaterThanOrEqual(3);
     expect(finished.usage!.machine_sec).toBeGreaterThan(0);
     expect(finished.usage!.speedup).toBeGreaterThan(1);
 
@@ -162,16 +187,19 @@ describe.skipIf(need.missing)("end to end: the Worker under wrangler dev, two ma
     console.log(
       `whisper-tiny WER: long form ${(longForm.wer * 100).toFixed(2)} % (${segs.length} segments, ${finished.progress?.ranges_total} ranges), clips one by one ${(oneByOne.wer * 100).toFixed(2)} %; speedup ${finished.usage!.speedup}`,
     );
-    // The issue asks for ≤ +1.0. whisper-base meets it on this file through the CLI
-    // (long form 10.29 % vs clips 10.82 %); whisper-tiny here measures +1.7 (27.34 vs
-    // 25.62 %): it skips or invents whole utterances inside windows, and its long-form
-    // WER moves by ±2 points with batch size, threads and chunk boundaries alone.
+    // The issue asks for ≤ +1.0. whisper-base meets it on the whole file through the CLI
+    // (long form 10.29 % vs clips 10.82 %); whisper-tiny measures +1.7 there (27.34 vs
+    // 25.62 %) and +1.9 on this excerpt in 2-minute ranges (25.26 vs 23.32 %): it skips or
+    // invents whole utterances inside windows, and its long-form WER moves by ±2 points
+    // with batch size, threads and chunk boundaries alone.
     expect(longForm.wer * 100).toBeLessThanOrEqual(oneByOne.wer * 100 + 2.5);
   }, 900_000);
 
   it("a cancel stops the machine working on the job within one heartbeat", async () => {
     const b = machines[1]!;
-    const created = (await (await api("POST", "/v1/transcriptions", { audio_url: media.url("/en-20min.opus"), language: "en" })).json()) as TranscriptionJob;
+    const created = (await (
+      await api("POST", "/v1/transcriptions", { audio_url: media.url("/excerpt.opus"), language: "en", macro_chunk_sec: RANGE_SEC })
+    ).json()) as TranscriptionJob;
     await until(created.id, (j) => j.status === "running", 120);
     await waitUntil(() => b.log().includes(`start ${created.id}.r`), { timeoutMs: 30_000, intervalMs: 100 });
     expect(b.log()).toContain(`start ${created.id}.r`);

@@ -116,11 +116,12 @@ describe.skipIf(noAdapter !== null || jfk.missing)("the engine on WebGPU", () =>
   }, 300_000);
 
   it("decodes a batch whose sequences end at different steps, the states staying on the device, to the CPU provider's texts", async () => {
-    // Two clips of different lengths: the shorter one ends first and rides along on end-of-text.
+    // Two clips of different lengths (4 and 15 words): the shorter one ends first and rides
+    // along on end-of-text. Short ones, since each step costs seconds on software Vulkan.
     const items = readJsonl<{ audio: string; duration_sec: number }>(sharedPath("data", "speech", "ljspeech", "manifest.jsonl")).sort(
       (x, y) => x.duration_sec - y.duration_sec,
     );
-    const audio = await Promise.all([items[0]!, items.at(-1)!].map((item) => decodeWhole(sharedPath("data", "speech", "ljspeech", item.audio))));
+    const audio = await Promise.all([items[0]!, items[3]!].map((item) => decodeWhole(sharedPath("data", "speech", "ljspeech", item.audio))));
     const a = await cpu.transcribe(audio, { language: "en", batchSize: 2 });
     const b = await webgpu.transcribe(audio, { language: "en", batchSize: 2 });
     const texts = (rs: typeof a) => rs.map((r) => normalizeEnglish(r.segments.map((s) => s.text).join(" ")));
