@@ -253,6 +253,10 @@ describe.skipIf(need.missing)("Whisper engine on real speech", () => {
       const beforePause = words.filter((w) => w.startSec < secondStart - 0.3).at(-1)!;
       expect(Math.abs(beforePause.endSec - (1 + Math.min(a!.length, 8 * 16_000) / 16_000))).toBeLessThanOrEqual(0.2);
       for (const w of words) expect(w.probability).toBeGreaterThan(0);
+      // Without words asked for, word timings still place the segments; the answer carries none.
+      const [plain] = await base.transcribe([audio], { language: "en" });
+      expect(plain!.segments.every((s) => s.words === undefined)).toBe(true);
+      expect(plain!.segments.map((s) => [s.startSec, s.endSec, s.text])).toEqual(r!.segments.map((s) => [s.startSec, s.endSec, s.text]));
     },
     LONG,
   );

@@ -107,11 +107,20 @@ export class WhisperEngine {
     }
     for (const c of chunks)
       if (c.length > WINDOW_SAMPLES) throw new EngineError(`A chunk of ${(c.length / SAMPLE_RATE).toFixed(2)} s is longer than Whisper's 30 s window`);
+    // Word timings place segment edges even when no words are asked for: a pause between
+    // words ends a segment and a start moves to its first word's sound. On held-out long
+    // form, 74-76 % of starts came within 0.3 s of the speech onset without them and 86-88 %
+    // with them, the text the same, for a few per cent of decoder time. A model without
+    // alignment heads cannot time words and keeps the energy snap alone, and so does a
+    // device that keeps the decoder's states on itself (WebGPU), whose cross-attention
+    // outputs stay there too: reading them on the host is not done yet.
+    const aligns = this.model.vocab.alignmentHeads.length > 0 && !this.model.statesOnDevice;
+    const timed = { ...opts, wordTimestamps: opts.wordTimestamps || aligns };
     const results: ChunkTranscript[] = [];
     for (let at = 0; at < chunks.length; at += opts.batchSize) {
-      results.push(...(await this.transcribeBatch(chunks.slice(at, at + opts.batchSize), at, forced, opts)));
+      results.push(...(await this.transcribeBatch(chunks.slice(at, at + opts.batchSize), at, forced, timed)));
     }
-    return results;
+    return opts.wordTimestamps ? results : results.map(withoutWords);
   }
 
   /** Language probabilities of each chunk from one encoder pass and one decoder step. */
@@ -321,4 +330,8 @@ export class WhisperEngine {
     const repeats = new Set(repeatedSegments(segments.map((s) => s.text)));
     return { ...base, segments: segments.filter((_, k) => !repeats.has(k)), skipped: null };
   }
+}
+
+function withoutWords(r: ChunkTranscript): ChunkTranscript {
+  return { ...r, segments: r.segments.map(({ words, ...s }) => s) };
 }
