@@ -35,9 +35,9 @@ const UNDER_LOAD = { testTimeout: 30_000, hookTimeout: 60_000 };
 
 /**
  * Whole systems on real processes with short leases (wrangler dev, supervisor, machines,
- * a browser): beside another heavy file their heartbeats miss leases that are short on
- * purpose and jobs fail for want of CPU, not for a fault. They run one at a time, after
- * everything else.
+ * a browser). With every file two at a time the faults suite's fault-free job failed, not
+ * for a fault; beside a model suite alone it passed at half speed, so two stacks at once
+ * are the likely clash. They run one at a time, after everything else.
  */
 const ALONE = ["test/end-to-end.test.ts", "test/reliability/**/*.test.ts", "test/web-page.test.ts", "test/bench.test.ts"];
 
