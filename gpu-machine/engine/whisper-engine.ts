@@ -109,11 +109,12 @@ export class WhisperEngine {
       if (c.length > WINDOW_SAMPLES) throw new EngineError(`A chunk of ${(c.length / SAMPLE_RATE).toFixed(2)} s is longer than Whisper's 30 s window`);
     // Word timings place segment edges even when no words are asked for: a pause between
     // words ends a segment and a start moves to its first word's sound. On held-out long
-    // form, 74-76 % of starts came within 0.3 s of the speech onset without them and 86-88 %
-    // with them, the text the same, for a few per cent of decoder time. A model without
-    // alignment heads cannot time words and keeps the energy snap alone, and so does a
-    // device that keeps the decoder's states on itself (WebGPU), whose cross-attention
-    // outputs stay there too: reading them on the host is not done yet.
+    // form, 73-76 % of starts came within 0.3 s of the VAD speech onset without them and
+    // 86-88 % with them, the text the same, for a few per cent of decoder time. A model
+    // without alignment heads cannot time words and keeps the energy snap alone, and so
+    // does a device that keeps the decoder's states on itself (WebGPU), whose
+    // cross-attention outputs stay there too: reading them back with getData() aborts the
+    // process inside onnxruntime, so that is not done yet.
     const aligns = this.model.vocab.alignmentHeads.length > 0 && !this.model.statesOnDevice;
     const timed = { ...opts, wordTimestamps: opts.wordTimestamps || aligns };
     const results: ChunkTranscript[] = [];
