@@ -1,6 +1,7 @@
 import * as ort from "onnxruntime-node";
 import { type BeamDecoder, beamSearch } from "./beam-search.ts";
 import { applyLogitRules, argmax, logSumExp, sampleToken, seededRandom, softmaxOf } from "./logit-rules.ts";
+import { hostAttention } from "./host-attention.ts";
 import { loopCut } from "./quality.ts";
 import { TIMESTAMP_STEP_SEC } from "./vocab.ts";
 import type { WhisperModel } from "./whisper-model.ts";
@@ -138,6 +139,9 @@ export async function decodeBatch(model: WhisperModel, items: readonly DecodeIte
   const decoderPresent = model.decoderOutputs.present.filter((n) => n.includes(".decoder."));
   const attentionLayers = [...new Set(vocab.alignmentHeads.map(([l]) => l))];
   const attentionOutputs = options.attention ? attentionLayers.map((l) => `cross_attentions.${l}`) : [];
+  // A device that keeps the states keeps the cross-attention too: its rows come from a
+  // pass on the host once the sequences are decoded (host-attention.ts).
+  const attend = options.attention && !model.statesOnDevice;
 
   const encoderStates: Feeds = {};
   let selfStates: Feeds = {};
@@ -190,7 +194,7 @@ export async function decodeBatch(model: WhisperModel, items: readonly DecodeIte
       B,
       null,
       past,
-      options.attention && promptLength === 0,
+      attend && promptLength === 0,
     );
     const collectStates = (result: ort.InferenceSession.OnnxValueMapType, withEncoder: boolean) => {
       const previous = selfStates;
@@ -233,7 +237,7 @@ export async function decodeBatch(model: WhisperModel, items: readonly DecodeIte
         B,
         encoderStates,
         selfStates,
-        options.attention && p === promptLength - 1,
+        attend && p === promptLength - 1,
       );
       collectStates(out, false);
     }
@@ -269,7 +273,7 @@ export async function decodeBatch(model: WhisperModel, items: readonly DecodeIte
       sumLogprob: 0,
       logprobs: [],
       random: seededRandom(item.seed),
-      attention: options.attention ? vocab.alignmentHeads.map(() => []) : null,
+      attention: attend ? vocab.alignmentHeads.map(() => []) : null,
     }));
 
     while (active.some((seq) => seq !== null)) {
@@ -317,9 +321,12 @@ export async function decodeBatch(model: WhisperModel, items: readonly DecodeIte
         active = keep.map((b) => active[b]!);
       }
       if (!active.some((seq) => seq !== null)) break;
-      out = await run(next, false, active.length, encoderStates, selfStates, options.attention);
+      out = await run(next, false, active.length, encoderStates, selfStates, attend);
       collectStates(out, false);
     }
+    if (options.attention && !attend)
+      for (const [b, result] of results.entries())
+        result.attention = await hostAttention(model, items[b]!.hidden, [...first, ...prompt(b)], result.tokens, items[b]!.audioFrames);
     return results;
 
     /**

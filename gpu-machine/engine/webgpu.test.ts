@@ -93,15 +93,23 @@ describe.skipIf(noAdapter !== null || jfk.missing)("the engine on WebGPU", () =>
     expect(worst / scale).toBeLessThan(1e-3);
   }, 120_000);
 
-  it("transcribes a clip end to end (features, encoder, every decoder step) to the CPU provider's text", async () => {
+  it("transcribes a clip end to end (features, encoder, every decoder step) to the CPU provider's text and word times", async () => {
     const audio = await decodeWhole(sharedPath("data", "speech", "jfk", "jfk.wav"));
-    const [a] = await cpu.transcribe([audio], { language: "en", batchSize: 1 });
+    const [a] = await cpu.transcribe([audio], { language: "en", batchSize: 1, wordTimestamps: true });
     const started = performance.now();
-    const [b] = await webgpu.transcribe([audio], { language: "en", batchSize: 1 });
+    const [b] = await webgpu.transcribe([audio], { language: "en", batchSize: 1, wordTimestamps: true });
     console.log(`jfk.wav on webgpu (software Vulkan here): ${((performance.now() - started) / 1000).toFixed(1)} s`);
     const text = (r: typeof a) => normalizeEnglish(r!.segments.map((s) => s.text).join(" "));
     expect(text(b)).toBe(text(a));
     expect(text(b)).toContain("ask not what your country can do for you");
+    // The device keeps its cross-attention; the words are timed from a pass on the host.
+    const words = (r: typeof a) => r!.segments.flatMap((s) => s.words ?? []);
+    expect(words(b).map((w) => w.word)).toEqual(words(a).map((w) => w.word));
+    expect(words(b).length).toBeGreaterThan(15);
+    words(b).forEach((w, i) => {
+      expect(Math.abs(w.startSec - words(a)[i]!.startSec)).toBeLessThanOrEqual(0.04);
+      expect(Math.abs(w.endSec - words(a)[i]!.endSec)).toBeLessThanOrEqual(0.04);
+    });
   }, 300_000);
 
   it("conditions on a prompt (one first call of prompt and start-of-transcript, language detected apart) as the CPU provider does", async () => {

@@ -112,9 +112,10 @@ export class WhisperEngine {
     // form, 73-76 % of starts came within 0.3 s of the VAD speech onset without them and
     // 86-88 % with them, the text the same, for a few per cent of decoder time. A model
     // without alignment heads cannot time words and keeps the energy snap alone, and so
-    // does a device that keeps the decoder's states on itself (WebGPU), whose
-    // cross-attention outputs stay there too: reading them back with getData() aborts the
-    // process inside onnxruntime, so that is not done yet.
+    // does a device that keeps the decoder's states on itself (WebGPU) unless words are
+    // asked for: its cross-attention comes from a second pass of the decoder on the CPU
+    // (host-attention.ts), ~130 ms per 100-token chunk on two cores, too dear for every
+    // chunk of a GPU's batch.
     const aligns = this.model.vocab.alignmentHeads.length > 0 && !this.model.statesOnDevice;
     const timed = { ...opts, wordTimestamps: opts.wordTimestamps || aligns };
     const results: ChunkTranscript[] = [];

@@ -28,7 +28,21 @@ export class WhisperModel {
     readonly vocab: Vocab,
     readonly device: Device,
     readonly decoderOutputs: { present: string[] },
+    private readonly hostOptions: ort.InferenceSession.SessionOptions,
   ) {}
+
+  private hostSession: Promise<ort.InferenceSession> | null = null;
+
+  /**
+   * The decoder graph on the CPU: the decoder itself where the states stay on the host,
+   * else a session of its own, made on first use (host-attention.ts needs it for word
+   * timing on WebGPU, and most jobs never ask for words).
+   */
+  hostDecoder(): Promise<ort.InferenceSession> {
+    if (!this.statesOnDevice) return Promise.resolve(this.decoder);
+    this.hostSession ??= ort.InferenceSession.create(this.files.decoderPath, this.hostOptions);
+    return this.hostSession;
+  }
 
   /** Whether the decoder's KV cache stays on the device between steps. */
   get statesOnDevice(): boolean {
@@ -96,7 +110,7 @@ export class WhisperModel {
         (keepsStatesOnDevice(device) ? "; KV cache kept on the device" : ""),
     );
     const vocab = new Vocab(files, files.config.vocab_size);
-    return new WhisperModel(files, features, encoder, decoder, cachedDecoder, vocab, device, { present });
+    return new WhisperModel(files, features, encoder, decoder, cachedDecoder, vocab, device, { present }, sessionOptions("cpu"));
   }
 
   /** Encoder outputs, one [1500 × d_model] array per chunk of 16 kHz audio (at most 30 s each). */
@@ -120,6 +134,7 @@ export class WhisperModel {
       this.encoder.release(),
       this.decoder.release(),
       ...(this.cachedDecoder !== this.decoder ? [this.cachedDecoder.release()] : []),
+      ...(this.hostSession ? [this.hostSession.then((s) => s.release())] : []),
     ]);
   }
 }
