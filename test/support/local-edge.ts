@@ -34,7 +34,22 @@ export async function startLocalEdge(
   opts: { port?: number; keepState?: boolean } = {},
 ): Promise<LocalEdge> {
   const port = opts.port ?? (await freePort());
-  const args = ["wrangler", "dev", "--port", String(port), "--ip", "127.0.0.1", "--persist-to", persistTo, "--show-interactive-dev-session=false"];
+  // wrangler dev's devtools inspector listens on 9229 unless told otherwise, so a second
+  // stack on the same box (two test files at once) failed to start: "Address already in use".
+  const inspector = await freePort();
+  const args = [
+    "wrangler",
+    "dev",
+    "--port",
+    String(port),
+    "--ip",
+    "127.0.0.1",
+    "--inspector-port",
+    String(inspector),
+    "--persist-to",
+    persistTo,
+    "--show-interactive-dev-session=false",
+  ];
   for (const [k, v] of Object.entries({ ALLOW_LOOPBACK_URLS: "true", ...vars })) args.push("--var", `${k}:${v}`);
   const child: ChildProcess = spawn("npx", args, {
     cwd: REPO_ROOT,
