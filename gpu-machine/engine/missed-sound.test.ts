@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { toneBursts } from "../../test/support/tone-bursts.ts";
-import { likelyInvented, missedSpans, repeatsNeighbours, saidAgain, soundOf } from "./missed-sound.ts";
+import { heardSpan, likelyInvented, missedSpans, repeatsNeighbours, saidAgain, soundOf } from "./missed-sound.ts";
 
 describe("sound no segment covers", () => {
   // Sound at 1–6 s, 9–13 s and 20–24 s of a 28 s chunk, over a faint floor.
@@ -30,6 +30,18 @@ describe("sound no segment covers", () => {
 
   it("finds sound before the first segment, with no slack needed at the chunk's start", () => {
     expect(missedSpans([{ fromSec: 9, toSec: 24 }], chunk)).toEqual([{ fromSec: 0, toSec: 9 }]);
+  });
+
+  it("finds an utterance under a segment whose first word comes seconds after its timestamp, and no more", () => {
+    // Whisper's segment opens at 6.2 s over the 9–13 s utterance, but its words begin at 20 s.
+    const skipped = { startSec: 6.2, endSec: 24, words: [{ startSec: 20 }, { startSec: 22 }] };
+    expect(heardSpan(skipped)).toEqual({ fromSec: 20, toSec: 24 });
+    expect(missedSpans([{ fromSec: 0.8, toSec: 6.2 }, heardSpan(skipped)], chunk)).toEqual([{ fromSec: 6.2, toSec: 20 }]);
+    // Words that start with their segment, or within a second of it, leave it whole.
+    for (const words of [[{ startSec: 6.2 }], [{ startSec: 7 }], []]) {
+      expect(heardSpan({ startSec: 6.2, endSec: 24, words })).toEqual({ fromSec: 6.2, toSec: 24 });
+    }
+    expect(heardSpan({ startSec: 6.2, endSec: 24 })).toEqual({ fromSec: 6.2, toSec: 24 });
   });
 
   it("leaves alone spaces of silence, sound that merely spills past a segment's coarse end, and chunks with no segments", () => {

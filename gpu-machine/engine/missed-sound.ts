@@ -43,6 +43,23 @@ export function missedSpans(segments: ReadonlyArray<Span>, samples: Float32Array
   });
 }
 
+/** A word must start this long after its segment's timestamp before the stretch between counts as unheard. */
+const UNHEARD_LEAD_SEC = 1;
+
+/**
+ * The span of a chunk that `segment` (chunk times) has heard: from its first word where
+ * that word starts a second or more after the segment's timestamp. Whisper sometimes
+ * opens a segment over an utterance it then skips: on a held-out long-form file, a 4.7 s
+ * segment whose only word, at its end, began the next utterance hid nine words. With the
+ * span cut to its words, the missed-sound pass sees that stretch as a space with sound
+ * in it and decodes it alone.
+ */
+export function heardSpan(segment: { startSec: number; endSec: number; words?: ReadonlyArray<{ startSec: number }> }): Span {
+  const first = segment.words?.[0];
+  const lead = first ? first.startSec - segment.startSec : 0;
+  return { fromSec: first && lead >= UNHEARD_LEAD_SEC ? Math.min(first.startSec, segment.endSec) : segment.startSec, toSec: segment.endSec };
+}
+
 /** Stretches of sound in a chunk, in seconds. */
 export function soundOf(samples: Float32Array): Span[] {
   return stretches(samples, DEFAULT_LEVELING.aboveFloorDb).map((s) => ({ fromSec: s.from * FRAME_SEC, toSec: s.to * FRAME_SEC }));

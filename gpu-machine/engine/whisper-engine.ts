@@ -3,7 +3,7 @@ import { levelUtterances } from "./level-utterances.ts";
 import { SAMPLE_RATE } from "../media/pcm.ts";
 import { batchesEncoder } from "./execution-provider.ts";
 import { HOP, WINDOW_SAMPLES } from "./log-mel.ts";
-import { likelyInvented, missedSpans, repeatsNeighbours, saidAgain, soundOf } from "./missed-sound.ts";
+import { heardSpan, likelyInvented, missedSpans, repeatsNeighbours, saidAgain, soundOf } from "./missed-sound.ts";
 import { promptPrefix } from "./prompt.ts";
 import { compressionRatio, isSilence, needsFallback, repeatedSegments, temperaturesFrom, type DecodeQuality } from "./quality.ts";
 import { cutAtPauses } from "./segment-pauses.ts";
@@ -181,14 +181,7 @@ export class WhisperEngine {
     if (chunks.length === 0) return [];
     const results = await this.decodeWithFallback(chunks, offset, languages, opts);
     if (!missedPass) return results;
-    const missed = results.flatMap((r, i) =>
-      r.skipped !== null
-        ? []
-        : missedSpans(
-            r.segments.map((s) => ({ fromSec: s.startSec, toSec: s.endSec })),
-            chunks[i]!,
-          ).map((span) => ({ i, span })),
-    );
+    const missed = results.flatMap((r, i) => (r.skipped !== null ? [] : missedSpans(r.segments.map(heardSpan), chunks[i]!).map((span) => ({ i, span }))));
     if (missed.length === 0) return results;
     const decoded = await this.decodeAudible(
       missed.map(({ i, span }) => chunks[i]!.subarray(Math.round(span.fromSec * SAMPLE_RATE), Math.round(span.toSec * SAMPLE_RATE))),
@@ -202,7 +195,8 @@ export class WhisperEngine {
       const r = results[i]!;
       const before = r.segments.filter((s) => s.endSec <= span.fromSec).at(-1);
       const after = r.segments.find((s) => s.startSec >= span.toSec);
-      const neighbours = [before?.text ?? "", after?.text ?? ""];
+      const inside = r.segments.filter((s) => s !== before && s !== after && s.endSec > span.fromSec && s.startSec < span.toSec);
+      const neighbours = [before?.text ?? "", ...inside.map((s) => s.text), after?.text ?? ""];
       if (likelyInvented(decoded[k]!.quality)) return;
       // Words already in the segments beside the span are a repeat, unless the span's own
       // sound is long enough to have said them again (an utterance that is really repeated).
@@ -216,7 +210,12 @@ export class WhisperEngine {
         ...(s.words ? { words: s.words.map((w) => ({ ...w, startSec: w.startSec + span.fromSec, endSec: w.endSec + span.fromSec })) } : {}),
       }));
       if (extra.length === 0) return;
-      results[i] = { ...r, segments: [...r.segments, ...extra].sort((a, b) => a.startSec - b.startSec) };
+      // A segment whose first word came after the span now starts at that word (heardSpan).
+      const kept = r.segments.map((s) => {
+        const first = s.words?.[0];
+        return first && s.startSec >= span.fromSec && s.startSec < span.toSec && first.startSec >= span.toSec ? { ...s, startSec: first.startSec } : s;
+      });
+      results[i] = { ...r, segments: [...kept, ...extra].sort((a, b) => a.startSec - b.startSec) };
     });
     return results;
   }
