@@ -1,5 +1,6 @@
 import * as ort from "onnxruntime-node";
 import { type BeamDecoder, beamSearch } from "./beam-search.ts";
+import { attentionOutputs, attentionRows, emptyPast, type Feeds, tokenIds } from "./decoder-feeds.ts";
 import { applyLogitRules, argmax, logSumExp, sampleToken, seededRandom, softmaxOf } from "./logit-rules.ts";
 import { hostAttention } from "./host-attention.ts";
 import { loopCut } from "./quality.ts";
@@ -63,8 +64,6 @@ interface Active {
   attention: Float32Array[][] | null;
 }
 
-type Feeds = Record<string, ort.Tensor>;
-
 /** Copies batch rows `keep` of a [B, ...] host tensor into a new tensor (a row may be taken twice). */
 function takeRows(tensor: ort.Tensor, keep: readonly number[]): ort.Tensor {
   const dims = tensor.dims;
@@ -122,8 +121,7 @@ export async function decodeBatch(model: WhisperModel, items: readonly DecodeIte
     return out;
   }
   const { vocab, config } = model;
-  const { decoder_layers: layers, decoder_attention_heads: heads, d_model: dModel } = config;
-  const headDim = dModel / heads;
+  const { d_model: dModel } = config;
   const maxTokens = config.max_target_positions;
   const V = vocab.size;
   const B = items.length;
@@ -132,13 +130,9 @@ export async function decodeBatch(model: WhisperModel, items: readonly DecodeIte
   const hidden = new Float32Array(B * frames * dModel);
   items.forEach((item, i) => hidden.set(item.hidden, i * frames * dModel));
 
-  const empty = (b: number) => new ort.Tensor("float32", new Float32Array(0), [b, heads, 0, headDim]);
-  const past: Feeds = {};
-  for (let l = 0; l < layers; l++)
-    for (const part of ["decoder", "encoder"]) for (const kv of ["key", "value"]) past[`past_key_values.${l}.${part}.${kv}`] = empty(B);
+  const past = emptyPast(config, B);
   const decoderPresent = model.decoderOutputs.present.filter((n) => n.includes(".decoder."));
-  const attentionLayers = [...new Set(vocab.alignmentHeads.map(([l]) => l))];
-  const attentionOutputs = options.attention ? attentionLayers.map((l) => `cross_attentions.${l}`) : [];
+  const attention = options.attention ? attentionOutputs(vocab.alignmentHeads) : [];
   // A device that keeps the states keeps the cross-attention too: its rows come from a
   // pass on the host once the sequences are decoded (host-attention.ts).
   const attend = options.attention && !model.statesOnDevice;
@@ -147,11 +141,7 @@ export async function decodeBatch(model: WhisperModel, items: readonly DecodeIte
   let selfStates: Feeds = {};
   const run = async (ids: number[], first: boolean, batch: number, encoderStates: Feeds | null, selfStates: Feeds, withAttention: boolean) => {
     const feeds: Feeds = {
-      input_ids: new ort.Tensor(
-        "int64",
-        BigInt64Array.from(ids, (t) => BigInt(t)),
-        [batch, ids.length / batch],
-      ),
+      input_ids: tokenIds(ids, batch),
       // The with-cache branch never reads encoder_hidden_states; a one-frame stand-in saves copying 1500 frames per step.
       encoder_hidden_states: first
         ? new ort.Tensor("float32", hidden, [B, frames, dModel])
@@ -160,7 +150,7 @@ export async function decodeBatch(model: WhisperModel, items: readonly DecodeIte
       ...selfStates,
       ...(encoderStates ?? {}),
     };
-    const fetch = ["logits", ...(first ? model.decoderOutputs.present : decoderPresent), ...(withAttention ? attentionOutputs : [])];
+    const fetch = ["logits", ...(first ? model.decoderOutputs.present : decoderPresent), ...(withAttention ? attention : [])];
     return (first ? model.decoder : model.cachedDecoder).run(feeds, fetch);
   };
   try {
@@ -387,21 +377,4 @@ function keepAttention(
   alignmentHeads: ReadonlyArray<readonly [number, number]>,
 ): void {
   attentionRows(out, b, audioFrames, alignmentHeads).forEach((row, h) => seq.attention![h]!.push(row));
-}
-
-/** Row `b`'s cross-attention at the last position, per alignment head, cropped to the audio. */
-function attentionRows(
-  out: ort.InferenceSession.OnnxValueMapType,
-  b: number,
-  audioFrames: number,
-  alignmentHeads: ReadonlyArray<readonly [number, number]>,
-): Float32Array[] {
-  return alignmentHeads.flatMap(([layer, head]) => {
-    const tensor = out[`cross_attentions.${layer}`];
-    if (!tensor) return [];
-    const [, heads, steps, frames] = tensor.dims as [number, number, number, number];
-    const data = tensor.data as Float32Array;
-    const at = ((b * heads + head) * steps + steps - 1) * frames;
-    return [data.slice(at, at + audioFrames)];
-  });
 }

@@ -1,4 +1,5 @@
 import * as ort from "onnxruntime-node";
+import { attentionOutputs, attentionRows, emptyPast, tokenIds } from "./decoder-feeds.ts";
 import type { WhisperModel } from "./whisper-model.ts";
 
 /**
@@ -18,35 +19,20 @@ export async function hostAttention(
   sampled: readonly number[],
   audioFrames: number,
 ): Promise<Float32Array[][]> {
-  const { decoder_layers: layers, decoder_attention_heads: heads, d_model: dModel, max_source_positions: frames } = model.config;
+  const { d_model: dModel, max_source_positions: frames } = model.config;
   const ids = [...context, ...sampled];
-  const empty = new ort.Tensor("float32", new Float32Array(0), [1, heads, 0, dModel / heads]);
-  const feeds: Record<string, ort.Tensor> = {
-    input_ids: new ort.Tensor(
-      "int64",
-      BigInt64Array.from(ids, (t) => BigInt(t)),
-      [1, ids.length],
-    ),
-    encoder_hidden_states: new ort.Tensor("float32", hidden, [1, frames, dModel]),
-    use_cache_branch: new ort.Tensor("bool", [false], [1]),
-  };
-  for (let l = 0; l < layers; l++)
-    for (const part of ["decoder", "encoder"]) for (const kv of ["key", "value"]) feeds[`past_key_values.${l}.${part}.${kv}`] = empty;
   const alignment = model.vocab.alignmentHeads;
   const decoder = await model.hostDecoder();
   const out = await decoder.run(
-    feeds,
-    [...new Set(alignment.map(([l]) => l))].map((l) => `cross_attentions.${l}`),
+    {
+      input_ids: tokenIds(ids, 1),
+      encoder_hidden_states: new ort.Tensor("float32", hidden, [1, frames, dModel]),
+      use_cache_branch: new ort.Tensor("bool", [false], [1]),
+      ...emptyPast(model.config, 1),
+    },
+    attentionOutputs(alignment),
   );
-  return alignment.map(([layer, head]) => {
-    const tensor = out[`cross_attentions.${layer}`]!;
-    const [, , steps, width] = tensor.dims as [number, number, number, number];
-    const data = tensor.data as Float32Array;
-    const rows: Float32Array[] = [];
-    for (let p = context.length - 1; p < steps; p++) {
-      const at = (head * steps + p) * width;
-      rows.push(data.slice(at, at + audioFrames));
-    }
-    return rows;
-  });
+  const rows: Float32Array[][] = alignment.map(() => []);
+  for (let p = context.length - 1; p < ids.length; p++) attentionRows(out, 0, audioFrames, alignment, p).forEach((row, h) => rows[h]!.push(row));
+  return rows;
 }

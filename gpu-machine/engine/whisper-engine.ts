@@ -210,10 +210,10 @@ export class WhisperEngine {
         ...(s.words ? { words: s.words.map((w) => ({ ...w, startSec: w.startSec + span.fromSec, endSec: w.endSec + span.fromSec })) } : {}),
       }));
       if (extra.length === 0) return;
-      // A segment whose first word came after the span now starts at that word (heardSpan).
+      // A segment whose unheard lead was this span now starts where it was heard.
       const kept = r.segments.map((s) => {
-        const first = s.words?.[0];
-        return first && s.startSec >= span.fromSec && s.startSec < span.toSec && first.startSec >= span.toSec ? { ...s, startSec: first.startSec } : s;
+        const heard = heardSpan(s).fromSec;
+        return heard > s.startSec && heard === span.toSec ? { ...s, startSec: heard } : s;
       });
       results[i] = { ...r, segments: [...kept, ...extra].sort((a, b) => a.startSec - b.startSec) };
     });
