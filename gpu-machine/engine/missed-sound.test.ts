@@ -2,6 +2,9 @@ import { describe, expect, it } from "vitest";
 import { toneBursts } from "../../test/support/tone-bursts.ts";
 import { heardSpan, likelyInvented, missedSpans, repeatsNeighbours, saidAgain, soundOf } from "./missed-sound.ts";
 
+/** A word's times. */
+const w = (startSec: number, endSec: number) => ({ startSec, endSec });
+
 describe("sound no segment covers", () => {
   // Sound at 1–6 s, 9–13 s and 20–24 s of a 28 s chunk, over a faint floor.
   const chunk = toneBursts(
@@ -34,14 +37,24 @@ describe("sound no segment covers", () => {
 
   it("finds an utterance under a segment whose first word comes seconds after its timestamp, and no more", () => {
     // Whisper's segment opens at 6.2 s over the 9–13 s utterance, but its words begin at 20 s.
-    const skipped = { startSec: 6.2, endSec: 24, words: [{ startSec: 20 }, { startSec: 22 }] };
+    const skipped = { startSec: 6.2, endSec: 24, words: [w(20, 21.5), w(22, 23.8)] };
     expect(heardSpan(skipped)).toEqual({ fromSec: 20, toSec: 24 });
     expect(missedSpans([{ fromSec: 0.8, toSec: 6.2 }, heardSpan(skipped)], chunk)).toEqual([{ fromSec: 6.2, toSec: 20 }]);
     // Words that start with their segment, or within a second of it, leave it whole.
-    for (const words of [[{ startSec: 6.2 }], [{ startSec: 7 }], []]) {
+    for (const words of [[w(6.2, 6.5), w(23, 23.5)], [w(7, 7.4), w(23.4, 23.8)], []]) {
       expect(heardSpan({ startSec: 6.2, endSec: 24, words })).toEqual({ fromSec: 6.2, toSec: 24 });
     }
     expect(heardSpan({ startSec: 6.2, endSec: 24 })).toEqual({ fromSec: 6.2, toSec: 24 });
+  });
+
+  it("finds an utterance a segment runs on over after its words end", () => {
+    // One segment from 0.8 s to 13.2 s whose words are all in the first utterance (1–6 s): the 9–13 s one was not heard.
+    const ranOn = { startSec: 0.8, endSec: 13.2, words: [w(1, 1.4), w(1.4, 2.2), w(5.2, 5.9)] };
+    expect(heardSpan(ranOn)).toEqual({ fromSec: 0.8, toSec: 5.9 });
+    expect(missedSpans([heardSpan(ranOn), { fromSec: 19.8, toSec: 24 }], chunk)).toEqual([{ fromSec: 5.9, toSec: 19.8 }]);
+    // A segment whose words end within a second of it, each in a word's time, is whole.
+    expect(heardSpan({ startSec: 0.8, endSec: 6.2, words: [w(1, 1.5), w(5.2, 5.6)] })).toEqual({ fromSec: 0.8, toSec: 6.2 });
+    expect(heardSpan({ startSec: 0.8, endSec: 6.2, words: [w(1, 1.5), w(4.9, 5.3)] })).toEqual({ fromSec: 0.8, toSec: 6.2 });
   });
 
   it("leaves alone spaces of silence, sound that merely spills past a segment's coarse end, and chunks with no segments", () => {

@@ -43,21 +43,26 @@ export function missedSpans(segments: ReadonlyArray<Span>, samples: Float32Array
   });
 }
 
-/** A word must start this long after its segment's timestamp before the stretch between counts as unheard. */
+/** A word must start this long after its segment's timestamp, or end this long before its end, before the stretch between counts as unheard. */
 const UNHEARD_LEAD_SEC = 1;
 
 /**
  * The span of a chunk that `segment` (chunk times) has heard: from its first word where
- * that word starts a second or more after the segment's timestamp. Whisper sometimes
- * opens a segment over an utterance it then skips: on a held-out long-form file, a 4.7 s
- * segment whose only word, at its end, began the next utterance hid nine words. With the
- * span cut to its words, the missed-sound pass sees that stretch as a space with sound
- * in it and decodes it alone.
+ * that word starts a second or more after the segment's timestamp, and to its last word's
+ * end where that ends a second or more before the segment does. Whisper sometimes opens
+ * a segment over an utterance it then skips (on a held-out long-form file, a 4.7 s
+ * segment whose only word, at its end, began the next utterance hid nine words), or
+ * carries a segment's end over the next utterance after its words are done (a sentence
+ * said twice in a row, timed as one segment with its words once). With the span cut to
+ * its words (trimmed to their sound: word-timing.ts), the missed-sound pass sees that
+ * stretch as a space with sound in it and decodes it alone.
  */
-export function heardSpan(segment: { startSec: number; endSec: number; words?: ReadonlyArray<{ startSec: number }> }): Span {
+export function heardSpan(segment: { startSec: number; endSec: number; words?: ReadonlyArray<{ startSec: number; endSec: number }> }): Span {
   const first = segment.words?.[0];
-  const lead = first ? first.startSec - segment.startSec : 0;
-  return { fromSec: first && lead >= UNHEARD_LEAD_SEC ? Math.min(first.startSec, segment.endSec) : segment.startSec, toSec: segment.endSec };
+  const last = segment.words?.at(-1);
+  const fromSec = first && first.startSec - segment.startSec >= UNHEARD_LEAD_SEC ? Math.min(first.startSec, segment.endSec) : segment.startSec;
+  const toSec = last && segment.endSec - last.endSec >= UNHEARD_LEAD_SEC ? Math.max(last.endSec, fromSec) : segment.endSec;
+  return { fromSec, toSec };
 }
 
 /** Stretches of sound in a chunk, in seconds. */

@@ -210,10 +210,12 @@ export class WhisperEngine {
         ...(s.words ? { words: s.words.map((w) => ({ ...w, startSec: w.startSec + span.fromSec, endSec: w.endSec + span.fromSec })) } : {}),
       }));
       if (extra.length === 0) return;
-      // A segment whose unheard lead was this span now starts where it was heard.
+      // A segment whose unheard lead or tail was this span now starts or ends where it was heard.
       const kept = r.segments.map((s) => {
-        const heard = heardSpan(s).fromSec;
-        return heard > s.startSec && heard === span.toSec ? { ...s, startSec: heard } : s;
+        const heard = heardSpan(s);
+        const from = heard.fromSec > s.startSec && heard.fromSec === span.toSec ? heard.fromSec : s.startSec;
+        const to = heard.toSec < s.endSec && heard.toSec === span.fromSec ? heard.toSec : s.endSec;
+        return { ...s, startSec: from, endSec: to };
       });
       results[i] = { ...r, segments: [...kept, ...extra].sort((a, b) => a.startSec - b.startSec) };
     });

@@ -184,11 +184,21 @@ export function wordsOf(
     .filter((w) => w.word.length > 0);
 }
 
+/** No word takes longer to say. */
+const MAX_WORD_SEC = 1.5;
+
 /**
  * Attention puts a word's start at the end of the word before it, so a word after
  * a pause swallows the pause (openai/whisper patches this by clamping durations).
  * The audio is at hand, so trim each word to the frames that carry sound: the
  * first and last 20 ms frame within it above -30 dB of the chunk's loudest frame.
+ *
+ * `words` are one segment's. Its first word timed longer than MAX_WORD_SEC has
+ * swallowed what comes before the word, and its last word what comes after: the
+ * pause, or an utterance Whisper skipped ("Why," timed over 3.9 s of another
+ * speaker's sentence; "surpassed." over the same sentence said again), whose
+ * sound trimming alone would keep. Such a word is sought in MAX_WORD_SEC at its
+ * far end.
  */
 export function trimToSound<W extends TimedWord>(words: W[], samples: Float32Array, sampleRate = SAMPLE_RATE): W[] {
   const frame = Math.round(sampleRate * TIMESTAMP_STEP_SEC);
@@ -202,9 +212,12 @@ export function trimToSound<W extends TimedWord>(words: W[], samples: Float32Arr
     loudest = Math.max(loudest, level[f]!);
   }
   const threshold = loudest * 10 ** (-30 / 20);
-  const trimmed = words.map((w) => {
-    const from = Math.max(0, Math.floor(w.startSec / TIMESTAMP_STEP_SEC));
-    const to = Math.min(frames, Math.ceil(w.endSec / TIMESTAMP_STEP_SEC));
+  const trimmed = words.map((w, i) => {
+    const stretched = w.endSec - w.startSec > MAX_WORD_SEC;
+    const startSec = stretched && i === 0 ? w.endSec - MAX_WORD_SEC : w.startSec;
+    const endSec = stretched && i > 0 && i === words.length - 1 ? w.startSec + MAX_WORD_SEC : w.endSec;
+    const from = Math.max(0, Math.floor(startSec / TIMESTAMP_STEP_SEC));
+    const to = Math.min(frames, Math.ceil(endSec / TIMESTAMP_STEP_SEC));
     let first = -1;
     let last = -1;
     for (let f = from; f < to; f++) {
@@ -213,7 +226,7 @@ export function trimToSound<W extends TimedWord>(words: W[], samples: Float32Arr
         last = f;
       }
     }
-    if (first < 0) return w;
+    if (first < 0) return { ...w, startSec, endSec };
     return { ...w, startSec: first * TIMESTAMP_STEP_SEC, endSec: (last + 1) * TIMESTAMP_STEP_SEC };
   });
   // The frame that ends one word may begin the next: never let words overlap.
