@@ -102,13 +102,20 @@ describe.sequential("benchmarks run on a tiny input and write valid results", ()
       timeout: 180_000,
     });
     const scale = JSON.parse(readFileSync(join(dir, "scale.json"), "utf8")) as {
-      rows: Array<{ machines: number; efficiency: number; lost_segments: number; doubled_segments: number; latency: { claim: { n: number } } }>;
+      rows: Array<{
+        machines: number;
+        efficiency: number;
+        failed_jobs: number;
+        lost_segments: number;
+        doubled_segments: number;
+        latency: { claim: { n: number } };
+      }>;
       per_operation_cpu_ms: { claim_empty_queue_ms: number; segment_post_16_ms: number } | null;
     };
     expect(scale.rows.map((r) => r.machines)).toEqual([2]);
     expect(scale.rows[0]!.efficiency).toBeGreaterThan(0);
     expect(scale.rows[0]!.latency.claim.n).toBeGreaterThan(0);
-    expect([scale.rows[0]!.lost_segments, scale.rows[0]!.doubled_segments]).toEqual([0, 0]);
+    expect([scale.rows[0]!.failed_jobs, scale.rows[0]!.lost_segments, scale.rows[0]!.doubled_segments]).toEqual([0, 0, 0]);
     expect(scale.per_operation_cpu_ms?.claim_empty_queue_ms).toBeGreaterThan(0);
   }, 200_000);
 });
