@@ -301,6 +301,8 @@ async function fleetRun(edge: LocalEdge, n: number, jobs: Array<{ key: string; i
     lost += c.lost;
     doubled += c.doubled;
   }
+  const failedByCode: Record<string, number> = {};
+  for (const code of failed.values()) failedByCode[code] = (failedByCode[code] ?? 0) + 1;
   const latency = lat.summary();
   const requests = Object.values(latency).reduce((s, l) => s + l.n, 0);
   return {
@@ -312,7 +314,7 @@ async function fleetRun(edge: LocalEdge, n: number, jobs: Array<{ key: string; i
     efficiency: +(ideal / wallSec).toFixed(3),
     latency,
     failed_jobs: failed.size,
-    failed_by_code: Object.fromEntries([...new Set(failed.values())].map((code) => [code, [...failed.values()].filter((c) => c === code).length])),
+    failed_by_code: failedByCode,
     lost_segments: lost,
     doubled_segments: doubled,
     vanished_mid_range: counts.vanished,
