@@ -65,12 +65,14 @@ export async function transcribeUrl(url: string, engine: WhisperEngine, options:
     if (speakers && options.diarize) {
       const found = await speakers.finish();
       const labels = clusterSpeakers(
-        found.map((s) => ({ ...s, range_index: 0 })),
+        found.speakers.map((s) => ({ ...s, range_index: 0 })),
         options.diarize.counts,
       );
-      for (let i = 0; i < segments.length; i++) segments[i] = relabel(segments[i]!, labels);
+      // The label calls pushed their segments in order: the final speakers line up with them.
+      const finals = found.relabel.flat();
+      for (let i = 0; i < segments.length; i++) segments[i] = relabel(segments[i]!, finals[i] ?? null, labels);
       const talk = new Map<string, number>();
-      for (const s of found) {
+      for (const s of found.speakers) {
         const label = labels.get(speakerKey({ range_index: 0, local: s.local }));
         if (label !== undefined) talk.set(label, (talk.get(label) ?? 0) + s.talk_sec);
       }
@@ -98,15 +100,19 @@ export async function transcribeUrl(url: string, engine: WhisperEngine, options:
   };
 }
 
-/** Local speaker ids ("0", "1", …) as the job-wide labels; a voice the clustering did not keep loses its label rather than showing a local id. */
-function relabel(segment: Segment, labels: ReadonlyMap<string, string>): Segment {
+/**
+ * A segment and its words under the job-wide label of its final local speaker
+ * ("0", "1", …); a voice the clustering did not keep loses its label rather
+ * than showing a local id.
+ */
+function relabel(segment: Segment, local: string | null, labels: ReadonlyMap<string, string>): Segment {
+  const label = local === null ? undefined : labels.get(speakerKey({ range_index: 0, local }));
   const { words, ...rest } = segment;
-  return { ...withLabel(rest, labels), ...(words ? { words: words.map((w) => withLabel(w, labels)) } : {}) };
+  return { ...withLabel(rest, label), ...(words ? { words: words.map((w) => withLabel(w, label)) } : {}) };
 }
 
-function withLabel<T extends { speaker?: string }>(item: T, labels: ReadonlyMap<string, string>): T {
-  const { speaker: local, ...rest } = item;
-  const label = local === undefined ? undefined : labels.get(speakerKey({ range_index: 0, local }));
+function withLabel<T extends { speaker?: string }>(item: T, label: string | undefined): T {
+  const { speaker: _local, ...rest } = item;
   return { ...rest, ...(label !== undefined ? { speaker: label } : {}) } as T;
 }
 

@@ -143,8 +143,20 @@ export const CompleteRequest = z.strictObject({
   plan: PlanResult.optional(),
   /** Range tasks of a job with `diarize`: the range's speakers (every `speaker` its segments named). */
   speakers: z.array(RangeSpeakerReport).max(64).optional(),
+  /**
+   * Range tasks of a job with `diarize`: who said each segment posted, as the
+   * range's diarization decided once it had heard all of it (a segment's
+   * `speaker` when posted was decided from what came before it). Per post
+   * (`seq`), one local speaker per segment in the order posted; null for none.
+   */
+  relabel: z
+    .array(z.strictObject({ seq: z.number().int().min(0), speakers: z.array(z.string().min(1).max(32).nullable()).max(2_000) }))
+    .max(10_000)
+    .optional(),
 });
 export type CompleteRequest = z.infer<typeof CompleteRequest>;
+/** One post's segments as the range's diarization finally labelled them. */
+export type SegmentRelabel = NonNullable<CompleteRequest["relabel"]>[number];
 
 /** A range task's proposals for its unsettled edges: the quietest points it found. */
 export const SettleRequest = z.strictObject({

@@ -2,7 +2,7 @@ import { DurableObject } from "cloudflare:workers";
 import type { MachineLabel, TranscriptionJob } from "../../shared/api.ts";
 import { assertNever } from "../../shared/assert-never.ts";
 import { CONTENT_TYPES, renderTranscript, type TranscriptFormat } from "../../shared/formats/render.ts";
-import type { HeartbeatResponse, MediaHint, RangeSpeakerReport } from "../../shared/protocol.ts";
+import type { HeartbeatResponse, MediaHint, RangeSpeakerReport, SegmentRelabel } from "../../shared/protocol.ts";
 import { deriveWebhookSecret } from "../../shared/webhook-signing.ts";
 import { readConfig } from "../config.ts";
 import { fail, ok, type Result } from "../errors.ts";
@@ -267,8 +267,9 @@ export class JobObject extends DurableObject<Env> implements JobForQueue {
     attempt: number,
     machineSec: number | null,
     speakers: readonly RangeSpeakerReport[] = [],
+    relabel: readonly SegmentRelabel[] = [],
   ): Promise<Result<TranscriptionJob>> {
-    const completed = await this.ranges.complete(rangeIndex, attempt, machineSec, speakers);
+    const completed = await this.ranges.complete(rangeIndex, attempt, machineSec, speakers, relabel);
     // A language redo at the last range drops segments: watchers are told.
     this.live.push(() => this.progressEvent());
     return completed;

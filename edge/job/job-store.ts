@@ -311,6 +311,19 @@ export class JobStore {
 
   // ---- speakers (speaker-labels.ts) --------------------------------------------
 
+  /** The local speaker of each segment of one post, by its order in the post; only rows that change are written. */
+  relabelSegments(rangeIdx: number, seq: number, speakers: readonly (string | null)[]): void {
+    const list = JSON.stringify(speakers);
+    this.sql.exec(
+      `UPDATE segments SET speaker = json_extract(?, '$[' || ord || ']')
+       WHERE range_idx = ? AND seq = ? AND speaker IS NOT json_extract(?, '$[' || ord || ']')`,
+      list,
+      rangeIdx,
+      seq,
+      list,
+    );
+  }
+
   /** A done range's speakers as its machine found them; replaces what an earlier attempt left. */
   replaceRangeSpeakers(rangeIdx: number, speakers: readonly RangeSpeakerReport[]): void {
     this.sql.exec("DELETE FROM range_speakers WHERE range_idx = ?", rangeIdx);

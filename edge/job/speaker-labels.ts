@@ -1,5 +1,5 @@
 import { speakerCounts, type TranscriptionOptions } from "../../shared/api.ts";
-import type { RangeSpeakerReport } from "../../shared/protocol.ts";
+import type { RangeSpeakerReport, SegmentRelabel } from "../../shared/protocol.ts";
 import { clusterSpeakers } from "../../shared/speaker-clusters.ts";
 import type { JobStore } from "./job-store.ts";
 
@@ -9,9 +9,18 @@ import type { JobStore } from "./job-store.ts";
  * and all are clustered again into job-wide labels (S1, S2, … by first
  * appearance), so a late range or a redo never leaves a label twice. Once the
  * job completes nothing changes them: a completed job's labels are stable.
+ * The range's segments first take the speakers its machine settled on at the
+ * end (`relabel`); no label was shown before, so nobody saw the ones posted.
  */
-export function labelRangeSpeakers(store: JobStore, options: TranscriptionOptions, rangeIdx: number, speakers: readonly RangeSpeakerReport[]): void {
+export function labelRangeSpeakers(
+  store: JobStore,
+  options: TranscriptionOptions,
+  rangeIdx: number,
+  speakers: readonly RangeSpeakerReport[],
+  relabel: readonly SegmentRelabel[],
+): void {
   if (options.diarize !== true) return;
+  for (const post of relabel) store.relabelSegments(rangeIdx, post.seq, post.speakers);
   store.replaceRangeSpeakers(rangeIdx, speakers);
   store.setSpeakerLabels(clusterSpeakers(store.rangeSpeakers(), speakerCounts(options)));
 }

@@ -112,6 +112,40 @@ describe("diarize: speakers matched across ranges", () => {
     expect(verbose.speakers).toEqual([{ label: "S1", talk_sec: 9 }]);
   });
 
+  it("takes the speakers a range settled on when it completes, post by post and segment by segment", async () => {
+    const {
+      id,
+      ranges: [r0, r1],
+    } = await diarizedJob({ word_timestamps: true });
+    // Posted from what the range had heard so far: all "0", then "1" for the next post.
+    const words = [{ word: " Yes", start_sec: 20, end_sec: 20.4, probability: 0.9, speaker: "0" }];
+    await post(r0!, "segments", { seq: 0, segments: [said(10, 12, "First.", "0"), { ...said(20, 22, "Yes.", "0"), words }], audio_sec_done: 150 });
+    await post(r0!, "segments", { seq: 1, segments: [said(30, 32, "Third.", "1"), said(40, 42, "Fourth.", "1")], audio_sec_done: 300 });
+    // The whole range says otherwise: the second segment was voice b; the last one nobody's.
+    const relabel = [
+      { seq: 0, speakers: ["0", "1"] },
+      { seq: 1, speakers: ["0", null] },
+    ];
+    expect((await post(r0!, "complete", { machine_sec: 1, speakers: [speaker("0", "a", 4, 10), speaker("1", "b", 2, 20)], relabel })).status).toBe(200);
+    await post(r1!, "segments", { seq: 0, segments: [said(301, 303, "Fifth.", "0")], audio_sec_done: 300 });
+    // A machine that sends no relabel keeps its posted labels.
+    expect((await post(r1!, "complete", { machine_sec: 1, speakers: [speaker("0", "b", 2, 301, 2)] })).status).toBe(200);
+
+    const verbose = (await (await transcript(id, "verbose_json")).json()) as TranscriptJson;
+    expect(verbose.segments.map((s) => [s.text, s.speaker])).toEqual([
+      ["First.", "S1"],
+      ["Yes.", "S2"],
+      ["Third.", "S1"],
+      ["Fourth.", undefined],
+      ["Fifth.", "S2"],
+    ]);
+    expect(verbose.segments[1]!.words).toEqual([{ word: " Yes", start_sec: 20, end_sec: 20.4, probability: 0.9, speaker: "S2" }]);
+
+    // A relabel that is not a list of local ids per post is refused, saying where.
+    const other = await diarizedJob({});
+    await expectError(await post(other.ranges[0]!, "complete", { machine_sec: 1, relabel: [{ seq: -1, speakers: [7] }] }), 400, "invalid_request");
+  });
+
   it("a job without diarize shows no speakers even if a machine names some", async () => {
     const { id } = await submit({});
     const plan = await claimFor(id, "plan");

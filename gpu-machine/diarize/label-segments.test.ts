@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { Segment, Word } from "../../shared/segment.ts";
-import { labelSegments } from "./label-segments.ts";
+import { labelSegments, speakersOf } from "./label-segments.ts";
 import type { SpeakerTurn } from "./range-diarizer.ts";
 
 const turn = (start_sec: number, end_sec: number, speaker: string): SpeakerTurn => ({ start_sec, end_sec, speaker });
@@ -83,5 +83,15 @@ describe("labelSegments", () => {
   it("keeps segments in order and without turns labels nothing", () => {
     const segments = [segment(0, 2, "a"), segment(2, 4, "b")];
     expect(labelSegments(segments, [])).toEqual(segments);
+  });
+});
+
+describe("speakersOf", () => {
+  it("names the speaker of segments already posted by the final turns, without splitting them", () => {
+    // Posted while the range ran: one segment across a change, one in a gap near a turn, one far from any.
+    const turns = [turn(10, 14, "1"), turn(14.2, 20, "0")];
+    const posted = [segment(10.5, 15, "mostly one"), segment(13, 19, "mostly zero"), segment(20.8, 21.5, "just after"), segment(40, 42, "alone")];
+    expect(speakersOf(posted, turns)).toEqual(["1", "0", "0", null]);
+    expect(speakersOf(posted, [])).toEqual([null, null, null, null]);
   });
 });

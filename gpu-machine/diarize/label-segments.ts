@@ -47,6 +47,16 @@ export function labelSegments(segments: Segment[], turns: readonly SpeakerTurn[]
   });
 }
 
+/**
+ * The speaker of each stretch (segments already posted) by the final turns: the
+ * one with most talk inside it, or the nearest turn within reach. Not split:
+ * a posted segment keeps its text and times; only who said it can change.
+ */
+export function speakersOf(spans: ReadonlyArray<{ start_sec: number; end_sec: number }>, turns: readonly SpeakerTurn[]): (string | null)[] {
+  const timeline = new TurnIndex(turns);
+  return spans.map((s) => timeline.speakerIn(s.start_sec, s.end_sec) ?? null);
+}
+
 function withSpeaker<T extends { speaker?: string }>(item: T, speaker: string | undefined): T {
   if (speaker === undefined) {
     const { speaker: _dropped, ...rest } = item;

@@ -97,10 +97,12 @@ interface Waiter {
  * embedded from their clean speech there; the range's speakers are clusters of
  * those voices (unit-clusters.ts). Decisions wait until labels are asked for
  * (`through`, once per batch of segments) so they are made with all the audio
- * so far, and once made they stand: a speaker that has labelled a posted
- * segment keeps its id, and later windows can join it but not undo it.
- * When the range is done, each speaker's voice is embedded once more from all
- * of its clean speech: the representation the job clusters across ranges.
+ * so far, and while the range runs they stand: a speaker that has labelled a
+ * posted segment keeps its id, and later windows can join it but not undo it.
+ * When the range is done it is decided again from all of its windows at once
+ * (the job shows no label before then, and the machine corrects those it
+ * posted), and each speaker's voice is the talk-weighted mean of its windows'
+ * voices: the representation the job clusters across ranges.
  *
  * Each frame is decided by the window whose centre is nearest (the model is
  * least sure at a window's edges); audio that no full window of the regular
@@ -108,7 +110,7 @@ interface Waiter {
  */
 export class RangeDiarizer {
   private readonly audio = new RangeAudio();
-  private readonly timeline = new SpeakerTimeline();
+  private timeline = new SpeakerTimeline();
   /** Per range speaker: its decided units' voices, summed by seconds. */
   private readonly voicesSoFar: { voice: Float64Array; members: number[] }[] = [];
   private readonly windows: AnalysedWindow[] = [];
@@ -169,11 +171,19 @@ export class RangeDiarizer {
     return this.timeline.turns().map((t) => ({ start_sec: start + t.start / SAMPLE_RATE, end_sec: start + t.end / SAMPLE_RATE, speaker: String(t.speaker) }));
   }
 
-  /** After the last push: resolves when everything is analysed and every speaker has its final voice. */
+  /**
+   * After the last push: resolves when everything is analysed, the range is
+   * decided once more from all of its windows at once, and every speaker has
+   * its final voice. `turns()` then gives the final turns, whose speaker ids
+   * are those of `speakers()` and need not be those of earlier turns.
+   */
   finish(): Promise<void> {
     this.finishing ??= (async () => {
       this.finished = true;
       await this.through(Number.POSITIVE_INFINITY);
+      await this.running;
+      if (this.failure) throw this.failure;
+      await this.decideAgain();
       this.final = await this.finalVoices();
     })();
     return this.finishing;
@@ -318,6 +328,26 @@ export class RangeDiarizer {
     }
     this.committed = Math.max(this.committed, target);
     this.resolveWaiters();
+  }
+
+  /**
+   * Every window's voices clustered together, with no speaker decided in
+   * advance. While the range runs, a speaker decided from its first windows
+   * keeps the units it took, and a voice heard early can draw in another's
+   * (its anchor cannot be undone); with the whole range heard, each unit goes
+   * where all the evidence puts it. Measured on the benchmark's conversations
+   * (bench/diarization.ts, same thresholds): DER on the held files 15.6 → 10.0 %
+   * mean, the most of it within-range confusion; the tune files 10.5 → 10.8 %.
+   */
+  private async decideAgain(): Promise<void> {
+    this.timeline = new SpeakerTimeline();
+    this.voicesSoFar.length = 0;
+    for (const unit of this.units) {
+      unit.decided = false;
+      unit.speaker = -1;
+    }
+    this.committed = 0;
+    await this.decide(this.audio.length);
   }
 
   /** The samples that window `i` decides: those nearer to its centre than to a neighbour's. */

@@ -94,7 +94,11 @@ export async function runRange(task: RangeTask, ctx: TaskContext): Promise<void>
     );
     const found = speakers ? await speakers.finish() : null;
     ctx.signal.throwIfAborted();
-    await ctx.client.complete(task, { machine_sec: (performance.now() - started) / 1000, ...(found ? { speakers: found } : {}) });
+    await ctx.client.complete(task, {
+      machine_sec: (performance.now() - started) / 1000,
+      // One label call per post, so the k-th call's segments are the post of seq k.
+      ...(found ? { speakers: found.speakers, relabel: found.relabel.map((speakers, seq) => ({ seq, speakers })) } : {}),
+    });
   } finally {
     await speakers?.close();
     await source.close();
