@@ -66,6 +66,11 @@ export const CONVERSATIONS: ConversationSpec[] = [
   { name: "tune-2spk-4min", voices: ["ls1688", "lj"], minutes: 4, seed: 11 },
   { name: "tune-3spk-7min", voices: ["ls2033", "ls2414", "lj"], minutes: 7, seed: 12 },
   { name: "tune-4spk-12min", voices: ["ls1688", "ls2033", "ls2414", "lj"], minutes: 12, seed: 13 },
+  // More of the same voices in other orders and turns: three files could not tell
+  // settings apart that differed by 7-10 DER points on the held files.
+  { name: "tune-2spk-b-5min", voices: ["ls2033", "ls2414"], minutes: 5, seed: 14 },
+  { name: "tune-3spk-b-8min", voices: ["lj", "ls1688", "ls2414"], minutes: 8, seed: 15 },
+  { name: "tune-4spk-b-10min", voices: ["ls2414", "lj", "ls2033", "ls1688"], minutes: 10, seed: 16 },
   { name: "held-2spk-5min", voices: ["ls3080", "ls367"], minutes: 5, seed: 21 },
   { name: "held-3spk-8min", voices: ["ls2609", "ls3331", "earnings"], minutes: 8, seed: 22 },
   { name: "held-4spk-10min", voices: ["ls2609", "ls3080", "ls3331", "ls367"], minutes: 10, seed: 23 },

@@ -358,11 +358,16 @@ function whisperRtf(): { rtf: number; source: string } {
  */
 const RANGE_TIE_PCT = 0.3;
 const CLUSTER_TIE_PCT = 0.1;
-function middleOfBest<T extends { der: number }>(trials: T[], tiePct: number): T {
+/**
+ * The shipped setting stays while it is among those within the tie: the tune
+ * files give no reason to move it, and a move inside the tie is a move by noise.
+ */
+function middleOfBest<T extends { der: number }>(trials: T[], tiePct: number, shipped: (t: T) => boolean): T {
   const best = Math.min(...trials.map((t) => t.der));
   const near = trials.filter((t) => t.der <= best + tiePct / 100);
-  return near[Math.floor((near.length - 1) / 2)]!;
+  return near.find(shipped) ?? near[Math.floor((near.length - 1) / 2)]!;
 }
+const sameTuning = (a: object, b: object) => Object.entries(a).every(([k, v]) => (b as Record<string, unknown>)[k] === v);
 
 // ---- run ----
 
@@ -417,7 +422,7 @@ if (values.sweep) {
       console.error(`range ${JSON.stringify(t)}: within-range DER ${pct(rangeTrials[rangeTrials.length - 1]!.der)} %`);
     }
   }
-  const rangeChoice = middleOfBest(rangeTrials, RANGE_TIE_PCT);
+  const rangeChoice = middleOfBest(rangeTrials, RANGE_TIE_PCT, (t) => sameTuning(t.tuning, DEFAULT_TUNING));
   const clusterTrials: { tuning: ClusterTuning; der: number }[] = [];
   for (const threshold of [0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]) {
     for (const sameRangePenalty of [0, 0.25, 0.5, 1, Number.POSITIVE_INFINITY]) {
@@ -425,12 +430,12 @@ if (values.sweep) {
       clusterTrials.push({ tuning: t, der: mean(rangeChoice.runs.map((r) => score(r, t).der)) });
     }
   }
-  const clusterChoice = middleOfBest(clusterTrials, CLUSTER_TIE_PCT);
+  const clusterChoice = middleOfBest(clusterTrials, CLUSTER_TIE_PCT, (t) => sameTuning(t.tuning, DEFAULT_CLUSTER_TUNING));
   tuning = rangeChoice.tuning;
   clusterTuning = clusterChoice.tuning;
   Object.assign(sweep, {
     on: tune.map((c) => c.spec.name),
-    rule: `within ${RANGE_TIE_PCT} (range) / ${CLUSTER_TIE_PCT} (clustering) points of the best mean DER on the tune files, the middle setting in the order tried`,
+    rule: `within ${RANGE_TIE_PCT} (range) / ${CLUSTER_TIE_PCT} (clustering) points of the best mean DER on the tune files: the shipped setting if it is among them, else the middle one in the order tried`,
     range: rangeTrials.map((r) => ({
       ...r.tuning,
       within_range_der_pct: pct(r.der),
