@@ -127,6 +127,32 @@ describe("clusterSpeakers", () => {
     expect(new Set(clusterSpeakers(strangers, { min_speakers: 1, max_speakers: 3 }).values()).size).toBe(3);
   });
 
+  it("when a count forces merges, joins a fragment of a voice to another before joining two people", () => {
+    const [a, c] = [
+      [1, 0, 0, 0],
+      [0.3, Math.sqrt(1 - 0.09), 0, 0],
+    ];
+    const [b1, b2] = [
+      [0, 0, 1, 0],
+      [0, 0, 0.45, Math.sqrt(1 - 0.45 ** 2)],
+    ];
+    const input = [
+      speaker(0, "0", a, 0),
+      speaker(0, "1", b1, 10),
+      speaker(1, "0", c, 300),
+      speaker(1, "1", b2, 310),
+      // Three seconds of a voice like nobody's, in a range of its own.
+      speaker(2, "0", [0, 0, 0, -1], 600, 3),
+    ];
+    // Unforced, five clusters: the threshold joins none of them.
+    expect(new Set(clusterSpeakers(input).values()).size).toBe(5);
+    const labels = clusterSpeakers(input, { num_speakers: 3 });
+    expect(new Set(labels.values()).size).toBe(3);
+    // B's two halves are the closest pair (0.45); A and C (0.3) stay two people, the fragment joins someone.
+    expect(labels.get("0:1")).toBe(labels.get("1:1"));
+    expect(labels.get("0:0")).not.toBe(labels.get("1:0"));
+  });
+
   it("meets num_speakers even against the same-range rule", () => {
     const input = [speaker(0, "0", voice(71), 0), speaker(0, "1", voice(72), 5), speaker(0, "2", voice(73), 9)];
     const labels = clusterSpeakers(input, { num_speakers: 1 });
@@ -153,7 +179,8 @@ describe("clusterSpeakers", () => {
   });
 
   it("joins what greedy average linkage joins, pair by best pair", () => {
-    // The plain O(n³) algorithm the nearest-neighbour chain stands in for.
+    // The plain O(n³) algorithm the nearest-neighbour chain stands in for; when a count
+    // forces merges past the threshold, a fragment (under 2 % of all talk) goes first.
     const greedy = (input: RangeSpeaker[], tuning: ClusterTuning, lower: number, upper: number): string[][] => {
       let clusters = input.map((s) => ({ members: [s], weight: Math.max(0.5, s.talk_sec) }));
       const cos = (a: RangeSpeaker, b: RangeSpeaker) => a.vector.reduce((t, x, k) => t + x * b.vector[k]!, 0);
@@ -175,6 +202,16 @@ describe("clusterSpeakers", () => {
         for (let i = 0; i < clusters.length; i++)
           for (let j = i + 1; j < clusters.length; j++) if (score(clusters[i]!, clusters[j]!) > best[0]) best = [score(clusters[i]!, clusters[j]!), i, j];
         if (best[0] < tuning.threshold && clusters.length <= upper) break;
+        if (best[0] < tuning.threshold) {
+          const talk = (c: (typeof clusters)[number]) => c.members.reduce((t, m) => t + m.talk_sec, 0);
+          const all = input.reduce((t, m) => t + m.talk_sec, 0);
+          const small = clusters.filter((c) => talk(c) < 0.02 * all).sort((x, y) => talk(x) - talk(y))[0];
+          if (small) {
+            const i = clusters.indexOf(small);
+            best = [Number.NEGATIVE_INFINITY, i, -1];
+            for (let j = 0; j < clusters.length; j++) if (j !== i && score(small, clusters[j]!) > best[0]) best = [score(small, clusters[j]!), i, j];
+          }
+        }
         const [, i, j] = best;
         const merged = { members: [...clusters[i]!.members, ...clusters[j]!.members], weight: clusters[i]!.weight + clusters[j]!.weight };
         clusters = clusters.filter((_, k) => k !== i && k !== j).concat(merged);
