@@ -155,8 +155,8 @@ export const CompleteRequest = z.strictObject({
     .optional(),
 });
 export type CompleteRequest = z.infer<typeof CompleteRequest>;
-/** One post's segments as the range's diarization finally labelled them. */
-export type SegmentRelabel = NonNullable<CompleteRequest["relabel"]>[number];
+/** What a range task of a job with `diarize` completes with: its speakers, and who said each segment it posted. */
+export type RangeDiarization = Pick<CompleteRequest, "speakers" | "relabel">;
 
 /** A range task's proposals for its unsettled edges: the quietest points it found. */
 export const SettleRequest = z.strictObject({

@@ -118,8 +118,13 @@ export function clusterSpeakersWith(speakers: readonly RangeSpeaker[], options: 
     const fragment = FRAGMENT_SHARE * talk([...sorted.keys()]);
     while (clusters > upper) {
       const groups = currentGroups(n, root);
-      // The smallest fragment (ties: the earliest), to the cluster it is most like.
-      const small = groups.filter((g) => talk(g) < fragment).sort((x, y) => talk(x) - talk(y) || x[0]! - y[0]!)[0];
+      // The smallest fragment (ties: the earliest, as groups come by first member), to the cluster it is most like.
+      let small: number[] | null = null;
+      let least = fragment;
+      for (const g of groups) {
+        const t = talk(g);
+        if (t < least) [small, least] = [g, t];
+      }
       if (!small) break;
       let into: number[] | null = null;
       let best = Number.NEGATIVE_INFINITY;

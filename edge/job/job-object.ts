@@ -2,7 +2,7 @@ import { DurableObject } from "cloudflare:workers";
 import type { MachineLabel, TranscriptionJob } from "../../shared/api.ts";
 import { assertNever } from "../../shared/assert-never.ts";
 import { CONTENT_TYPES, renderTranscript, type TranscriptFormat } from "../../shared/formats/render.ts";
-import type { HeartbeatResponse, MediaHint, RangeSpeakerReport, SegmentRelabel } from "../../shared/protocol.ts";
+import type { HeartbeatResponse, MediaHint, RangeDiarization } from "../../shared/protocol.ts";
 import { deriveWebhookSecret } from "../../shared/webhook-signing.ts";
 import { readConfig } from "../config.ts";
 import { fail, ok, type Result } from "../errors.ts";
@@ -262,14 +262,8 @@ export class JobObject extends DurableObject<Env> implements JobForQueue {
     return posted;
   }
 
-  async completeRange(
-    rangeIndex: number,
-    attempt: number,
-    machineSec: number | null,
-    speakers: readonly RangeSpeakerReport[] = [],
-    relabel: readonly SegmentRelabel[] = [],
-  ): Promise<Result<TranscriptionJob>> {
-    const completed = await this.ranges.complete(rangeIndex, attempt, machineSec, speakers, relabel);
+  async completeRange(rangeIndex: number, attempt: number, machineSec: number | null, diarization: RangeDiarization = {}): Promise<Result<TranscriptionJob>> {
+    const completed = await this.ranges.complete(rangeIndex, attempt, machineSec, diarization);
     // A language redo at the last range drops segments: watchers are told.
     this.live.push(() => this.progressEvent());
     return completed;

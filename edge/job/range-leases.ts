@@ -2,7 +2,7 @@ import type { MachineLabel, TranscriptionJob } from "../../shared/api.ts";
 import { assertNever } from "../../shared/assert-never.ts";
 import { languageRedo, rangeLanguage } from "../../shared/language-vote.ts";
 import { clampToRange, decideBatch } from "../../shared/merge.ts";
-import type { FailRequest, HeartbeatResponse, RangeSpeakerReport, SegmentRelabel, SegmentsPost } from "../../shared/protocol.ts";
+import type { FailRequest, HeartbeatResponse, RangeDiarization, SegmentsPost } from "../../shared/protocol.ts";
 import { fail, ok, type Result } from "../errors.ts";
 import type { UnsignedRangeTask } from "../queue/work.ts";
 import type { JobHost } from "./job-host.ts";
@@ -178,13 +178,7 @@ export class RangeLeases {
     return ok({ status: "accepted" });
   }
 
-  async complete(
-    index: number,
-    attempt: number,
-    machineSec: number | null,
-    speakers: readonly RangeSpeakerReport[] = [],
-    relabel: readonly SegmentRelabel[] = [],
-  ): Promise<Result<TranscriptionJob>> {
+  async complete(index: number, attempt: number, machineSec: number | null, diarization: RangeDiarization = {}): Promise<Result<TranscriptionJob>> {
     const found = this.leased(index, attempt);
     if (!found.ok) return found;
     const now = this.host.now();
@@ -194,7 +188,7 @@ export class RangeLeases {
     const billed = machineSec === null ? null : Math.min(machineSec, MAX_MACHINE_SEC_PER_AUDIO_SEC * (range.end_sec - range.start_sec));
     const changed = this.change(index, range.state, { type: "complete", at: now, machine_sec: billed }, () => {
       this.host.deadlines.clear("range_lease", String(index));
-      labelRangeSpeakers(this.host.store, job.options, index, speakers, relabel);
+      labelRangeSpeakers(this.host.store, job.options, index, diarization);
     });
     if (!changed.ok) return changed;
     if (this.host.store.countRangesNot("done") === 0 && !this.redoDisagreeing()) await this.host.apply({ type: "ranges_done", at: now });

@@ -1,5 +1,5 @@
 import { speakerCounts, type TranscriptionOptions } from "../../shared/api.ts";
-import type { RangeSpeakerReport, SegmentRelabel } from "../../shared/protocol.ts";
+import type { RangeDiarization } from "../../shared/protocol.ts";
 import { clusterSpeakers } from "../../shared/speaker-clusters.ts";
 import type { JobStore } from "./job-store.ts";
 
@@ -12,13 +12,7 @@ import type { JobStore } from "./job-store.ts";
  * The range's segments first take the speakers its machine settled on at the
  * end (`relabel`); no label was shown before, so nobody saw the ones posted.
  */
-export function labelRangeSpeakers(
-  store: JobStore,
-  options: TranscriptionOptions,
-  rangeIdx: number,
-  speakers: readonly RangeSpeakerReport[],
-  relabel: readonly SegmentRelabel[],
-): void {
+export function labelRangeSpeakers(store: JobStore, options: TranscriptionOptions, rangeIdx: number, { speakers = [], relabel = [] }: RangeDiarization): void {
   if (options.diarize !== true) return;
   for (const post of relabel) store.relabelSegments(rangeIdx, post.seq, post.speakers);
   store.replaceRangeSpeakers(rangeIdx, speakers);

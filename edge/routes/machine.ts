@@ -139,7 +139,7 @@ export async function completeTask(c: Context<AppEnv>): Promise<Response> {
     );
   } else {
     if (body.plan) throw new ApiError(400, "invalid_request", "plan: only a plan task sends a plan", "plan");
-    unwrap(await job.completeRange(ref.index, body.attempt, body.machine_sec, body.speakers ?? [], body.relabel ?? []));
+    unwrap(await job.completeRange(ref.index, body.attempt, body.machine_sec, { speakers: body.speakers, relabel: body.relabel }));
   }
   return c.json({ ok: true });
 }
